@@ -2,17 +2,31 @@
 
 Used by the rules compiler (canonical patterns), `sysfake explain` and the
 Python reference backend.
+
+Semantics (the C core mirrors these):
+
+* normalize(): lexical only; `//` and `.` collapse, `..` pops a component
+  (never above `/`); a trailing `/` is kept only with keep_trailing_slash.
+* canonical(): normalize(), then `/proc/thread-self` becomes `/proc/self`;
+  with `pids` (the caller's own tgid/tid numbers) also `/proc/<pid>`,
+  `/proc/<pid>/task/<tid>` and `/proc/self/task/<tid>` become `/proc/self`.
+  Without `pids` (rule patterns) numeric /proc paths are left alone.
+* EXACT matches the identical string; PREFIX (`/a/`) matches `/a` and
+  everything below it; GLOB: `*` = any run of non-`/` characters, `?` = one
+  non-`/` character, `**` = any run of characters including `/`; `/**/`
+  also matches a single `/`, and a trailing `/**` also matches the directory
+  itself (`/a/**` matches `/a`). Every other character is literal
+  (no `[...]` classes, no `{a,b}`, no escapes).
 """
 from __future__ import annotations
 
 import fnmatch
 import re
 from functools import lru_cache
-from typing import Optional
 
 from .model import MatchKind, PathRule, RuleSet
 
-_PROC_ALIAS = re.compile(r"^/proc/(?:thread-self|self/task/\d+)(?=/|$)")
+_PROC_ALIAS = re.compile(r"^/proc/thread-self(?=/|$)")
 
 
 def normalize(path: str, keep_trailing_slash: bool = False) -> str:
@@ -47,6 +61,11 @@ def canonical(path: str, keep_trailing_slash: bool = False,
         m = re.match(r"^/proc/(\d+)(?:/task/(\d+))?(?=/|$)", p)
         if m and int(m.group(1)) in pids and (m.group(2) is None or int(m.group(2)) in pids):
             p = "/proc/self" + p[m.end():]
+        else:
+            # /proc/self/task/<tid>: only the caller's own thread is an alias of /proc/self
+            m = re.match(r"^/proc/self/task/(\d+)(?=/|$)", p)
+            if m and int(m.group(1)) in pids:
+                p = "/proc/self" + p[m.end():]
     return p
 
 
@@ -56,9 +75,13 @@ def _glob_re(pattern: str) -> re.Pattern[str]:
     i = 0
     while i < len(pattern):
         c = pattern[i]
+        if c == "/" and pattern[i:] == "/**":
+            # a trailing "/**" matches the directory itself and everything below it
+            out.append("(?:/.*)?")
+            break
         if c == "*":
             if pattern.startswith("**", i):
-                # "/**/" also matches a single "/", and a trailing "/**" matches the dir itself
+                # "/**/" also matches a single "/" (zero components)
                 if pattern.startswith("/", i + 2) and (i == 0 or pattern[i - 1] == "/"):
                     out.append("(?:.*/)?")
                     i += 3
@@ -87,7 +110,7 @@ def pattern_matches(kind: MatchKind, pattern: str, path: str) -> bool:
     return glob_match(pattern, path)
 
 
-def rule_applies(rule: PathRule, path: str, exe: Optional[str], comm: Optional[str]) -> bool:
+def rule_applies(rule: PathRule, path: str, exe: str | None, comm: str | None) -> bool:
     if rule.only_exe is not None and (exe is None or not fnmatch.fnmatchcase(exe, rule.only_exe)):
         return False
     if rule.only_comm is not None and (
@@ -97,8 +120,8 @@ def rule_applies(rule: PathRule, path: str, exe: Optional[str], comm: Optional[s
     return pattern_matches(rule.kind, rule.match, path)
 
 
-def first_match(rules: RuleSet, path: str, exe: Optional[str] = None,
-                comm: Optional[str] = None) -> Optional[PathRule]:
+def first_match(rules: RuleSet, path: str, exe: str | None = None,
+                comm: str | None = None) -> PathRule | None:
     for r in rules.path_rules:
         if rule_applies(r, path, exe, comm):
             return r

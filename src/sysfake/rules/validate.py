@@ -1,0 +1,407 @@
+"""Validate one parsed rules document and turn its rules into RuleSpecs.
+
+This is hand validation (for precise, positioned, friendly messages); the
+JSON Schema in sysfake/data/rules.schema.json describes the same language and
+tests keep the two in agreement.
+"""
+from __future__ import annotations
+
+import errno as _errno
+import re
+from dataclasses import dataclass
+from typing import Callable, NoReturn
+
+from ..model import MatchKind, Origin
+from ..paths import canonical
+from .errors import RulesError
+from .suggest import did_you_mean
+from .yamlpos import Pos, YEntry, YMap, YNode, YScalar, YSeq, type_name
+
+FORMAT_VERSION = 1
+NO_POS = Pos(0, 0)
+TOP_KEYS = ("version", "include", "rules")
+ACTIONS = ("content", "from_host", "redirect", "hide", "errno")
+FILE_ATTRS = ("readonly", "mode", "uid", "gid")
+RULE_KEYS = ("match", *ACTIONS, *FILE_ATTRS, "only", "override")
+ONLY_KEYS = ("exe", "comm")
+MAX_ID = 0xFFFFFFFE  # (uid_t)-1 is "no change" to the kernel
+MAX_ERRNO = 4095
+MAX_CONTENT = 16 << 20
+COMM_MAX = 15  # TASK_COMM_LEN - 1
+
+# Keys that are part of the language but not implemented yet. Each maps to the
+# message users get; an implementation replaces its entry with a real handler.
+RESERVED_RULE_KEYS = {
+    "generate": "generated content (generate:) is not supported yet",
+    "extra": "generated content (generate:/extra:) is not supported yet",
+    "list": "directory rules (list:) are not supported yet",
+    "syscall": "syscall rules (syscall:) are not supported yet",
+}
+
+
+def errno_names() -> dict[str, int]:
+    """Every errno name this platform knows (aliases such as EWOULDBLOCK included)."""
+    return {n: v for n, v in vars(_errno).items()
+            if n.startswith("E") and n.isupper() and isinstance(v, int) and 0 < v <= MAX_ERRNO}
+
+
+ERRNO_NAMES = errno_names()
+ERRNO_BY_NUMBER = {v: n for n, v in sorted(ERRNO_NAMES.items(), reverse=True)}
+ERRNO_BY_NUMBER.update({num: name for num, name in _errno.errorcode.items()
+                        if name in ERRNO_NAMES})
+
+
+@dataclass
+class RuleSpec:
+    """One validated rule from a file or a command-line flag, before precedence."""
+
+    origin: Origin
+    key: str  # "rules[2]" or the command-line flag
+    match: str  # canonical pattern
+    kind: MatchKind
+    action: str  # one of ACTIONS
+    content: bytes | None = None
+    from_host: str | None = None
+    target: str | None = None
+    target_written: str = ""
+    errno: int = 0
+    readonly: bool = False
+    mode: int = 0o644
+    uid: int = 0
+    gid: int = 0
+    only_exe: str | None = None
+    only_comm: str | None = None
+    override: bool = False
+    match_written: str = ""
+    match_pos: Pos = NO_POS
+
+
+@dataclass
+class IncludeSpec:
+    name: str
+    pos: Pos
+    key: str
+
+
+@dataclass
+class FileSpec:
+    includes: list[IncludeSpec]
+    rules: list[RuleSpec]
+
+
+class Ctx:
+    """Error reporting for one file (or the command line)."""
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+
+    def fail(self, msg: str, pos: Pos | None, key: str | None) -> NoReturn:
+        if pos is None:
+            raise RulesError(msg, self.filename, 0, 0, key)
+        raise RulesError(msg, self.filename, pos.line, pos.col, key)
+
+
+# ---------------------------------------------------------------- values
+
+def _string(ctx: Ctx, node: YNode, key: str, what: str = "a string",
+            allow_nul: bool = False) -> str:
+    if not isinstance(node, YScalar) or not isinstance(node.value, str):
+        hint = ""
+        if isinstance(node, YScalar) and node.value is not None:
+            hint = f" (quote it: \"{node.text}\")"
+        ctx.fail(f"must be {what}, not {type_name(node)}{hint}", node.pos, key)
+    s = node.value
+    if "\0" in s and not allow_nul:
+        ctx.fail("must not contain a NUL character", node.pos, key)
+    try:
+        s.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        ctx.fail("contains characters that cannot be encoded as UTF-8", node.pos, key)
+    return s
+
+
+def _bool(ctx: Ctx, node: YNode, key: str) -> bool:
+    if not isinstance(node, YScalar) or not isinstance(node.value, bool):
+        ctx.fail(f"must be true or false, not {type_name(node)}", node.pos, key)
+    return node.value
+
+
+def as_int(v: object) -> int | None:
+    """An integer value as JSON Schema sees it (no booleans; 2.0 counts as 2)."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return None
+
+
+def _int(ctx: Ctx, node: YNode, key: str, lo: int, hi: int, what: str) -> int:
+    v = as_int(node.value) if isinstance(node, YScalar) else None
+    if v is None:
+        ctx.fail(f"must be {what}, not {type_name(node)}", node.pos, key)
+    if not lo <= v <= hi:
+        assert isinstance(node, YScalar)
+        ctx.fail(f"must be {what}, not {node.text}", node.pos, key)
+    return v
+
+
+def check_abs_path(ctx: Ctx, s: str, pos: Pos | None, key: str) -> None:
+    if not s:
+        ctx.fail("must not be empty", pos, key)
+    if "\0" in s:
+        ctx.fail("must not contain a NUL character", pos, key)
+    if not s.startswith("/"):
+        hint = " (a path in the traced process's view, e.g. /proc/...)"
+        if s.startswith("~"):
+            hint = " ('~' is not expanded)"
+        ctx.fail(f"must be an absolute path starting with '/', not {s!r}{hint}", pos, key)
+
+
+GLOB_CHARS = frozenset("*?")
+PREFIX_GLOB = re.compile(r"^[^*?]*/\*\*$")
+
+
+def classify(ctx: Ctx, written: str, pos: Pos | None, key: str) -> tuple[str, MatchKind]:
+    """Validate a match pattern; return (canonical pattern, kind).
+
+    The kind is decided by how the pattern is written: anything with `*` or
+    `?` is a GLOB, else a trailing `/` makes a PREFIX, else EXACT. A glob
+    whose only wildcard is a trailing `/**` is the PREFIX `/a/`; a glob ending
+    in `/` gets `**` appended (the directory and everything below).
+    """
+    check_abs_path(ctx, written, pos, key)
+    if not GLOB_CHARS & set(written):
+        kind = MatchKind.PREFIX if written.endswith("/") else MatchKind.EXACT
+        return canonical(written, keep_trailing_slash=True), kind
+    bad = sorted(set("[]{}") & set(written))
+    if bad:
+        ctx.fail(f"'{bad[0]}' is not supported in glob patterns: only *, ** and ? "
+                 "are wildcards", pos, key)
+    for comp in written.split("/"):
+        if "**" in comp and comp != "**":
+            ctx.fail(f"'**' must be a whole path component (like /a/**/b), not {comp!r}",
+                     pos, key)
+        if comp in (".", ".."):
+            ctx.fail(f"'{comp}' components are not allowed in glob patterns", pos, key)
+    p = canonical(written, keep_trailing_slash=True)
+    if PREFIX_GLOB.match(p):
+        return p[:-2], MatchKind.PREFIX
+    if p.endswith("/"):
+        p += "**"
+    return p, MatchKind.GLOB
+
+
+def parse_errno(ctx: Ctx, node: YNode, key: str) -> int:
+    if isinstance(node, YScalar) and isinstance(node.value, str):
+        name = node.value
+        if name in ERRNO_NAMES:
+            return ERRNO_NAMES[name]
+        ctx.fail(f"unknown errno {name!r}{did_you_mean(name, ERRNO_NAMES)}", node.pos, key)
+    return _int(ctx, node, key, 1, MAX_ERRNO,
+                f"an errno name like ENOENT or a number 1..{MAX_ERRNO}")
+
+
+OCTAL_INT_TEXT = re.compile(r"^[-+]?0(?:o?[0-7_]+)?$")
+MODE_TEXT = re.compile(r"^(?:0o|0)?([0-7]{1,4})$")
+
+
+def parse_mode(ctx: Ctx, node: YNode, key: str) -> int:
+    what = "an octal permission string like \"0644\""
+    if isinstance(node, YScalar) and isinstance(node.value, str):
+        m = MODE_TEXT.match(node.value)
+        if not m:
+            ctx.fail(f"must be {what}, not {node.value!r}", node.pos, key)
+        return int(m.group(1), 8)
+    v = _int(ctx, node, key, 0, 0o7777, f"{what} (or an integer 0..4095)")
+    assert isinstance(node, YScalar)
+    if node.plain and not OCTAL_INT_TEXT.match(node.text):
+        ctx.fail(f"ambiguous mode {node.text}: write it as an octal string, "
+                 f"\"0{node.text}\" or \"0{v:o}\"", node.pos, key)
+    return v
+
+
+def _comm_ok(ctx: Ctx, comm: str, pos: Pos, key: str) -> None:
+    if not comm:
+        ctx.fail("must not be empty", pos, key)
+    if not set("*?[") & set(comm) and len(comm.encode("utf-8", "surrogateescape")) > COMM_MAX:
+        short = comm.encode("utf-8", "surrogateescape")[:COMM_MAX].decode("utf-8", "ignore")
+        ctx.fail(f"the kernel keeps only {COMM_MAX} bytes of a command name; "
+                 f"{comm!r} is seen as {short!r}", pos, key)
+
+
+# ---------------------------------------------------------------- structure
+
+def _map(ctx: Ctx, node: YNode, key: str, what: str) -> YMap:
+    if not isinstance(node, YMap):
+        ctx.fail(f"must be {what}, not {type_name(node)}", node.pos, key)
+    return node
+
+
+def _seq(ctx: Ctx, node: YNode, key: str, what: str) -> YSeq:
+    if not isinstance(node, YSeq):
+        ctx.fail(f"must be {what}, not {type_name(node)}", node.pos, key)
+    return node
+
+
+def _unknown(ctx: Ctx, m: YMap, allowed: tuple[str, ...], where: str,
+             reserved: dict[str, str] | None = None) -> None:
+    for k, e in m.entries.items():
+        sub = f"{where}.{k}" if where else k
+        if reserved and k in reserved:
+            ctx.fail(reserved[k], e.key_pos, sub)
+        if k not in allowed:
+            ctx.fail(f"unknown key '{k}'{did_you_mean(k, allowed)}; allowed: "
+                     + ", ".join(allowed), e.key_pos, sub)
+
+
+def validate_document(doc: YNode | None, filename: str) -> FileSpec:
+    ctx = Ctx(filename)
+    if doc is None:
+        ctx.fail("empty file: expected a mapping starting with 'version: 1'", Pos(1, 1), None)
+    top = _map(ctx, doc, "", "a mapping with keys version, include, rules")
+    _unknown(ctx, top, TOP_KEYS, "")
+    ver = top.entries.get("version")
+    if ver is None:
+        ctx.fail("missing 'version: 1'", top.pos, "version")
+    v = ver.value
+    if not isinstance(v, YScalar) or as_int(v.value) != FORMAT_VERSION:
+        shown = v.text if isinstance(v, YScalar) else type_name(v)
+        ctx.fail(f"unsupported version {shown}: this sysfake reads version {FORMAT_VERSION}",
+                 v.pos, "version")
+    includes: list[IncludeSpec] = []
+    if "include" in top.entries:
+        inc = _seq(ctx, top.entries["include"].value, "include",
+                   "a list of profile names or file paths")
+        for i, item in enumerate(inc.items):
+            k = f"include[{i}]"
+            name = _string(ctx, item, k, "a profile name or a file path")
+            if not name:
+                ctx.fail("must not be empty", item.pos, k)
+            includes.append(IncludeSpec(name, item.pos, k))
+    rules: list[RuleSpec] = []
+    if "rules" in top.entries:
+        seq = _seq(ctx, top.entries["rules"].value, "rules", "a list of rules (use [] for none)")
+        for i, item in enumerate(seq.items):
+            rules.append(validate_rule(ctx, item, f"rules[{i}]"))
+    return FileSpec(includes, rules)
+
+
+def validate_rule(ctx: Ctx, node: YNode, key: str) -> RuleSpec:
+    m = _map(ctx, node, key, "a mapping like {match: /path, content: \"...\"}")
+    _unknown(ctx, m, RULE_KEYS, key, RESERVED_RULE_KEYS)
+    e = m.entries
+    if "match" not in e:
+        ctx.fail("missing 'match' (the path pattern this rule applies to)", m.pos, key)
+    acts = [a for a in e if a in ACTIONS]
+    if not acts:
+        ctx.fail("no action: give exactly one of " + ", ".join(ACTIONS), m.pos, key)
+    if len(acts) > 1:
+        second = e[acts[1]]
+        ctx.fail(f"only one action per rule, and this rule already has '{acts[0]}' "
+                 f"(line {e[acts[0]].key_pos.line})", second.key_pos, f"{key}.{acts[1]}")
+    action = acts[0]
+    for a in FILE_ATTRS:
+        if a in e and action not in ("content", "from_host"):
+            ctx.fail(f"'{a}' only goes with content or from_host, not with {action}",
+                     e[a].key_pos, f"{key}.{a}")
+    mnode = e["match"].value
+    written = _string(ctx, mnode, f"{key}.match", "a path pattern")
+    pattern, kind = classify(ctx, written, mnode.pos, f"{key}.match")
+    spec = RuleSpec(origin=Origin(ctx.filename, m.pos.line, m.pos.col), key=key,
+                    match=pattern, kind=kind, action=action, match_written=written,
+                    match_pos=mnode.pos)
+    handlers: dict[str, Callable[[YEntry, str], None]] = {
+        "content": lambda en, k: _set_content(ctx, spec, en, k),
+        "from_host": lambda en, k: _set_from_host(ctx, spec, en, k),
+        "redirect": lambda en, k: _set_redirect(ctx, spec, en, k),
+        "hide": lambda en, k: _set_hide(ctx, en, k),
+        "errno": lambda en, k: setattr(spec, "errno", parse_errno(ctx, en.value, k)),
+        "readonly": lambda en, k: setattr(spec, "readonly", _bool(ctx, en.value, k)),
+        "mode": lambda en, k: setattr(spec, "mode", parse_mode(ctx, en.value, k)),
+        "uid": lambda en, k: setattr(spec, "uid", _int(ctx, en.value, k, 0, MAX_ID,
+                                                       f"a number 0..{MAX_ID}")),
+        "gid": lambda en, k: setattr(spec, "gid", _int(ctx, en.value, k, 0, MAX_ID,
+                                                       f"a number 0..{MAX_ID}")),
+        "only": lambda en, k: _set_only(ctx, spec, en, k),
+        "override": lambda en, k: setattr(spec, "override", _bool(ctx, en.value, k)),
+    }
+    for k, en in e.items():
+        if k in handlers:
+            handlers[k](en, f"{key}.{k}")
+    if action == "hide":
+        spec.errno = _errno.ENOENT
+    check_action_pattern(ctx, spec, mnode.pos, e[action].value.pos)
+    return spec
+
+
+def check_action_pattern(ctx: Ctx, spec: RuleSpec, mpos: Pos | None,
+                         apos: Pos | None) -> None:
+    """Constraints between the pattern kind and the action."""
+    if spec.action in ("content", "from_host") and spec.kind is MatchKind.PREFIX:
+        ctx.fail(f"{spec.action} needs a file pattern (exact or glob); the prefix "
+                 f"{spec.match_written!r} would turn the directory itself into a file",
+                 mpos, f"{spec.key}.match" if spec.key.startswith("rules") else spec.key)
+    if spec.action == "redirect":
+        assert spec.target is not None
+        k = f"{spec.key}.redirect" if spec.key.startswith("rules") else spec.key
+        if spec.kind is MatchKind.GLOB:
+            ctx.fail("redirect needs an exact path or a prefix ending in '/', not a glob",
+                     mpos, f"{spec.key}.match" if spec.key.startswith("rules") else spec.key)
+        if (spec.kind is MatchKind.PREFIX) != spec.target_written.endswith("/"):
+            if spec.kind is MatchKind.PREFIX:
+                ctx.fail(f"the source {spec.match_written!r} is a prefix (ends in '/'), so the "
+                         f"target must be one too: {spec.target_written + '/'!r}", apos, k)
+            ctx.fail(f"the source {spec.match_written!r} is an exact path, so the target must "
+                     f"not end in '/' (or make both prefixes: {spec.match_written + '/'!r})",
+                     apos, k)
+
+
+def _set_content(ctx: Ctx, spec: RuleSpec, en: YEntry, k: str) -> None:
+    s = _string(ctx, en.value, k, "a string (the file's content)", allow_nul=True)
+    data = s.encode("utf-8", "surrogateescape")
+    if len(data) > MAX_CONTENT:
+        ctx.fail(f"content is larger than {MAX_CONTENT} bytes", en.value.pos, k)
+    spec.content = data
+
+
+def _set_from_host(ctx: Ctx, spec: RuleSpec, en: YEntry, k: str) -> None:
+    s = _string(ctx, en.value, k, "an absolute host path")
+    check_abs_path(ctx, s, en.value.pos, k)
+    spec.from_host = s
+
+
+def _set_redirect(ctx: Ctx, spec: RuleSpec, en: YEntry, k: str) -> None:
+    s = _string(ctx, en.value, k, "an absolute path")
+    spec.target = redirect_target(ctx, s, en.value.pos, k)
+    spec.target_written = s
+
+
+def redirect_target(ctx: Ctx, s: str, pos: Pos | None, k: str) -> str:
+    check_abs_path(ctx, s, pos, k)
+    if GLOB_CHARS & set(s):
+        ctx.fail("a redirect target cannot contain wildcards", pos, k)
+    return canonical(s, keep_trailing_slash=True)
+
+
+def _set_hide(ctx: Ctx, en: YEntry, k: str) -> None:
+    if not _bool(ctx, en.value, k):
+        ctx.fail("hide: false is not an action (remove the rule, or use hide: true)",
+                 en.value.pos, k)
+
+
+def _set_only(ctx: Ctx, spec: RuleSpec, en: YEntry, k: str) -> None:
+    m = _map(ctx, en.value, k, "a mapping like {exe: \"*/runc\", comm: runc}")
+    _unknown(ctx, m, ONLY_KEYS, k)
+    if not m.entries:
+        ctx.fail("needs exe, comm or both", m.pos, k)
+    if "exe" in m.entries:
+        v = m.entries["exe"].value
+        spec.only_exe = _string(ctx, v, f"{k}.exe", "a glob on the executable's path")
+        if not spec.only_exe:
+            ctx.fail("must not be empty", v.pos, f"{k}.exe")
+    if "comm" in m.entries:
+        v = m.entries["comm"].value
+        spec.only_comm = _string(ctx, v, f"{k}.comm", "a command name (or glob)")
+        _comm_ok(ctx, spec.only_comm, v.pos, f"{k}.comm")
