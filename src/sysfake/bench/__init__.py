@@ -1,0 +1,186 @@
+"""`sysfake bench`: the overhead harness.
+
+Runs each workload under every available contender (untraced, the floor
+tracers, sysfake, PRoot, strace), interleaved and paired in one invocation,
+and reports medians, paired ratios and the cost per intercepted syscall.
+See benchmarks/README.md.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from . import contenders as cmod
+from . import machine, report, runner
+from . import workloads as wmod
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sysfake bench",
+        description="Measure what sysfake costs, side by side with a minimal tracer "
+        "(the floor), PRoot and strace.",
+    )
+    p.add_argument("--quick", action="store_true",
+                   help="smoke version: tiny counts, 1 repetition (CI)")
+    p.add_argument("--reps", type=int, default=None,
+                   help="repetitions per contender (default 5, --quick 1)")
+    p.add_argument("--pin", dest="pin", action="store_true", default=True,
+                   help="pin tracer and tracee to one CPU (default)")
+    p.add_argument("--no-pin", dest="pin", action="store_false")
+    p.add_argument("--cpu", type=int, default=None,
+                   help="the CPU to pin to (default: the last one allowed)")
+    p.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    p.add_argument("--png", metavar="FILE",
+                   help="write a bar chart of the overhead ratios (needs matplotlib)")
+    p.add_argument("--gvisor", action="store_true",
+                   help="run every measured command in a fresh `runsc --platform=ptrace "
+                   "--network=none do` sandbox")
+    p.add_argument("--workloads", metavar="LIST",
+                   help="comma-separated workload numbers or names (default: all)")
+    p.add_argument("--contenders", metavar="LIST",
+                   help="comma-separated contenders (default: all; untraced is always run)")
+    p.add_argument("--timeout", type=float, default=300,
+                   help="seconds before one run is killed (default 300)")
+    p.add_argument("--sysfake", metavar="CMD",
+                   help="how to start sysfake (default: `sysfake` on PATH)")
+    p.add_argument("--cache-dir", metavar="DIR",
+                   help="where the compiled helpers go (default ~/.cache/sysfake-bench)")
+    p.add_argument("--list", action="store_true", help="list workloads and contenders")
+    p.add_argument("-v", "--verbose", action="store_true", help="print every run")
+    return p
+
+
+def _split(s: str | None) -> list[str] | None:
+    return [x.strip() for x in s.split(",") if x.strip()] if s else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    sysfake = cmod.sysfake_cmd(args.sysfake)
+    all_cs = cmod.all_contenders(sysfake)
+    if args.list:
+        for w in wmod.WORKLOADS:
+            print(f"workload {w.number} {w.key:9s} {w.title} (reference {w.reference})")
+        for c in all_cs:
+            print(f"contender {c.name:15s} {c.description}")
+        return 0
+    try:
+        ws = wmod.by_key(_split(args.workloads))
+        cs = cmod.select(all_cs, _split(args.contenders))
+    except ValueError as e:
+        log(f"sysfake bench: {e}")
+        return 2
+    if args.gvisor and not shutil.which("runsc"):
+        log("sysfake bench: --gvisor needs runsc (gVisor) on PATH")
+        return 2
+    if not shutil.which("timeout"):
+        log("sysfake bench: needs coreutils' timeout")
+        return 2
+    try:
+        allowed = sorted(os.sched_getaffinity(0))
+    except OSError:
+        allowed = [0]
+    cpu = args.cpu if args.cpu is not None else allowed[-1]
+    reps = args.reps if args.reps is not None else (1 if args.quick else 5)
+    opts = runner.Options(reps=max(1, reps), pin=args.pin, cpu=cpu, gvisor=args.gvisor,
+                          timeout=args.timeout, verbose=args.verbose)
+    cache = Path(args.cache_dir) if args.cache_dir else runner.default_cache_dir()
+    try:
+        floor, sfwl, gowl, go_note = runner.build_tools(cache, log)
+    except runner.BenchError as e:
+        log(f"sysfake bench: {e}")
+        return 1
+
+    notes: list[str] = []
+    if args.quick:
+        notes.append("--quick: tiny counts and 1 repetition, a smoke test; the titles give "
+                     "the full counts")
+    if go_note:
+        notes.append(go_note)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    host = machine.collect()
+    load_start = host.get("loadavg", [])
+    if load_start and load_start[0] > 0.5:
+        notes.append(f"load average {load_start[0]:.2f} at start: other work was running, "
+                     "the numbers are noisy")
+
+    # SRC/DST live under /tmp so that they are visible inside runsc's root too
+    with tempfile.TemporaryDirectory(prefix="sysfake-bench-") as tmp:
+        ctx = wmod.Ctx(Path(tmp), sfwl, floor, gowl, args.quick)
+        wmod.prepare_files(ctx.workdir)
+
+        def in_env(a: list[str]) -> list[str]:
+            return runner.sandbox(opts, a, timeout=120)
+
+        for c in cs:
+            cmod.probe(c, ctx, in_env)
+            if not c.available:
+                log(f"contender {c.name}: {c.note}")
+        active = [c for c in cs if c.available]
+        sandbox_machine: dict[str, Any] | None = None
+        if opts.gvisor:
+            sandbox_machine = runner.machine_in_sandbox(opts)
+            if not sandbox_machine.get("in_gvisor"):
+                notes.append("--gvisor: the sandbox did not look like gVisor")
+        results = [runner.run_workload(ctx, opts, w, active, log) for w in ws]
+
+    load_end = machine.loadavg()
+    proot = host.get("proot", {})
+    accel = proot.get("seccomp_accelerator") if proot.get("installed") else None
+    if proot.get("installed") and not accel:
+        notes.append("PRoot here is built without its seccomp accelerator (Debian's build): "
+                     "it stops at every syscall, so it is far slower than PRoot 5.4 with it")
+    names = [c.name for c in active]
+    doc: dict[str, Any] = {
+        "schema": report.SCHEMA,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "argv": ["sysfake", "bench", *(sys.argv[1:] if argv is None else argv)],
+        "options": {"quick": args.quick, "reps": opts.reps, "pin": opts.pin, "cpu": opts.cpu,
+                    "gvisor": opts.gvisor, "timeout_s": opts.timeout,
+                    "order": "interleaved ABAB: each repetition runs every contender in turn"},
+        "machine": host,
+        "sandbox_machine": sandbox_machine,
+        "loadavg_end": load_end,
+        "contenders": [{"name": c.name, "description": c.description, "redirects": c.redirects,
+                        "available": c.available, "note": c.note} for c in cs],
+        "workloads": [],
+        "targets": report.targets(results, accel),
+        "notes": notes,
+    }
+    for res in results:
+        w = res.workload
+        doc["workloads"].append({
+            "key": w.key, "number": w.number, "title": w.title, "reference": w.reference,
+            "command": res.command, "intercepted_syscalls": res.intercepted,
+            "skipped": res.skipped,
+            "results": {} if res.skipped else report.summarise(res, names),
+        })
+    print(report.table(doc))
+    if args.json:
+        report.dump(doc, args.json)
+        log(f"wrote {args.json}")
+    rc = 0
+    if args.png:
+        from .plot import PlotUnavailable, write_png
+
+        try:
+            write_png(doc, args.png)
+            log(f"wrote {args.png}")
+        except PlotUnavailable as e:
+            log(f"sysfake bench: no PNG: {e}")
+            rc = 1
+    return rc

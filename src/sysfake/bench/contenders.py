@@ -1,0 +1,167 @@
+"""The contenders: how each one wraps a workload command.
+
+A contender that redirects must make the workload see DST where it asks for
+SRC; the others (untraced, the floors without a redirect, strace) must show
+SRC. The harness checks that on every run.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .workloads import Ctx, seen
+
+Wrap = Callable[[Ctx, list[str]], list[str]]
+
+# Messages by which a CLI says that a subcommand or an option does not exist.
+_NOT_THERE = (
+    "unknown command", "invalid choice", "unrecognized arguments", "no such option",
+    "unknown option", "no module named", "not implemented",
+)
+
+
+@dataclass
+class Contender:
+    name: str
+    description: str
+    redirects: bool  # does it apply the SRC -> DST rule?
+    wrap: Wrap
+    available: bool = True
+    note: str = ""
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def _untraced(ctx: Ctx, cmd: list[str]) -> list[str]:
+    return list(cmd)
+
+
+def _floor(mode: str) -> Wrap:
+    def wrap(ctx: Ctx, cmd: list[str]) -> list[str]:
+        return [ctx.floor, "-m", mode, "-s", ctx.src, "-d", ctx.dst, "--", *cmd]
+
+    return wrap
+
+
+def _proot(ctx: Ctx, cmd: list[str]) -> list[str]:
+    return ["proot", "-b", f"{ctx.dst}:{ctx.src}", *cmd]
+
+
+def _strace(ctx: Ctx, cmd: list[str]) -> list[str]:
+    return ["strace", "-f", "--seccomp-bpf", "-e", "trace=%file", "-o", "/dev/null", *cmd]
+
+
+def sysfake_cmd(explicit: str | None) -> list[str] | None:
+    """How to start the sysfake CLI: --sysfake, the `sysfake` on PATH, or -m."""
+    if explicit:
+        return explicit.split()
+    exe = shutil.which("sysfake")
+    if exe:
+        return [exe]
+    try:
+        import importlib.util
+
+        if importlib.util.find_spec("sysfake.cli") is not None:
+            return [sys.executable, "-m", "sysfake.cli"]
+    except (ImportError, ValueError):
+        pass
+    return None
+
+
+def _sysfake(base: list[str], sub: list[str], ctx_record: bool) -> Wrap:
+    def wrap(ctx: Ctx, cmd: list[str]) -> list[str]:
+        argv = [*base, *sub]
+        if ctx_record:
+            argv += ["-o", str(ctx.workdir / "record.out")]
+        return [*argv, "--redirect", f"{ctx.src}={ctx.dst}", "--", *cmd]
+
+    return wrap
+
+
+def all_contenders(sysfake: list[str] | None) -> list[Contender]:
+    base = sysfake or ["sysfake"]
+    cs = [
+        Contender("untraced", "the workload alone", False, _untraced),
+        Contender("floor", "seccomp filter on path syscalls, continue at each stop", False,
+                  _floor("floor")),
+        Contender("floor-r", "floor + read registers and the path at each stop", False,
+                  _floor("r")),
+        Contender("floor-x", "floor-r + full redirect (scratch page, restore at exit)", True,
+                  _floor("x")),
+        Contender("sysfake", "sysfake run --redirect SRC=DST (C core)", True,
+                  _sysfake(base, ["run"], False)),
+        Contender("sysfake-record", "sysfake record -o FILE --redirect SRC=DST", True,
+                  _sysfake(base, ["record"], True)),
+        Contender("sysfake-py", "sysfake run --backend python --redirect SRC=DST", True,
+                  _sysfake(base, ["run", "--backend", "python"], False)),
+        Contender("proot", "proot -b DST:SRC", True, _proot),
+        Contender("strace", "strace -f --seccomp-bpf -e trace=%file -o /dev/null", False,
+                  _strace),
+    ]
+    if sysfake is None:
+        for c in cs:
+            if c.name.startswith("sysfake"):
+                c.available = False
+                c.note = "the sysfake CLI is not installed"
+    return cs
+
+
+def probe(c: Contender, ctx: Ctx, runner: Callable[[list[str]], list[str]],
+          timeout: float = 60) -> None:
+    """Run the contender once on a one-stat workload; mark it unavailable
+    (with a note) when it cannot run or does not do what it must.
+
+    ``runner`` wraps the argv (for gVisor: ``runsc do``)."""
+    if not c.available:
+        return
+    if c.name == "proot" and not shutil.which("proot"):
+        c.available, c.note = False, "proot is not installed"
+        return
+    if c.name == "strace" and not shutil.which("strace"):
+        c.available, c.note = False, "strace is not installed"
+        return
+    argv = runner(c.wrap(ctx, [ctx.sfwl, "stat", ctx.src, "1"]))
+    try:
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=timeout, check=False,
+                           env=bench_env())
+    except (OSError, subprocess.SubprocessError) as e:
+        c.available, c.note = False, f"cannot run: {e}"
+        return
+    err = p.stderr.decode(errors="replace").strip()
+    if p.returncode != 0:
+        first = err.splitlines()[-1] if err else f"exit status {p.returncode}"
+        low = err.lower()
+        if any(s in low for s in _NOT_THERE):
+            c.note = f"skipped, not implemented yet: {first}"
+        else:
+            c.note = f"skipped, fails: {first}"
+        c.available = False
+        return
+    want = "dst" if c.redirects else "src"
+    got = seen(p.stdout)
+    if got != want:
+        c.available = False
+        c.note = f"skipped: a one-stat probe saw {got or 'nothing'}, expected {want}"
+
+
+def bench_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("LC_ALL", "C")
+    return env
+
+
+def select(cs: list[Contender], names: list[str] | None) -> list[Contender]:
+    if not names:
+        return cs
+    known = {c.name for c in cs}
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise ValueError(f"unknown contender(s) {', '.join(bad)} "
+                         f"(known: {', '.join(sorted(known))})")
+    # untraced and the floors are always needed for the ratios
+    keep = set(names) | {"untraced"}
+    return [c for c in cs if c.name in keep]

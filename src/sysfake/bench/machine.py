@@ -1,0 +1,153 @@
+"""Facts about the machine a benchmark ran on.
+
+Run as ``python -m sysfake.bench.machine`` it prints the facts as JSON; the
+harness does that inside a gVisor sandbox to describe the sandbox itself.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+from typing import Any
+
+# gVisor reports this fixed kernel identity (pkg/sentry/fsimpl/proc).
+_GVISOR_RELEASE = "4.4.0"
+_GVISOR_VERSION_MARK = "#1 SMP Sun Jan 10 15:06:54 PST 2016"
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _run(argv: list[str], timeout: float = 20) -> str:
+    """stdout+stderr of a command, or "" when it cannot run."""
+    try:
+        p = subprocess.run(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
+            stdin=subprocess.DEVNULL, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return p.stdout.decode(errors="replace")
+
+
+def detect_gvisor(release: str, proc_version: str) -> tuple[bool, list[str]]:
+    """Whether we run inside gVisor, with the evidence, without dmesg."""
+    evidence: list[str] = []
+    if release == _GVISOR_RELEASE:
+        evidence.append(f"uname release is {release}")
+    if _GVISOR_VERSION_MARK in proc_version:
+        evidence.append("/proc/version carries gVisor's fixed build string")
+    # gVisor's procfs has no /proc/self/ns/mnt (no mount namespaces) and its
+    # cpuinfo model name is "unknown".
+    if not os.path.exists("/proc/self/ns/mnt") and os.path.exists("/proc/self"):
+        evidence.append("/proc/self/ns/mnt is missing")
+    if "model name\t: unknown" in _read("/proc/cpuinfo"):
+        evidence.append('/proc/cpuinfo model name is "unknown"')
+    return (release == _GVISOR_RELEASE and len(evidence) >= 2), evidence
+
+
+def cpu_model() -> str:
+    m = re.search(r"^model name\s*:\s*(.+)$", _read("/proc/cpuinfo"), re.M)
+    return m.group(1).strip() if m else platform.processor() or "unknown"
+
+
+def proot_info(proot: str | None = None) -> dict[str, Any]:
+    """PRoot's version and whether it was built with its seccomp accelerator."""
+    exe = proot or shutil.which("proot")
+    if not exe:
+        return {"installed": False}
+    out = _run([exe, "--version"])
+    info: dict[str, Any] = {"installed": True, "path": exe}
+    m = re.search(r"v?(\d+\.\d+\.\d+)", out)
+    if m:
+        info["version"] = m.group(1)
+    m = re.search(r"seccomp_filter\s*=\s*(\w+)", out)
+    if m:
+        info["seccomp_accelerator"] = m.group(1) == "yes"
+        info["evidence"] = f"`proot --version`: seccomp_filter = {m.group(1)}"
+    else:
+        try:
+            with open(exe, "rb") as f:
+                blob = f.read()
+        except OSError:
+            blob = b""
+        info["seccomp_accelerator"] = b"PROOT_NO_SECCOMP" in blob
+        info["evidence"] = "PROOT_NO_SECCOMP string in the binary"
+    dpkg = _run(["dpkg-query", "-W", "-f", "${Version}", "proot"]).strip()
+    if dpkg and "no packages found" not in dpkg:
+        info["debian_package"] = dpkg
+    return info
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def tool_versions() -> dict[str, str]:
+    tools: dict[str, str] = {}
+    probes = {
+        "strace": ["strace", "-V"],
+        "runsc": ["runsc", "--version"],
+        "go": ["go", "version"],
+        "cc": ["cc", "--version"],
+        "taskset": ["taskset", "--version"],
+    }
+    for name, argv in probes.items():
+        if shutil.which(argv[0]):
+            tools[name] = _first_line(_run(argv))
+    return tools
+
+
+def collect() -> dict[str, Any]:
+    u = os.uname()
+    proc_version = _read("/proc/version").strip()
+    in_gvisor, evidence = detect_gvisor(u.release, proc_version)
+    try:
+        affinity = len(os.sched_getaffinity(0))
+    except OSError:
+        affinity = os.cpu_count() or 0
+    mem = re.search(r"^MemTotal:\s*(\d+)", _read("/proc/meminfo"), re.M)
+    load = _read("/proc/loadavg").split()[:3]
+    return {
+        "hostname": u.nodename,
+        "cores": os.cpu_count(),
+        "cores_in_affinity": affinity,
+        "kernel_release": u.release,
+        "kernel_version": u.version,
+        "proc_version": proc_version,
+        "machine": u.machine,
+        "cpu_model": cpu_model(),
+        "mem_total_kib": int(mem.group(1)) if mem else None,
+        "in_gvisor": in_gvisor,
+        "gvisor_evidence": evidence,
+        "loadavg": [float(x) for x in load] if load else [],
+        "python": sys.version.split()[0],
+        "tools": tool_versions(),
+        "proot": proot_info(),
+    }
+
+
+def loadavg() -> list[float]:
+    return [float(x) for x in _read("/proc/loadavg").split()[:3]]
+
+
+def main() -> int:
+    json.dump(collect(), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

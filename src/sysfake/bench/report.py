@@ -1,0 +1,177 @@
+"""Turn runs into numbers: medians, paired ratios, cost per syscall, targets."""
+from __future__ import annotations
+
+import json
+import statistics
+from typing import Any
+
+from .runner import Run, WorkloadResult
+
+SCHEMA = "sysfake-bench/1"
+
+
+def _median(xs: list[float]) -> float | None:
+    return statistics.median(xs) if xs else None
+
+
+def _paired(a: list[Run], b: list[Run]) -> list[float]:
+    """t_a / t_b for the repetitions where both ran fine."""
+    bt = {r.rep: r.seconds for r in b if r.ok and r.seconds}
+    return [r.seconds / bt[r.rep] for r in a if r.ok and r.seconds and r.rep in bt]
+
+
+def _rnd(x: float | None, n: int = 4) -> float | None:
+    return None if x is None else round(x, n)
+
+
+def summarise(res: WorkloadResult, contenders: list[str]) -> dict[str, Any]:
+    w = res.workload
+    by: dict[str, list[Run]] = {c: [r for r in res.runs if r.contender == c] for c in contenders}
+    base = by.get("untraced", [])
+    ref = by.get(w.reference, [])
+    base_med = _median([r.seconds for r in base if r.ok and r.seconds is not None])
+    out: dict[str, Any] = {}
+    for c in contenders:
+        runs = by[c]
+        if not runs:
+            continue
+        secs = [r.seconds for r in runs if r.ok and r.seconds is not None]
+        med = _median(secs)
+        ratios = _paired(runs, base)
+        vs_ref = _paired(runs, ref) if ref else []
+        per_sc: float | None = None
+        # only meaningful where the workload is mostly intercepted syscalls
+        n_sc = res.intercepted or 0
+        if med is not None and base_med is not None and n_sc >= 100:
+            per_sc = (med - base_med) / n_sc * 1e6
+        seen = sorted({r.seen or "nothing" for r in runs})
+        out[c] = {
+            "ok_runs": len(secs),
+            "runs": len(runs),
+            "median_s": _rnd(med),
+            "min_s": _rnd(min(secs)) if secs else None,
+            "max_s": _rnd(max(secs)) if secs else None,
+            "ratio_untraced": _rnd(_median(ratios), 3),
+            "ratio_untraced_min": _rnd(min(ratios), 3) if ratios else None,
+            "ratio_untraced_max": _rnd(max(ratios), 3) if ratios else None,
+            "ratio_reference": _rnd(_median(vs_ref), 3),
+            "us_per_intercepted_syscall": _rnd(per_sc, 2),
+            "seen": seen,
+            "result_line": next((r.line for r in runs if r.ok), runs[-1].line),
+            "errors": sorted({r.error for r in runs if r.error}),
+            "times_s": [_rnd(r.seconds) for r in runs],
+        }
+    return out
+
+
+def paired_between(res: WorkloadResult, a: str, b: str) -> float | None:
+    ra = [r for r in res.runs if r.contender == a]
+    rb = [r for r in res.runs if r.contender == b]
+    return _median(_paired(ra, rb)) if ra and rb else None
+
+
+def targets(results: list[WorkloadResult], proot_accel: bool | None) -> list[dict[str, Any]]:
+    """The issue's targets, reported, never asserted."""
+    out: list[dict[str, Any]] = []
+
+    def status(v: float | None, limit: float) -> str:
+        if v is None:
+            return "n/a"
+        return "met" if v <= limit else "missed"
+
+    for res in results:
+        if res.skipped:
+            continue
+        w = res.workload
+        if w.key == "getppid":
+            v = paired_between(res, "sysfake", "floor")
+            out.append({"target": "workload 2 within 3% of the floor", "workload": w.key,
+                        "value": _rnd(v, 3), "limit": 1.03, "status": status(v, 1.03),
+                        "measure": "paired median t(sysfake)/t(floor)"})
+        v = paired_between(res, "sysfake", w.reference)
+        out.append({"target": f"sysfake <= 1.15 x {w.reference}", "workload": w.key,
+                    "value": _rnd(v, 3), "limit": 1.15, "status": status(v, 1.15),
+                    "measure": f"paired median t(sysfake)/t({w.reference})"})
+        v = paired_between(res, "sysfake", "proot")
+        t: dict[str, Any] = {"target": "sysfake <= 0.8 x PRoot-with-seccomp", "workload": w.key,
+                             "value": _rnd(v, 3), "limit": 0.8,
+                             "measure": "paired median t(sysfake)/t(proot)"}
+        if proot_accel:
+            t["status"] = status(v, 0.8)
+        else:
+            t["status"] = "n/a"
+            t["note"] = ("the PRoot here is built without its seccomp accelerator, so this "
+                         "compares against a slower PRoot than the target names")
+        out.append(t)
+        v = paired_between(res, "sysfake-record", "sysfake")
+        out.append({"target": "record <= 1.3 x plain sysfake", "workload": w.key,
+                    "value": _rnd(v, 3), "limit": 1.3, "status": status(v, 1.3),
+                    "measure": "paired median t(sysfake-record)/t(sysfake)"})
+    return out
+
+
+def _fmt(x: float | None, spec: str) -> str:
+    if x is None:
+        width = "".join(ch for ch in spec.split(".")[0] if ch.isdigit())
+        return "-".rjust(int(width) if width else 1)
+    return format(x, spec)
+
+
+def table(doc: dict[str, Any]) -> str:
+    lines: list[str] = []
+    m = doc["machine"]
+    where = "inside gVisor" if doc["options"]["gvisor"] else "host"
+    lines.append(f"sysfake bench ({where}): {m.get('cpu_model')}, {m.get('cores')} cores, "
+                 f"kernel {m.get('kernel_release')}, reps={doc['options']['reps']}, "
+                 f"pin={'cpu ' + str(doc['options']['cpu']) if doc['options']['pin'] else 'off'}")
+    sb = doc.get("sandbox_machine")
+    if sb:
+        lines.append(f"sandbox: kernel {sb.get('kernel_release')}, in_gvisor={sb.get('in_gvisor')}"
+                     f" ({'; '.join(sb.get('gvisor_evidence', []))})")
+    for c in doc["contenders"]:
+        if not c["available"]:
+            lines.append(f"  - {c['name']}: {c['note']}")
+    for w in doc["workloads"]:
+        lines.append("")
+        head = f"[{w['number']}] {w['key']}: {w['title']}"
+        if w.get("skipped"):
+            lines.append(f"{head}: skipped ({w['skipped']})")
+            continue
+        lines.append(f"{head}  (reference {w['reference']}, "
+                     f"{w['intercepted_syscalls'] or '?'} intercepted syscalls)")
+        lines.append(f"  {'contender':15s} {'median s':>9s} {'min-max s':>17s} "
+                     f"{'x untraced':>10s} {'(min-max)':>13s} {'x ref':>6s} "
+                     f"{'us/sc':>7s}  seen")
+        for name, s in w["results"].items():
+            mm = f"{_fmt(s['min_s'], '.3f')}-{_fmt(s['max_s'], '.3f')}"
+            rr = f"{_fmt(s['ratio_untraced_min'], '.2f')}-{_fmt(s['ratio_untraced_max'], '.2f')}"
+            flag = "ok" if not s["errors"] else "FAILED: " + s["errors"][0]
+            lines.append(f"  {name:15s} {_fmt(s['median_s'], '9.3f')} {mm:>17s} "
+                         f"{_fmt(s['ratio_untraced'], '10.2f')} {rr:>13s} "
+                         f"{_fmt(s['ratio_reference'], '6.2f')} "
+                         f"{_fmt(s['us_per_intercepted_syscall'], '7.2f')}  "
+                         f"{','.join(s['seen'])} {flag}")
+    lines.append("")
+    lines.append("targets (reported, not asserted):")
+    notes: list[str] = []
+    missing = 0
+    for t in doc["targets"]:
+        if t["value"] is None:
+            missing += 1
+            continue
+        lines.append(f"  {t['workload']:9s} {t['target']:38s} {t['value']:7.3f} "
+                     f"<= {t['limit']}: {t['status']}")
+        if t.get("note") and t["note"] not in notes:
+            notes.append(t["note"])
+    if missing:
+        lines.append(f"  ({missing} target rows n/a: a contender they compare was not measured)")
+    lines.extend(f"  [{n}]" for n in notes)
+    for n in doc.get("notes", []):
+        lines.append(f"note: {n}")
+    return "\n".join(lines)
+
+
+def dump(doc: dict[str, Any], path: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
