@@ -1,0 +1,40 @@
+"""Helpers for the real-process tests of `sysfake run` (no mocks).
+
+* `sysfake_cmd` / `run_sysfake` / `start_sysfake`: run the package's CLI as a
+  subprocess (`python -m sysfake`, the interpreter of this test run).
+* `require`: skip when a tool is missing, fail under CI=true.
+* `run_in_gvisor`: run a command in a fresh `runsc do` sandbox.
+* `leftovers`: find processes a test left behind.
+"""
+from __future__ import annotations
+
+from .gvisor import run_in_gvisor
+from .leftovers import Leftover, find_leftovers, kill_leftovers, wait_no_leftovers
+from .runner import (
+    MARKER_ENV,
+    child_env,
+    describe,
+    require,
+    run_sysfake,
+    set_current_marker,
+    start_sysfake,
+    sysfake_cmd,
+    wait_for_file,
+)
+
+__all__ = [
+    "MARKER_ENV",
+    "Leftover",
+    "child_env",
+    "describe",
+    "find_leftovers",
+    "kill_leftovers",
+    "require",
+    "run_in_gvisor",
+    "run_sysfake",
+    "set_current_marker",
+    "start_sysfake",
+    "sysfake_cmd",
+    "wait_for_file",
+    "wait_no_leftovers",
+]
