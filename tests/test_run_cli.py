@@ -1,0 +1,60 @@
+"""`sysfake run` error handling: missing command, bad options."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from support import describe, run_sysfake
+from support.fakes import CAP, CAP_TEXT, fake, run
+
+
+def _one_line(stderr: str) -> str:
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, f"expected a one-line error, got:\n{stderr}"
+    return lines[0]
+
+
+@pytest.mark.parametrize("cmd", ["/nonexistent/sfk-no-such-cmd", "sfk-no-such-cmd"])
+def test_command_not_found(cmd: str) -> None:
+    res = run_sysfake(run(fake(CAP, CAP_TEXT), cmd=[cmd, "arg"]))
+    assert res.returncode == 127, describe(res)
+    assert res.stdout == "", describe(res)
+    assert "Traceback" not in res.stderr, describe(res)
+    line = _one_line(res.stderr)
+    assert "sfk-no-such-cmd" in line, describe(res)
+
+
+def test_command_not_found_in_child_is_the_shells_business() -> None:
+    res = run_sysfake(run(cmd=["sh", "-c", "sfk-no-such-cmd"]))
+    assert res.returncode == 127, describe(res)
+    assert "sfk-no-such-cmd" in res.stderr, describe(res)
+
+
+@pytest.mark.parametrize("args", [
+    pytest.param(["run", "--fake", "no-equals-sign", "--", "true"], id="fake-without-equals"),
+    pytest.param(["run", "--fake", "relative/path=x", "--", "true"], id="fake-relative-path"),
+    pytest.param(["run", "--redirect", "/proc/sys/net/", "--", "true"], id="redirect-no-target"),
+    pytest.param(["run", "--hide", "relative", "--", "true"], id="hide-relative"),
+    pytest.param(["run", "--backend", "fortran", "--", "true"], id="bad-backend"),
+    pytest.param(["run", "--orphans=ignore", "--", "true"], id="bad-orphans"),
+    pytest.param(["run", "--grace", "soon", "--", "true"], id="bad-grace"),
+    pytest.param(["run", "--no-such-option", "--", "true"], id="unknown-option"),
+    pytest.param(["run", "--fake", f"{CAP}=x"], id="no-command"),
+    pytest.param(["run", "--", ], id="empty-command"),
+    pytest.param(["run", "--rules", "/nonexistent/sfk-rules.yaml", "--", "true"],
+                 id="missing-rules-file"),
+])
+def test_bad_cli_input(args: list[str]) -> None:
+    res = run_sysfake(args)
+    assert res.returncode == 2, describe(res)
+    assert "Traceback" not in res.stderr, describe(res)
+    _one_line(res.stderr)
+
+
+def test_bad_rules_file_content(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("this: [is, not: valid\n")
+    res = run_sysfake(["run", "--rules", str(rules), "--", "true"])
+    assert res.returncode == 2, describe(res)
+    assert "Traceback" not in res.stderr, describe(res)

@@ -1,0 +1,76 @@
+"""The key cases inside gVisor (`runsc do`, ptrace platform), where the faked
+files really are missing. Each call runs in a fresh sandbox."""
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from support import run_in_gvisor, sysfake_cmd
+from support.fakes import CAP, CAP_TEXT_GVISOR, SETGROUPS, fake, run
+from support.progs import Progs
+
+pytestmark = pytest.mark.gvisor
+
+
+def _sysfake(*options: list[str], cmd: list[str]) -> list[str]:
+    return sysfake_cmd(run(*options, cmd=cmd))
+
+
+def test_negative_control_cap_last_cap_missing() -> None:
+    rc, out = run_in_gvisor(["cat", CAP])
+    assert (rc, out) == (1, f"cat: {CAP}: No such file or directory\n")
+
+
+def test_grandchild_reads_fake(busybox: str) -> None:
+    inner = f"{busybox} cat {CAP}; echo inner"
+    rc, out = run_in_gvisor(_sysfake(fake(CAP, CAP_TEXT_GVISOR),
+                                     cmd=["sh", "-c", f"sh -c '{inner}'; echo outer"]))
+    assert (rc, out) == (0, CAP_TEXT_GVISOR + "inner\nouter\n")
+
+
+def test_threads_read_fake(progs: Progs) -> None:
+    rc, out = run_in_gvisor(_sysfake(fake(CAP, CAP_TEXT_GVISOR),
+                                     cmd=[progs["threads"], "-b", "64", CAP, CAP_TEXT_GVISOR]))
+    assert (rc, out) == (0, "ok 64/64\n")
+
+
+def test_daemon_reads_fake_after_parent_exit(progs: Progs, tmp_path: Path) -> None:
+    result = tmp_path / "daemon.out"
+    inner = _sysfake(fake(CAP, CAP_TEXT_GVISOR), ["--orphans=wait"],
+                     cmd=[progs["daemon"], str(result), CAP])
+    # The sandbox's writes are not visible on the host: read the result inside.
+    script = f"{shlex.join(inner)} >/dev/null; echo rc=$?; cat {result}"
+    rc, out = run_in_gvisor(["sh", "-c", script])
+    assert (rc, out) == (0, "rc=0\n" + CAP_TEXT_GVISOR)
+
+
+def test_proc_self_aliases_in_sandbox_pid_namespace(progs: Progs) -> None:
+    # /proc/<pid>/setgroups does not exist in gVisor; pids are the sandbox's.
+    paths = ["/proc/self/setgroups", "/proc/%p/setgroups", "/proc/thread-self/setgroups",
+             "/proc/%p/task/%t/setgroups"]
+    rc, out = run_in_gvisor(_sysfake(fake(SETGROUPS, "allow\n"),
+                                     cmd=[progs["readfile"], *paths]))
+    assert (rc, out) == (0, "allow\n" * len(paths))
+
+
+def test_exec_from_thread(progs: Progs) -> None:
+    rc, out = run_in_gvisor(_sysfake(fake(CAP, CAP_TEXT_GVISOR),
+                                     cmd=[progs["exec_from_thread"], "/bin/cat", CAP]))
+    assert rc == 0, out
+    assert re.fullmatch(r"leader=\d+\n" + re.escape(CAP_TEXT_GVISOR), out), out
+
+
+def test_go_program(goread: str) -> None:
+    rc, out = run_in_gvisor(_sysfake(fake(CAP, CAP_TEXT_GVISOR),
+                                     cmd=[goread, CAP, "16", "/bin/cat"]))
+    assert (rc, out) == (0, 'goroutines ok=16/16 content="40\\n"\ncat: "40\\n"\n')
+
+
+def test_exit_status_and_signal_status() -> None:
+    rc, out = run_in_gvisor(["sh", "-c",
+                             f"{shlex.join(_sysfake(cmd=['sh', '-c', 'exit 7']))}; echo a=$?; "
+                             f"{shlex.join(_sysfake(cmd=['sh', '-c', 'kill -9 $$']))}; echo b=$?"])
+    assert (rc, out) == (0, "a=7\nb=137\n")

@@ -1,0 +1,289 @@
+"""Paths are matched as the process means them; fake, redirect and hide semantics."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from support import describe, run_sysfake
+from support.fakes import (
+    CAP,
+    CAP_TEXT,
+    SETGROUPS,
+    SETGROUPS_TEXT,
+    VIRT,
+    VIRT_TEXT,
+    fake,
+    hide,
+    redirect,
+    run,
+)
+from support.progs import Progs
+
+
+def stat_lines(text: str) -> str:
+    """statcheck's expected output for a regular file whose content is `text`."""
+    esc = text.replace("\\", "\\x5c").replace("\n", "\\n")
+    size = len(text.encode())
+    return (f"open: content={esc}\n"
+            f"fstat: reg size={size}\n"
+            f"stat: reg size={size}\n"
+            f"lstat: reg size={size}\n"
+            f"newfstatat: reg size={size}\n"
+            f"newfstatat_nofollow: reg size={size}\n"
+            f"statx: reg size={size}\n"
+            "access: 0\n"
+            "faccessat: 0\n"
+            "faccessat2: 0\n"
+            "readlink: ERR EINVAL\n")
+
+
+def dirfd_lines(text: str) -> str:
+    """dirfd's expected output for a regular file whose content is `text`."""
+    esc = text.replace("\\", "\\x5c").replace("\n", "\\n")
+    size = len(text.encode())
+    return (f"openat: content={esc}\n"
+            f"fstat: reg size={size}\n"
+            f"newfstatat: reg size={size}\n"
+            f"newfstatat_nofollow: reg size={size}\n"
+            f"statx: reg size={size}\n"
+            "faccessat: 0\n"
+            "faccessat2: 0\n"
+            "readlinkat: ERR EINVAL\n"
+            "fstatat_empty: dir size=0\n")
+
+
+ENOENT_STAT = "".join(f"{call}: ERR ENOENT\n" for call in (
+    "open", "fstat", "stat", "lstat", "newfstatat", "newfstatat_nofollow", "statx",
+    "access", "faccessat", "faccessat2", "readlink"))
+
+
+# --- relative, normalised and dirfd-relative paths -------------------------
+
+@pytest.mark.parametrize(("cwd", "rel"), [
+    ("/proc/sys/kernel", "cap_last_cap"),
+    ("/proc/sys/kernel", "./cap_last_cap"),
+    ("/proc/sys", "kernel/cap_last_cap"),
+    ("/proc/sys/net", "../kernel/cap_last_cap"),
+    ("/", "proc/sys/kernel/cap_last_cap"),
+    ("/proc/sys/kernel", "../../sys/kernel//cap_last_cap"),
+])
+def test_relative_path_after_chdir(progs: Progs, cwd: str, rel: str) -> None:
+    res = run_sysfake(run(fake(CAP, CAP_TEXT), cmd=[progs["readfile"], "-c", cwd, rel]))
+    assert (res.returncode, res.stdout) == (0, CAP_TEXT), describe(res)
+
+
+def test_relative_path_from_initial_cwd() -> None:
+    # The command starts in sysfake's own cwd.
+    res = run_sysfake(run(fake(CAP, CAP_TEXT), cmd=["cat", "cap_last_cap"]),
+                      cwd="/proc/sys/kernel")
+    assert (res.returncode, res.stdout) == (0, CAP_TEXT), describe(res)
+
+
+@pytest.mark.parametrize("path", [
+    "/proc//sys/kernel/cap_last_cap",
+    "/proc/sys/./kernel/cap_last_cap",
+    "/proc/sys/net/../kernel/cap_last_cap",
+    "//proc/sys/kernel/../kernel/./cap_last_cap",
+])
+def test_unnormalised_absolute_paths(progs: Progs, path: str) -> None:
+    res = run_sysfake(run(fake(CAP, CAP_TEXT), cmd=[progs["readfile"], path]))
+    assert (res.returncode, res.stdout) == (0, CAP_TEXT), describe(res)
+
+
+@pytest.mark.parametrize(("dirpath", "name"), [
+    ("/proc/sys/kernel", "cap_last_cap"),
+    ("/proc/sys/kernel", "./cap_last_cap"),
+    ("/proc/sys", "kernel/cap_last_cap"),
+    ("/proc/sys/net", "../kernel/cap_last_cap"),
+    ("/proc/sys/kernel", CAP),  # absolute name: the dirfd is ignored
+])
+def test_dirfd_relative_calls(progs: Progs, dirpath: str, name: str) -> None:
+    res = run_sysfake(run(fake(CAP, CAP_TEXT), cmd=[progs["dirfd"], dirpath, name]))
+    assert (res.returncode, res.stdout) == (0, dirfd_lines(CAP_TEXT)), describe(res)
+
+
+def test_dirfd_relative_virtual_file(progs: Progs) -> None:
+    res = run_sysfake(run(fake(VIRT, VIRT_TEXT),
+                          cmd=[progs["dirfd"], "/proc/sys/kernel", "sfk_virtual"]))
+    assert (res.returncode, res.stdout) == (0, dirfd_lines(VIRT_TEXT)), describe(res)
+
+
+# --- stat, statx, access agree with open ----------------------------------
+
+@pytest.mark.parametrize(("path", "text"), [(CAP, CAP_TEXT), (VIRT, VIRT_TEXT)])
+def test_stat_family_agrees_with_open(progs: Progs, path: str, text: str) -> None:
+    res = run_sysfake(run(fake(path, text), cmd=[progs["statcheck"], path]))
+    assert (res.returncode, res.stdout) == (0, stat_lines(text)), describe(res)
+
+
+def test_stat_family_static(progs: Progs) -> None:
+    res = run_sysfake(run(fake(VIRT, VIRT_TEXT), cmd=[progs.static("statcheck"), VIRT]))
+    assert (res.returncode, res.stdout) == (0, stat_lines(VIRT_TEXT)), describe(res)
+
+
+def test_unfaked_missing_file_stays_missing(progs: Progs) -> None:
+    res = run_sysfake(run(fake(CAP, CAP_TEXT), cmd=[progs["statcheck"], VIRT]))
+    assert (res.returncode, res.stdout) == (0, ENOENT_STAT), describe(res)
+
+
+# --- /proc/self, /proc/thread-self, /proc/<pid> aliasing -------------------
+
+def test_proc_self_aliases_in_one_process(progs: Progs) -> None:
+    paths = ["/proc/self/setgroups", "/proc/%p/setgroups", "/proc/thread-self/setgroups",
+             "/proc/%p/task/%t/setgroups", "/proc/self/task/%t/setgroups",
+             "/proc/%p/task/%p/setgroups", "/proc/self/../self/./setgroups"]
+    res = run_sysfake(run(fake(SETGROUPS, SETGROUPS_TEXT), cmd=[progs["readfile"], *paths]))
+    assert (res.returncode, res.stdout) == (0, SETGROUPS_TEXT * len(paths)), describe(res)
+
+
+def test_proc_pid_of_shell_itself() -> None:
+    # The shell opens /proc/$$/... itself (builtin redirection).
+    script = ('read a < /proc/$$/setgroups; read b < /proc/thread-self/setgroups; '
+              'read c < /proc/self/setgroups; echo "$a|$b|$c"')
+    res = run_sysfake(run(fake(SETGROUPS, SETGROUPS_TEXT), cmd=["sh", "-c", script]))
+    assert (res.returncode, res.stdout) == (0, "sfk-deny|sfk-deny|sfk-deny\n"), describe(res)
+
+
+def test_proc_pid_of_other_process_is_not_aliased(progs: Progs) -> None:
+    # readfile reads its *parent's* /proc/<pid>/setgroups: that is not
+    # "self" for the caller, so the real file ("allow") is read.
+    real = Path("/proc/self/setgroups").read_text()
+    assert real != SETGROUPS_TEXT
+    script = f"{progs['readfile']} /proc/$$/setgroups; {progs['readfile']} /proc/self/setgroups"
+    res = run_sysfake(run(fake(SETGROUPS, SETGROUPS_TEXT), cmd=["sh", "-c", script]))
+    assert (res.returncode, res.stdout) == (0, real + SETGROUPS_TEXT), describe(res)
+
+
+# --- redirect --------------------------------------------------------------
+
+@pytest.fixture
+def net_tree(tmp_path: Path) -> Path:
+    net = tmp_path / "net"
+    (net / "core").mkdir(parents=True)
+    (net / "core" / "somaxconn").write_text("77\n")
+    (net / "core" / "extra").write_text("extra\n")
+    return net
+
+
+def test_redirect_prefix(progs: Progs, net_tree: Path) -> None:
+    res = run_sysfake(run(redirect("/proc/sys/net/", f"{net_tree}/"),
+                          cmd=[progs["readfile"], "/proc/sys/net/core/somaxconn",
+                               "/proc/sys/net/core/extra", "/proc/sys/net/ipv4/ip_forward"]))
+    assert (res.returncode, res.stdout) == (1, "77\nextra\nERR ENOENT\n"), describe(res)
+
+
+def test_redirect_leaves_other_paths_alone(progs: Progs, net_tree: Path) -> None:
+    real = Path("/proc/sys/kernel/ostype").read_text()
+    res = run_sysfake(run(redirect("/proc/sys/net/", f"{net_tree}/"),
+                          cmd=[progs["readfile"], "/proc/sys/kernel/ostype"]))
+    assert (res.returncode, res.stdout) == (0, real), describe(res)
+
+
+def test_chdir_into_redirected_dir(progs: Progs, net_tree: Path) -> None:
+    res = run_sysfake(run(redirect("/proc/sys/net/", f"{net_tree}/"),
+                          cmd=[progs["readfile"], "-c", "/proc/sys/net", "core/somaxconn",
+                               "./core/../core/extra"]))
+    assert (res.returncode, res.stdout) == (0, "77\nextra\n"), describe(res)
+
+
+def test_shell_cd_into_redirected_dir(net_tree: Path) -> None:
+    script = "cd /proc/sys/net/core && cat somaxconn && cd .. && cat core/extra"
+    res = run_sysfake(run(redirect("/proc/sys/net/", f"{net_tree}/"), cmd=["sh", "-c", script]))
+    assert (res.returncode, res.stdout) == (0, "77\nextra\n"), describe(res)
+
+
+def test_redirected_directory_listing(busybox: str, net_tree: Path) -> None:
+    res = run_sysfake(run(redirect("/proc/sys/net/", f"{net_tree}/"),
+                          cmd=[busybox, "ls", "-1", "/proc/sys/net/core"]))
+    assert (res.returncode, res.stdout) == (0, "extra\nsomaxconn\n"), describe(res)
+
+
+def test_redirect_virtual_prefix(progs: Progs, tmp_path: Path, marker: str) -> None:
+    (tmp_path / "a.txt").write_text("aaa\n")
+    virt = f"/sfk-virt-{marker}"
+    res = run_sysfake(run(redirect(virt + "/", f"{tmp_path}/"),
+                          cmd=[progs["readfile"], f"{virt}/a.txt", f"{virt}//./a.txt"]))
+    assert (res.returncode, res.stdout) == (0, "aaa\naaa\n"), describe(res)
+
+
+def test_redirect_exact_file(progs: Progs, tmp_path: Path) -> None:
+    target = tmp_path / "cap"
+    target.write_text("12\n")
+    res = run_sysfake(run(redirect(CAP, str(target)), cmd=[progs["readfile"], CAP]))
+    assert (res.returncode, res.stdout) == (0, "12\n"), describe(res)
+
+
+# --- hide ------------------------------------------------------------------
+
+def test_hide_existing_file(progs: Progs) -> None:
+    res = run_sysfake(run(hide(CAP), cmd=[progs["statcheck"], CAP]))
+    assert (res.returncode, res.stdout) == (0, ENOENT_STAT), describe(res)
+
+
+def test_hide_prefix(progs: Progs) -> None:
+    res = run_sysfake(run(hide("/proc/sys/kernel/"),
+                          cmd=[progs["readfile"], "/proc/sys/kernel/ostype",
+                               "/proc/sys/kernel", "/proc/sys/vm/../kernel/ostype"]))
+    assert (res.returncode, res.stdout) == (1, "ERR ENOENT\n" * 3), describe(res)
+
+
+def test_hide_prefix_blocks_chdir(progs: Progs) -> None:
+    res = run_sysfake(run(hide("/proc/sys/kernel/"),
+                          cmd=[progs["readfile"], "-c", "/proc/sys/kernel", "ostype"]))
+    assert (res.returncode, res.stdout) == (1, "ERR chdir ENOENT\n"), describe(res)
+
+
+# --- writes to a faked file -------------------------------------------------
+
+def test_write_then_read_by_later_process(progs: Progs) -> None:
+    script = f"{progs['readfile']} -w '41\n' {CAP}; cat {CAP}"
+    res = run_sysfake(run(fake(CAP, CAP_TEXT), cmd=["sh", "-c", script]))
+    assert (res.returncode, res.stdout) == (0, "wrote 3\n41\n"), describe(res)
+
+
+def test_shell_redirect_write_then_read_elsewhere_in_tree(busybox: str) -> None:
+    # Written by a grandchild, read back by a different, later grandchild.
+    script = (f"(sh -c 'printf \"12345\\n\" > {VIRT}'); "
+              f"sh -c '{busybox} cat {VIRT}'; cat {VIRT}")
+    res = run_sysfake(run(fake(VIRT, VIRT_TEXT), cmd=["sh", "-c", script]))
+    assert (res.returncode, res.stdout) == (0, "12345\n12345\n"), describe(res)
+
+
+def test_stat_follows_written_size(progs: Progs) -> None:
+    script = f"printf 'abcdef\\n' > {VIRT}; {progs['statcheck']} {VIRT}"
+    res = run_sysfake(run(fake(VIRT, VIRT_TEXT), cmd=["sh", "-c", script]))
+    assert (res.returncode, res.stdout) == (0, stat_lines("abcdef\n")), describe(res)
+
+
+def test_writes_do_not_leak_to_host_or_next_run(progs: Progs, real_cap_text: str) -> None:
+    res = run_sysfake(run(fake(CAP, CAP_TEXT), cmd=[progs["readfile"], "-w", "41\n", CAP]))
+    assert (res.returncode, res.stdout) == (0, "wrote 3\n"), describe(res)
+    assert Path(CAP).read_text() == real_cap_text
+    res = run_sysfake(run(fake(CAP, CAP_TEXT), cmd=["cat", CAP]))
+    assert (res.returncode, res.stdout) == (0, CAP_TEXT), describe(res)
+
+
+# --- bad pointers -----------------------------------------------------------
+
+@pytest.mark.parametrize("static", [False, True], ids=["dynamic", "static"])
+def test_efault_passthrough(progs: Progs, static: bool) -> None:
+    prog = progs.static("efault") if static else progs["efault"]
+    plain = subprocess.run([prog, CAP], capture_output=True, text=True, timeout=30, check=False)
+    expected = ("open_null: ERR EFAULT\n"
+                "open_badptr: ERR EFAULT\n"
+                "openat_badptr: ERR EFAULT\n"
+                "open_unterminated_at_page_end: ERR EFAULT\n"
+                "open_valid_at_page_end: ok\n"
+                "open_too_long: ERR ENAMETOOLONG\n"
+                "stat_badptr: ERR EFAULT\n"
+                "stat_valid_badbuf: ERR EFAULT\n"
+                "newfstatat_valid_badbuf: ERR EFAULT\n"
+                "statx_valid_badbuf: ERR EFAULT\n"
+                "access_badptr: ERR EFAULT\n"
+                "readlink_valid_badbuf: ERR EFAULT\n"
+                "read_badbuf: ERR EFAULT\n")
+    assert (plain.returncode, plain.stdout) == (0, expected)
+    res = run_sysfake(run(fake(CAP, CAP_TEXT), cmd=[prog, CAP]))
+    assert (res.returncode, res.stdout) == (0, expected), describe(res)
