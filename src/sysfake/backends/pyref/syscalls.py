@@ -1,0 +1,126 @@
+"""Which x86_64 syscalls take paths, in which argument, relative to which dirfd.
+
+Derived from python-ptrace's prototypes (``ptrace.syscall.SYSCALL_PROTOTYPES``)
+and numbers (``ptrace.syscall.linux.x86_64.SYSCALL_NAMES``): an argument is a
+path when its type is a (const) ``char *`` and its name is one of
+python-ptrace's ``FILENAME_ARGUMENTS`` (plus ``EXTRA_PATH_NAMES``), or when it
+directly follows a dirfd argument (``dfd``/``dirfd``/``olddfd``/``newdfd``);
+that dirfd is then the base of a relative path.
+
+The hand-written exceptions are all below and documented in docs/backends.md:
+
+* ``NOT_PATHS``: ``char *`` arguments named like paths that are not looked up
+  (getcwd's output buffer, the *target text* of symlink/symlinkat);
+* ``MISSING_PROTOTYPES``: syscalls python-ptrace names but has no prototype for
+  (umount2, openat2, faccessat2, open_tree, move_mount, fspick) or whose dirfd
+  is not named like one (fanotify_mark), and acct;
+* ``NEWER_SYSCALLS``: path syscalls newer than python-ptrace's table (Linux 5.8):
+  mount_setattr, fchmodat2, the *xattrat family, open_tree_attr;
+* ``AT_NOFOLLOW_ARG``/``OPEN_FLAGS_ARG``: which flag argument carries
+  AT_SYMLINK_NOFOLLOW or O_NOFOLLOW (needed to serve a virtual file through a
+  /proc magic link).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ptrace.syscall import FILENAME_ARGUMENTS, SYSCALL_PROTOTYPES
+from ptrace.syscall.linux.x86_64 import SYSCALL_NAMES
+from ptrace.syscall.prototypes import ALIASES
+
+EXTRA_PATH_NAMES = frozenset({"dir_name", "new_root", "put_old", "specialfile", "library"})
+DIRFD_NAMES = frozenset({"dfd", "dirfd", "olddfd", "newdfd"})
+NOT_PATHS = frozenset({("getcwd", "pathname"), ("symlink", "old"), ("symlinkat", "oldname")})
+
+PathArg = tuple[int, "int | None"]  # (argument index, dirfd argument index or None)
+
+MISSING_PROTOTYPES: dict[str, tuple[PathArg, ...]] = {
+    "umount2": ((0, None),),
+    "openat2": ((1, 0),),
+    "faccessat2": ((1, 0),),
+    "open_tree": ((1, 0),),
+    "move_mount": ((1, 0), (3, 2)),
+    "fspick": ((1, 0),),
+    "fanotify_mark": ((4, 3),),
+    "acct": ((0, None),),
+}
+NEWER_SYSCALLS: dict[int, tuple[str, tuple[PathArg, ...]]] = {
+    442: ("mount_setattr", ((1, 0),)),
+    452: ("fchmodat2", ((1, 0),)),
+    463: ("setxattrat", ((1, 0),)),
+    464: ("getxattrat", ((1, 0),)),
+    465: ("listxattrat", ((1, 0),)),
+    466: ("removexattrat", ((1, 0),)),
+    467: ("open_tree_attr", ((1, 0),)),
+}
+# syscall -> index of the argument holding AT_SYMLINK_NOFOLLOW
+AT_NOFOLLOW_ARG = {
+    "newfstatat": 3, "statx": 2, "fchownat": 4, "utimensat": 3, "faccessat2": 3,
+    "execveat": 4, "name_to_handle_at": 4, "fchmodat2": 3, "setxattrat": 2,
+    "getxattrat": 2, "listxattrat": 2, "removexattrat": 2,
+}
+OPEN_FLAGS_ARG = {"open": 1, "openat": 2}  # O_ flags (O_NOFOLLOW, access mode)
+OPENAT2_HOW_ARG = 2  # struct open_how *, its size in the next argument
+READLINK = frozenset({"readlink", "readlinkat"})
+ALWAYS_WRITE = frozenset({"creat", "truncate"})
+FIRST_X32 = 512  # numbers from 512 on are the x32 ABI, which is not intercepted
+
+
+@dataclass(frozen=True)
+class SyscallInfo:
+    nr: int
+    name: str
+    paths: tuple[PathArg, ...]
+    follow_nr: int | None = None  # lstat -> stat, lchown -> chown, l*xattr -> *xattr
+
+
+def _prototype(name: str) -> tuple[tuple[str, str], ...] | None:
+    proto = SYSCALL_PROTOTYPES.get(name)
+    if proto is None:
+        for canon, aliases in ALIASES.items():
+            if name in aliases:
+                proto = SYSCALL_PROTOTYPES.get(canon)
+    return None if proto is None else tuple((str(t), str(n)) for t, n in proto[1])
+
+
+def _path_args(name: str, args: tuple[tuple[str, str], ...]) -> tuple[PathArg, ...]:
+    out: list[PathArg] = []
+    for i, (ctype, aname) in enumerate(args):
+        if "char *" not in ctype or "*const *" in ctype or (name, aname) in NOT_PATHS:
+            continue
+        prev_is_dirfd = i > 0 and args[i - 1][1] in DIRFD_NAMES
+        if aname in FILENAME_ARGUMENTS or aname in EXTRA_PATH_NAMES or prev_is_dirfd:
+            out.append((i, i - 1 if prev_is_dirfd else None))
+    return tuple(out)
+
+
+def build() -> dict[int, SyscallInfo]:
+    by_name: dict[str, int] = {}
+    specs: dict[int, tuple[str, tuple[PathArg, ...]]] = {}
+    for nr, name in SYSCALL_NAMES.items():
+        if nr >= FIRST_X32:
+            continue
+        by_name.setdefault(name, nr)
+        if name in MISSING_PROTOTYPES:
+            specs[nr] = (name, MISSING_PROTOTYPES[name])
+            continue
+        args = _prototype(name)
+        if args is None:
+            continue
+        paths = _path_args(name, args)
+        if paths:
+            specs[nr] = (name, paths)
+    for nr, (name, paths) in NEWER_SYSCALLS.items():
+        by_name.setdefault(name, nr)
+        specs[nr] = (name, paths)
+    table: dict[int, SyscallInfo] = {}
+    for nr, (name, paths) in specs.items():
+        follow = None
+        if name.startswith("l") and name[1:] in by_name and by_name[name[1:]] in specs:
+            follow = by_name[name[1:]]
+        table[nr] = SyscallInfo(nr, name, paths, follow)
+    return table
+
+
+SYSCALLS: dict[int, SyscallInfo] = build()
+NR: dict[str, int] = {name: nr for nr, name in SYSCALL_NAMES.items() if nr < FIRST_X32}
