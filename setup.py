@@ -1,8 +1,23 @@
 """Build the C tracing core with cffi (API mode, out of line).
 
-All metadata lives in pyproject.toml; this file only exists to hand
-setuptools the cffi module, as argon2-cffi does.
+Metadata lives in pyproject.toml. This file hands setuptools the cffi module,
+as argon2-cffi does, and ships the YAML profiles of rules/ inside the package.
 """
-from setuptools import setup
+import glob
+import os
+import shutil
 
-setup(cffi_modules=["src/sysfake/_build_core.py:ffibuilder"])
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+
+class BuildPy(build_py):
+    def run(self) -> None:
+        super().run()
+        dst = os.path.join(self.build_lib, "sysfake", "profiles")
+        os.makedirs(dst, exist_ok=True)
+        for src in glob.glob(os.path.join(os.path.dirname(__file__) or ".", "rules", "*.yaml")):
+            shutil.copy(src, dst)
+
+
+setup(cffi_modules=["src/sysfake/_build_core.py:ffibuilder"], cmdclass={"build_py": BuildPy})

@@ -1,0 +1,166 @@
+/* Internal declarations shared by the core's files. */
+#ifndef SF_CORE_H
+#define SF_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "sysfake.h"
+#include "syscalls.h"
+#include "arch/x86_64.h"
+
+#define SF_PATH_MAX 4096
+
+/* ---- table.c: the compiled rule table ---- */
+enum { MK_EXACT = 0, MK_PREFIX = 1, MK_GLOB = 2 };
+enum { ACT_CONTENT = 1, ACT_REDIRECT = 2, ACT_HIDE = 3, ACT_ERRNO = 4 };
+
+struct sf_str { const char *p; uint32_t n; };
+
+struct sf_vfile {
+	struct sf_str content;
+	uint32_t mode, uid, gid, flags;
+	int memfd;          /* tracer-owned backing file, -1 until first use */
+};
+#define VF_READONLY 1
+
+struct sf_rule {
+	uint8_t kind, action;
+	int32_t err;
+	struct sf_str pattern, target, only_exe, only_comm;
+	uint32_t vfile;     /* index or UINT32_MAX */
+	uint32_t rule_id;
+};
+
+struct sf_table {
+	struct sf_rule *rules;
+	uint32_t nrules;
+	struct sf_vfile *vfiles;
+	uint32_t nvfiles;
+	int need_exe, need_comm;
+	unsigned char *blob; /* owned copy: strings point into it */
+};
+
+int sf_table_parse(struct sf_table *t, const unsigned char *blob, size_t len,
+		   char *err, size_t errlen);
+void sf_table_free(struct sf_table *t);
+
+/* ---- match.c ---- */
+int sf_glob_match(const char *pat, size_t pn, const char *s, size_t sn);
+const struct sf_rule *sf_match(const struct sf_table *t, const char *path,
+			       const char *exe, const char *comm);
+/* Build the path a REDIRECT rule sends `path` to. Returns length or -1. */
+int sf_redirect(const struct sf_rule *r, const char *path, char *out, size_t outlen);
+
+/* ---- mech / probe.c ---- */
+extern unsigned sf_mech;   /* what works, after sf_probe and disable_mech */
+extern int sf_verbose;
+#define DBG(...) do { if (sf_verbose) sf_log(__VA_ARGS__); } while (0)
+void sf_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- tracee.c: tracees, processes, address spaces ---- */
+struct sf_mm {
+	int refs;
+	uint64_t scratch;       /* base of our injected mapping, 0 if none */
+	uint64_t scratch_len;
+	uint64_t slot_used[4];  /* bitmap of SCRATCH_SLOTS slots */
+	int memfd;              /* open /proc/PID/mem, -1 */
+	pid_t mem_pid;
+};
+#define SCRATCH_SLOT 8192
+#define SCRATCH_SLOTS 256
+
+struct sf_proc {
+	int refs;
+	pid_t tgid;
+	pid_t ns_tgid;          /* as the process sees itself; 0: unknown */
+	int root_known;
+	char root[SF_PATH_MAX]; /* tracer-view path of the process root, "/" normally */
+	int view;               /* -1 unknown, 0 cannot open tracer's /proc, 1 can */
+	char exe[SF_PATH_MAX];
+	int exe_known;
+};
+
+enum await { AW_NONE = 0, AW_ENTER, AW_EXIT };
+
+enum pending {
+	PD_NONE = 0,
+	PD_RESTORE,      /* restore args at exit */
+	PD_RET,          /* set rax at exit (skip emulated without SKIP_AT_SECCOMP) */
+	PD_SCRATCH_MMAP, /* our injected mmap: record result, replay original */
+	PD_MEMFD_INJECT, /* open turned into memfd_create: fill it at exit */
+	PD_ROOT,         /* refresh root/view after chroot/pivot_root/unshare/setns */
+};
+
+struct sf_tracee {
+	pid_t tid;
+	pid_t ns_tid;
+	struct sf_proc *proc;
+	struct sf_mm *mm;
+	int attached;        /* saw its first stop */
+	int in_syscall;      /* PTRACE_SYSCALL-only mode: between entry and exit */
+	enum await await;
+	enum pending pending;
+	int exec_seen;       /* exec happened between entry and exit */
+	int slot;            /* scratch slot held, -1 */
+	long ret;            /* for PD_RET */
+	uint32_t vfile;      /* for PD_MEMFD_INJECT */
+	int vf_trunc;
+	int magic;           /* the path was rewritten to a tracer memfd */
+	int group_stop;      /* in PTRACE_LISTEN */
+	sf_regs saved;
+	/* creation link (see loop.c) */
+	pid_t creator;       /* tid of the tracee whose fork event created us, 0 unknown */
+	int parked;          /* first stop seen before the creator's event */
+	int parked_sig;
+	struct sf_tracee *next; /* hash chain */
+};
+
+struct sf_tracee *tr_find(pid_t tid);
+struct sf_tracee *tr_new(pid_t tid);
+void tr_del(struct sf_tracee *t);
+size_t tr_count(void);
+void tr_foreach(void (*fn)(struct sf_tracee *, void *), void *arg);
+struct sf_proc *proc_new(pid_t tgid);
+void proc_put(struct sf_proc *p);
+struct sf_mm *mm_new(void);
+struct sf_mm *mm_get(struct sf_mm *m);
+void mm_put(struct sf_mm *m);
+struct sf_mm *mm_fork(const struct sf_mm *parent);
+int mm_slot_alloc(struct sf_mm *m);
+void mm_slot_free(struct sf_mm *m, int slot);
+
+/* ---- mem.c: tracee memory ---- */
+ssize_t mem_read(struct sf_tracee *t, uint64_t addr, void *buf, size_t len);
+int mem_read_str(struct sf_tracee *t, uint64_t addr, char *buf, size_t cap);
+int mem_write(struct sf_tracee *t, uint64_t addr, const void *buf, size_t len);
+void mem_close(struct sf_mm *m);
+
+/* ---- path.c ---- */
+/* Make the path argument absolute and canonical in the tracee's view.
+ * Returns 0 on success, -1 when the path cannot be resolved (leave the call alone). */
+int path_resolve(struct sf_tracee *t, int dirfd, const char *in, char *out, size_t outlen);
+int proc_root(struct sf_tracee *t);
+int proc_ns_ids(struct sf_tracee *t);
+
+/* ---- vfile.c ---- */
+int vfile_fd(struct sf_table *tab, uint32_t idx);
+int vfile_can_view(struct sf_tracee *t);
+int vfile_magic_path(struct sf_table *tab, uint32_t idx, char *out, size_t outlen);
+
+/* ---- seccomp.c ---- */
+int seccomp_install(const struct sf_table *t);
+int seccomp_trapped(long nr);
+void seccomp_plan(const struct sf_table *t);
+
+/* ---- syscall.c: one trapped syscall ---- */
+extern struct sf_table *sf_tab;
+/* At the syscall-entry point (seccomp stop or entry stop). Returns how to resume:
+ * 0 -> PTRACE_CONT-like (no exit stop needed), 1 -> need the exit stop. */
+int sc_enter(struct sf_tracee *t);
+void sc_exit(struct sf_tracee *t);
+
+/* ---- loop.c ---- */
+void tracer_on_exec_mm(struct sf_tracee *t);
+
+#endif

@@ -1,0 +1,617 @@
+/* The tracer: spawn the command, then one waitpid(__WALL) loop over every
+ * descendant until the command and (by policy) its leftovers are gone. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "core.h"
+
+extern int sf_at_seccomp;
+
+static int use_seccomp;
+static pid_t main_pid;
+static volatile sig_atomic_t main_done;
+static volatile sig_atomic_t alarm_fired;
+static volatile sig_atomic_t kill_now;
+
+/* ---- signals sent to sysfake ---- */
+static void on_forward(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	/* Terminal-generated signals already reached the command's process group. */
+	if (si && si->si_code == SI_KERNEL)
+		return;
+	if (main_done) {
+		kill_now = 1;
+		return;
+	}
+	if (main_pid > 0)
+		kill(main_pid, sig);
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarm_fired = 1;
+}
+
+static const int fwd_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+#define NFWD (int)(sizeof(fwd_sigs) / sizeof(fwd_sigs[0]))
+static struct sigaction saved_act[NFWD + 1];
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_forward;
+	sa.sa_flags = SA_SIGINFO; /* no SA_RESTART: waitpid must see EINTR */
+	sigemptyset(&sa.sa_mask);
+	for (int i = 0; i < NFWD; i++)
+		sigaction(fwd_sigs[i], &sa, &saved_act[i]);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, &saved_act[NFWD]);
+}
+
+static void restore_signals(void)
+{
+	for (int i = 0; i < NFWD; i++)
+		sigaction(fwd_sigs[i], &saved_act[i], NULL);
+	sigaction(SIGALRM, &saved_act[NFWD], NULL);
+}
+
+/* ---- resuming ---- */
+static void resume(struct sf_tracee *t, int sig)
+{
+	int op = (!use_seccomp || t->await != AW_NONE) ? PTRACE_SYSCALL : PTRACE_CONT;
+	if (ptrace(op, t->tid, 0, (void *)(long)sig) && errno != ESRCH)
+		DBG("%d: resume: %s", t->tid, strerror(errno));
+}
+
+/* ---- creation of tracees: fork/vfork/clone events and first stops ---- */
+struct creation {
+	pid_t id;        /* event message: tid in the tracer's or the tracee's PID namespace */
+	unsigned long flags;
+	struct sf_proc *proc;
+	struct sf_mm *mm;
+	struct creation *next;
+};
+static struct creation *creations;
+static int nparked;
+
+static void status_ids(pid_t tid, pid_t *tgid, pid_t *ppid, pid_t *nsid)
+{
+	char p[64], buf[4096];
+	*tgid = tid;
+	*ppid = 0;
+	*nsid = tid;
+	snprintf(p, sizeof(p), "/proc/%d/status", tid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	char *l;
+	if ((l = strstr(buf, "\nTgid:")))
+		*tgid = atoi(l + 6);
+	if ((l = strstr(buf, "\nPPid:")))
+		*ppid = atoi(l + 6);
+	if ((l = strstr(buf, "\nNSpid:"))) {
+		char *e = strchrnul(l + 1, '\n');
+		char *last = l + 7;
+		for (char *q = l + 7; q < e; q++)
+			if (*q >= '0' && *q <= '9' && (q[-1] == ' ' || q[-1] == '\t'))
+				last = q;
+		*nsid = atoi(last);
+	}
+}
+
+static void link_child(struct sf_tracee *c, unsigned long flags, struct sf_proc *pp,
+		       struct sf_mm *pm)
+{
+	if (flags & CLONE_THREAD) {
+		c->proc = pp;
+		pp->refs++;
+	} else {
+		c->proc = proc_new(c->tid);
+		if (pp && !(flags & (CLONE_NEWNS | CLONE_NEWPID))) {
+			c->proc->root_known = pp->root_known;
+			memcpy(c->proc->root, pp->root, sizeof(pp->root));
+			c->proc->view = pp->view;
+		}
+		if (pp) {
+			memcpy(c->proc->exe, pp->exe, sizeof(pp->exe));
+			c->proc->exe_known = pp->exe_known;
+		}
+	}
+	if (pm && (flags & CLONE_VM))
+		c->mm = mm_get(pm);
+	else
+		c->mm = mm_fork(pm);
+}
+
+static unsigned long clone_flags(struct sf_tracee *t, int event)
+{
+	if (event == PTRACE_EVENT_VFORK)
+		return CLONE_VM | CLONE_VFORK;
+	sf_regs r;
+	if (ptrace(PTRACE_GETREGS, t->tid, 0, &r))
+		return 0;
+	long nr = (long)r.orig_rax;
+	if (nr == SYS_clone)
+		return r.rdi;
+	if (nr == SYS_clone3) {
+		uint64_t f = 0;
+		if (mem_read(t, r.rdi, &f, sizeof(f)) == sizeof(f))
+			return f;
+		return 0;
+	}
+	if (nr == SYS_vfork)
+		return CLONE_VM | CLONE_VFORK;
+	return 0; /* fork */
+}
+
+static void start_child(struct sf_tracee *c)
+{
+	if (c->parked)
+		nparked--;
+	c->parked = 0;
+	c->attached = 1;
+	resume(c, 0);
+}
+
+static pid_t scan_id;
+static struct sf_tracee *scan_found;
+
+static void scan_parked(struct sf_tracee *x, void *arg)
+{
+	(void)arg;
+	if (!scan_found && x->parked && x->ns_tid == scan_id)
+		scan_found = x;
+}
+
+static void on_new_child_event(struct sf_tracee *t, int event)
+{
+	unsigned long msg = 0;
+	ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &msg);
+	unsigned long flags = clone_flags(t, event);
+	pid_t id = (pid_t)msg;
+	DBG("%d: new child %d flags %#lx", t->tid, id, flags);
+	/* Parked child that stopped before this event? */
+	struct sf_tracee *c = tr_find(id);
+	if (c && c->parked) {
+		link_child(c, flags, t->proc, t->mm);
+		start_child(c);
+		return;
+	}
+	if (!c) {
+		/* Also match by the id inside a nested PID namespace (gVisor reports that). */
+		scan_id = id;
+		scan_found = NULL;
+		tr_foreach(scan_parked, NULL);
+		if (scan_found) {
+			link_child(scan_found, flags, t->proc, t->mm);
+			start_child(scan_found);
+			return;
+		}
+	}
+	struct creation *cr = calloc(1, sizeof(*cr));
+	if (!cr)
+		abort();
+	cr->id = id;
+	cr->flags = flags;
+	cr->proc = t->proc;
+	t->proc->refs++;
+	cr->mm = mm_get(t->mm);
+	cr->next = creations;
+	creations = cr;
+}
+
+static void creation_free(struct creation **pp)
+{
+	struct creation *cr = *pp;
+	*pp = cr->next;
+	proc_put(cr->proc);
+	mm_put(cr->mm);
+	free(cr);
+}
+
+/* First stop of a tid we do not know yet. */
+static void on_unknown(struct sf_tracee *c)
+{
+	pid_t tgid, ppid, nsid;
+	status_ids(c->tid, &tgid, &ppid, &nsid);
+	c->ns_tid = nsid;
+	for (struct creation **pp = &creations; *pp; pp = &(*pp)->next) {
+		struct creation *cr = *pp;
+		if (cr->id == c->tid || (nsid != c->tid && cr->id == nsid)) {
+			link_child(c, cr->flags, cr->proc, cr->mm);
+			creation_free(pp);
+			start_child(c);
+			return;
+		}
+	}
+	c->parked = 1;
+	nparked++;
+	DBG("%d: parked until its creator's event (tgid %d ppid %d)", c->tid, tgid, ppid);
+}
+
+/* A parked child whose creator can no longer report: link it from /proc facts. */
+static void unpark(struct sf_tracee *c, void *arg)
+{
+	int force = arg != NULL;
+	if (!c->parked)
+		return;
+	pid_t tgid, ppid, nsid;
+	status_ids(c->tid, &tgid, &ppid, &nsid);
+	struct sf_tracee *p = tr_find(tgid != c->tid ? tgid : ppid);
+	if (p && !p->parked && !force)
+		return; /* the creator is alive: its event will come */
+	unsigned long fl = tgid != c->tid ? (CLONE_THREAD | CLONE_VM) : 0;
+	link_child(c, fl, p ? p->proc : NULL, p ? p->mm : NULL);
+	start_child(c);
+}
+
+static void del_tracee(struct sf_tracee *t, void *arg)
+{
+	(void)arg;
+	tr_del(t);
+}
+
+/* ---- exec ---- */
+static void on_exec(struct sf_tracee *t)
+{
+	unsigned long former = 0;
+	ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &former);
+	if ((pid_t)former != t->tid) {
+		/* A non-leader thread exec'd and took over the leader's tid. */
+		struct sf_tracee *o = tr_find((pid_t)former);
+		if (o) {
+			t->await = o->await;
+			t->pending = o->pending;
+			t->saved = o->saved;
+			t->in_syscall = o->in_syscall;
+			tr_del(o);
+		}
+	}
+	if (t->await != AW_NONE)
+		t->exec_seen = 1;
+	t->in_syscall = 1; /* the execve exit stop comes next */
+	if (t->slot >= 0) {
+		mm_slot_free(t->mm, t->slot);
+		t->slot = -1;
+	}
+	mm_put(t->mm);
+	t->mm = mm_new();
+	t->proc->exe_known = 0;
+}
+
+/* ---- leftovers after the command exited ---- */
+static void send_sig(struct sf_tracee *t, void *arg)
+{
+	int sig = (int)(long)arg;
+	if (t->proc && t->proc->tgid == t->tid) {
+		kill(t->tid, sig);
+		if (sig == SIGTERM)
+			kill(t->tid, SIGCONT);
+	} else if (sig == SIGKILL) {
+		kill(t->tid, SIGKILL);
+	}
+}
+
+static void arm_timer(int ms)
+{
+	struct itimerval it;
+	memset(&it, 0, sizeof(it));
+	it.it_value.tv_sec = ms / 1000;
+	it.it_value.tv_usec = (ms % 1000) * 1000;
+	if (ms <= 0)
+		it.it_value.tv_usec = 1;
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/* ---- one stop ---- */
+static void on_stop(struct sf_tracee *t, int status)
+{
+	int sig = WSTOPSIG(status);
+	int ev = status >> 16;
+	if (ev == PTRACE_EVENT_SECCOMP) {
+		t->attached = 1;
+		sf_at_seccomp = 1;
+		if (sc_enter(t))
+			t->await = (sf_mech & SF_MECH_SECCOMP_OLD_ORDER) ? AW_ENTER : AW_EXIT;
+		resume(t, 0);
+		return;
+	}
+	if (sig == (SIGTRAP | 0x80)) {
+		t->attached = 1;
+		if (!use_seccomp) {
+			sf_regs r;
+			if (ptrace(PTRACE_GETREGS, t->tid, 0, &r)) {
+				resume(t, 0);
+				return;
+			}
+			int entry;
+			unsigned char info[128];
+			if ((sf_mech & SF_MECH_SYSCALL_INFO) &&
+			    ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, (void *)sizeof(info), info) > 0)
+				entry = info[0] == PTRACE_SYSCALL_INFO_ENTRY;
+			else if (t->in_syscall < 0)
+				entry = (long)r.rax == -ENOSYS;
+			else
+				entry = !t->in_syscall;
+			if (entry) {
+				t->in_syscall = 1;
+				sf_at_seccomp = 0;
+				if (seccomp_trapped((long)r.orig_rax) && sc_enter(t))
+					t->await = AW_EXIT;
+			} else {
+				t->in_syscall = 0;
+				if (t->await == AW_EXIT) {
+					t->await = AW_NONE;
+					sc_exit(t);
+				}
+			}
+		} else if (t->await == AW_ENTER) {
+			t->await = AW_EXIT;
+		} else if (t->await == AW_EXIT) {
+			t->await = AW_NONE;
+			sc_exit(t);
+		}
+		resume(t, 0);
+		return;
+	}
+	switch (ev) {
+	case PTRACE_EVENT_FORK:
+	case PTRACE_EVENT_VFORK:
+	case PTRACE_EVENT_CLONE:
+		on_new_child_event(t, ev);
+		resume(t, 0);
+		return;
+	case PTRACE_EVENT_EXEC:
+		on_exec(t);
+		resume(t, 0);
+		return;
+	case PTRACE_EVENT_STOP:
+		if (t->attached && (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN ||
+				    sig == SIGTTOU)) {
+			/* group-stop: stay stopped but let SIGCONT through */
+			t->group_stop = 1;
+			ptrace(PTRACE_LISTEN, t->tid, 0, 0);
+			return;
+		}
+		t->group_stop = 0;
+		t->attached = 1;
+		resume(t, 0);
+		return;
+	case 0:
+		break;
+	default: /* EXIT, VFORK_DONE */
+		resume(t, 0);
+		return;
+	}
+	if (!t->attached && sig == SIGSTOP) {
+		t->attached = 1; /* initial stop of an auto-attached child */
+		resume(t, 0);
+		return;
+	}
+	t->attached = 1;
+	resume(t, sig); /* signal-delivery stop: deliver it */
+}
+
+/* ---- spawn ---- */
+static void child_exec(char *const argv[], char *const envp[], int go, int errfd,
+		       const struct sf_table *tab)
+{
+	/* The command must not inherit Python's ignored or blocked signals. */
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (int s = 1; s < NSIG; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			sigaction(s, &dfl, NULL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	char c;
+	if (read(go, &c, 1) != 1)
+		_exit(126);
+	int e = 0;
+	if (use_seccomp && seccomp_install(tab)) {
+		e = errno;
+		if (write(errfd, &e, sizeof(e)) < 0)
+			_exit(126);
+		_exit(126);
+	}
+	execvpe(argv[0], argv, envp);
+	e = errno;
+	if (write(errfd, &e, sizeof(e)) < 0)
+		_exit(127);
+	_exit(e == ENOENT ? 127 : 126);
+}
+
+static int run_err(char *err, size_t n, const char *fmt, const char *a, int e)
+{
+	snprintf(err, n, fmt, a, strerror(e));
+	return -1;
+}
+
+int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
+	   char *const envp[], const struct sf_options *opt, char *err, size_t errlen)
+{
+	struct sf_table tab;
+	if (sf_table_parse(&tab, table, table_len, err, errlen))
+		return -1;
+	static int probed;
+	static struct sf_probe_result pr;
+	if (!probed) {
+		sf_probe(&pr);
+		probed = 1;
+	}
+	if (!pr.ok) {
+		sf_table_free(&tab);
+		snprintf(err, errlen, "cannot trace here: %s", pr.error);
+		return -1;
+	}
+	sf_mech = pr.mech & ~opt->disable_mech;
+	sf_verbose = opt->verbose;
+	use_seccomp = (sf_mech & SF_MECH_SECCOMP) != 0;
+	DBG("mechanisms %#x", sf_mech);
+	sf_tab = &tab;
+	seccomp_plan(&tab);
+	main_done = 0;
+	alarm_fired = 0;
+	kill_now = 0;
+	int was_reaper = 0;
+	prctl(PR_GET_CHILD_SUBREAPER, &was_reaper);
+	if (!was_reaper)
+		prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+	int go[2], ep[2];
+	if (pipe2(go, O_CLOEXEC) || pipe2(ep, O_CLOEXEC)) {
+		sf_table_free(&tab);
+		return run_err(err, errlen, "%s%s", "pipe: ", errno);
+	}
+	install_signals();
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(go[1]);
+		close(ep[0]);
+		child_exec(argv, envp, go[0], ep[1], &tab);
+	}
+	close(go[0]);
+	close(ep[1]);
+	int rc = -1;
+	if (pid < 0) {
+		run_err(err, errlen, "%s%s", "fork: ", errno);
+		goto out;
+	}
+	long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |
+		    PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL;
+	if (use_seccomp)
+		opts |= PTRACE_O_TRACESECCOMP;
+	if (ptrace(PTRACE_SEIZE, pid, 0, (void *)opts)) {
+		run_err(err, errlen, "%s%s", "ptrace(PTRACE_SEIZE): ", errno);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		goto out;
+	}
+	main_pid = pid;
+	struct sf_tracee *t0 = tr_new(pid);
+	t0->proc = proc_new(pid);
+	t0->mm = mm_new();
+	t0->attached = 1;
+	t0->in_syscall = -1; /* may be inside read() when interrupted */
+	if (!use_seccomp)
+		ptrace(PTRACE_INTERRUPT, pid, 0, 0); /* to start it with PTRACE_SYSCALL */
+	if (write(go[1], "g", 1) != 1) {
+		run_err(err, errlen, "%s%s", "pipe write: ", errno);
+		kill(pid, SIGKILL);
+	}
+	close(go[1]);
+	go[1] = -1;
+
+	int main_status = 0;
+	int term_sent = 0, kill_sent = 0;
+	for (;;) {
+		if (main_done && !opt->orphans_wait && tr_count() > 0) {
+			if (!term_sent) {
+				term_sent = 1;
+				tr_foreach(send_sig, (void *)(long)SIGTERM);
+				arm_timer(opt->grace_ms);
+			}
+			if ((alarm_fired || kill_now) && !kill_sent) {
+				kill_sent = 1;
+				tr_foreach(send_sig, (void *)(long)SIGKILL);
+			}
+		}
+		if (main_done && kill_now && !kill_sent) {
+			kill_sent = 1;
+			tr_foreach(send_sig, (void *)(long)SIGKILL);
+		}
+		int status;
+		pid_t w = waitpid(-1, &status, __WALL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			break; /* ECHILD: nothing left */
+		}
+		struct sf_tracee *t = tr_find(w);
+		if (WIFEXITED(status) || WIFSIGNALED(status)) {
+			if (w == main_pid) {
+				main_status = status;
+				main_done = 1;
+			}
+			if (t)
+				tr_del(t);
+			if (nparked)
+				tr_foreach(unpark, NULL);
+			if (main_done && tr_count() == 0)
+				break;
+			continue;
+		}
+		if (!WIFSTOPPED(status))
+			continue;
+		if (!t) {
+			t = tr_new(w);
+			on_unknown(t);
+			if (t->parked) {
+				t->parked_sig = status;
+				/* Nothing else can report its creation: link it now. */
+				if (tr_count() == (size_t)nparked)
+					tr_foreach(unpark, (void *)1);
+			}
+			continue;
+		}
+		if (t->parked)
+			continue;
+		on_stop(t, status);
+	}
+	/* Reap anything left (untraced zombies reparented to us). */
+	while (waitpid(-1, NULL, __WALL | WNOHANG) > 0)
+		;
+	int e = 0;
+	ssize_t n = read(ep[0], &e, sizeof(e));
+	if (n == (ssize_t)sizeof(e) && WIFEXITED(main_status) && WEXITSTATUS(main_status) >= 126) {
+		fprintf(stderr, "sysfake: cannot run '%s': %s\n", argv[0], strerror(e));
+		fflush(stderr);
+	}
+	rc = WIFEXITED(main_status) ? WEXITSTATUS(main_status) : 128 + WTERMSIG(main_status);
+out:
+	{
+		struct itimerval off;
+		memset(&off, 0, sizeof(off));
+		setitimer(ITIMER_REAL, &off, NULL);
+	}
+	restore_signals();
+	if (go[1] >= 0)
+		close(go[1]);
+	close(ep[0]);
+	while (creations)
+		creation_free(&creations);
+	tr_foreach(del_tracee, NULL);
+	nparked = 0;
+	for (uint32_t i = 0; i < tab.nvfiles; i++)
+		if (tab.vfiles[i].memfd >= 0)
+			close(tab.vfiles[i].memfd);
+	sf_table_free(&tab);
+	sf_tab = NULL;
+	main_pid = 0;
+	if (!was_reaper)
+		prctl(PR_SET_CHILD_SUBREAPER, 0);
+	return rc;
+}

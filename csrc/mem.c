@@ -1,0 +1,125 @@
+/* Reading and writing tracee memory with the best mechanism the kernel has:
+ * process_vm_readv/writev, then /proc/PID/mem, then PEEKDATA/POKEDATA. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include "core.h"
+
+static int memfd(struct sf_tracee *t)
+{
+	struct sf_mm *m = t->mm;
+	if (m->memfd >= 0)
+		return m->memfd;
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%d/mem", t->tid);
+	m->memfd = open(p, O_RDWR | O_CLOEXEC);
+	if (m->memfd < 0)
+		m->memfd = open(p, O_RDONLY | O_CLOEXEC);
+	m->mem_pid = t->tid;
+	return m->memfd;
+}
+
+void mem_close(struct sf_mm *m)
+{
+	if (m->memfd >= 0)
+		close(m->memfd);
+	m->memfd = -1;
+}
+
+static ssize_t peek_read(pid_t tid, uint64_t addr, void *buf, size_t len)
+{
+	size_t done = 0;
+	while (done < len) {
+		uint64_t a = addr + done;
+		uint64_t al = a & ~7ull;
+		errno = 0;
+		long w = ptrace(PTRACE_PEEKDATA, tid, (void *)al, NULL);
+		if (errno)
+			return done ? (ssize_t)done : -1;
+		size_t off = a - al, n = 8 - off;
+		if (n > len - done)
+			n = len - done;
+		memcpy((char *)buf + done, (char *)&w + off, n);
+		done += n;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t mem_read(struct sf_tracee *t, uint64_t addr, void *buf, size_t len)
+{
+	if (sf_mech & SF_MECH_VM_READV) {
+		struct iovec l = { buf, len }, r = { (void *)addr, len };
+		ssize_t n = process_vm_readv(t->tid, &l, 1, &r, 1, 0);
+		if (n >= 0 || errno == EFAULT)
+			return n;
+	}
+	if (sf_mech & SF_MECH_MEM_READ) {
+		int fd = memfd(t);
+		if (fd >= 0) {
+			ssize_t n = pread(fd, buf, len, (off_t)addr);
+			if (n >= 0 || errno == EIO || errno == EFAULT)
+				return n;
+		}
+	}
+	return peek_read(t->tid, addr, buf, len);
+}
+
+/* Read a NUL-terminated string without crossing into an unmapped page early.
+ * Returns its length, or -1 (unreadable or longer than cap-1). */
+int mem_read_str(struct sf_tracee *t, uint64_t addr, char *buf, size_t cap)
+{
+	size_t done = 0;
+	while (done < cap - 1) {
+		uint64_t a = addr + done;
+		size_t chunk = 4096 - (a & 4095);
+		if (chunk > cap - 1 - done)
+			chunk = cap - 1 - done;
+		ssize_t n = mem_read(t, a, buf + done, chunk);
+		if (n <= 0)
+			return -1;
+		char *z = memchr(buf + done, 0, (size_t)n);
+		if (z)
+			return (int)(z - buf);
+		done += (size_t)n;
+	}
+	return -1;
+}
+
+int mem_write(struct sf_tracee *t, uint64_t addr, const void *buf, size_t len)
+{
+	if (sf_mech & SF_MECH_VM_WRITEV) {
+		struct iovec l = { (void *)buf, len }, r = { (void *)addr, len };
+		if (process_vm_writev(t->tid, &l, 1, &r, 1, 0) == (ssize_t)len)
+			return 0;
+	}
+	if (sf_mech & SF_MECH_MEM_WRITE) {
+		int fd = memfd(t);
+		if (fd >= 0 && pwrite(fd, buf, len, (off_t)addr) == (ssize_t)len)
+			return 0;
+	}
+	/* POKEDATA writes whole words: merge the edges with what is there. */
+	size_t done = 0;
+	while (done < len) {
+		uint64_t a = addr + done, al = a & ~7ull;
+		size_t off = a - al, n = 8 - off;
+		if (n > len - done)
+			n = len - done;
+		long w = 0;
+		if (off || n < 8) {
+			errno = 0;
+			w = ptrace(PTRACE_PEEKDATA, t->tid, (void *)al, NULL);
+			if (errno)
+				return -1;
+		}
+		memcpy((char *)&w + off, (const char *)buf + done, n);
+		if (ptrace(PTRACE_POKEDATA, t->tid, (void *)al, (void *)w) < 0)
+			return -1;
+		done += n;
+	}
+	return 0;
+}

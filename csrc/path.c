@@ -1,0 +1,189 @@
+/* Turning a path argument into the canonical absolute path the process means. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "core.h"
+
+/* Lexical normalisation of an absolute path, in place: //, ., .. */
+static void normalize(char *p)
+{
+	char *out = p, *in = p;
+	while (*in) {
+		while (*in == '/')
+			in++;
+		if (!*in)
+			break;
+		char *end = strchrnul(in, '/');
+		size_t n = (size_t)(end - in);
+		if (n == 1 && in[0] == '.') {
+			/* skip */
+		} else if (n == 2 && in[0] == '.' && in[1] == '.') {
+			while (out > p && *--out != '/')
+				;
+		} else {
+			*out++ = '/';
+			memmove(out, in, n);
+			out += n;
+		}
+		in = end;
+	}
+	if (out == p)
+		*out++ = '/';
+	*out = 0;
+}
+
+static pid_t num(const char *s, const char **end)
+{
+	long v = 0;
+	const char *q = s;
+	while (*q >= '0' && *q <= '9' && v < 1 << 30)
+		v = v * 10 + (*q++ - '0');
+	*end = q;
+	if (q == s || (*q && *q != '/'))
+		return -1;
+	return (pid_t)v;
+}
+
+int proc_ns_ids(struct sf_tracee *t)
+{
+	if (t->proc->ns_tgid && t->ns_tid)
+		return 0;
+	char p[64], buf[4096];
+	snprintf(p, sizeof(p), "/proc/%d/status", t->tid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	/* The last number on NStgid/NSpid is the id in the process's own namespace. */
+	const char *keys[2] = { "\nNStgid:", "\nNSpid:" };
+	pid_t vals[2] = { t->proc->tgid, t->tid };
+	for (int k = 0; k < 2; k++) {
+		char *l = strstr(buf, keys[k]);
+		if (!l)
+			continue;
+		l += strlen(keys[k]);
+		char *e = strchrnul(l, '\n');
+		char *last = NULL;
+		for (char *q = l; q < e; q++)
+			if (*q >= '0' && *q <= '9' && (q == l || q[-1] == ' ' || q[-1] == '\t'))
+				last = q;
+		if (last)
+			vals[k] = (pid_t)atoi(last);
+	}
+	t->proc->ns_tgid = vals[0];
+	t->ns_tid = vals[1];
+	return 0;
+}
+
+static int is_self(struct sf_tracee *t, pid_t v, int task)
+{
+	if (v == (task ? t->tid : t->proc->tgid))
+		return 1;
+	if (proc_ns_ids(t))
+		return 0;
+	return v == (task ? t->ns_tid : t->proc->ns_tgid);
+}
+
+/* /proc/<self pid>[/task/<self tid>]/X, /proc/thread-self/X, /proc/self/task/<tid>/X -> /proc/self/X */
+static void alias_proc(struct sf_tracee *t, char *p)
+{
+	if (strncmp(p, "/proc/", 6))
+		return;
+	char *c = p + 6, *rest;
+	const char *e;
+	if (!strncmp(c, "thread-self", 11) && (c[11] == 0 || c[11] == '/')) {
+		rest = c + 11;
+	} else if (!strncmp(c, "self", 4) && (c[4] == 0 || c[4] == '/')) {
+		rest = c + 4;
+		if (!strncmp(rest, "/task/", 6)) {
+			pid_t tid = num(rest + 6, &e);
+			if (tid > 0 && is_self(t, tid, 1))
+				rest = (char *)e;
+		}
+		if (rest == c + 4)
+			return;
+	} else {
+		pid_t v = num(c, &e);
+		if (v <= 0 || !is_self(t, v, 0))
+			return;
+		rest = (char *)e;
+		if (!strncmp(rest, "/task/", 6)) {
+			pid_t tid = num(rest + 6, &e);
+			if (tid > 0 && is_self(t, tid, 1))
+				rest = (char *)e;
+		}
+	}
+	memmove(p + 10, rest, strlen(rest) + 1);
+	memcpy(p + 6, "self", 4);
+}
+
+int proc_root(struct sf_tracee *t)
+{
+	struct sf_proc *pr = t->proc;
+	if (pr->root_known)
+		return 0;
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%d/root", t->tid);
+	ssize_t n = readlink(p, pr->root, sizeof(pr->root) - 1);
+	if (n <= 0 || pr->root[0] != '/') {
+		strcpy(pr->root, "/");
+		n = 1;
+	}
+	pr->root[n] = 0;
+	pr->root_known = 1;
+	return 0;
+}
+
+/* Read a /proc link of the tracee and convert it to the tracee's own view. */
+static int proc_link(struct sf_tracee *t, const char *what, char *out, size_t outlen)
+{
+	char p[80];
+	snprintf(p, sizeof(p), "/proc/%d/%s", t->tid, what);
+	ssize_t n = readlink(p, out, outlen - 1);
+	if (n <= 0 || out[0] != '/')
+		return -1;
+	out[n] = 0;
+	proc_root(t);
+	size_t rn = strlen(t->proc->root);
+	if (rn > 1 && !strncmp(out, t->proc->root, rn) && (out[rn] == '/' || out[rn] == 0)) {
+		memmove(out, out + rn, (size_t)n - rn + 1);
+		if (!out[0])
+			strcpy(out, "/");
+	}
+	return 0;
+}
+
+int path_resolve(struct sf_tracee *t, int dirfd, const char *in, char *out, size_t outlen)
+{
+	if (!in[0])
+		return -1;
+	size_t inl = strlen(in);
+	if (in[0] == '/') {
+		if (inl + 1 > outlen)
+			return -1;
+		memcpy(out, in, inl + 1);
+	} else {
+		char what[32];
+		if (dirfd == AT_FDCWD)
+			strcpy(what, "cwd");
+		else
+			snprintf(what, sizeof(what), "fd/%d", dirfd);
+		if (proc_link(t, what, out, outlen))
+			return -1;
+		size_t bl = strlen(out);
+		if (bl + 1 + inl + 1 > outlen)
+			return -1;
+		out[bl] = '/';
+		memcpy(out + bl + 1, in, inl + 1);
+	}
+	normalize(out);
+	alias_proc(t, out);
+	return 0;
+}

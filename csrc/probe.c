@@ -1,0 +1,256 @@
+/* Probe once what this kernel offers, in a throwaway traced child, instead of
+ * guessing from uname: gVisor claims 4.4.0 and differs from Linux 4.4 anyway. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "core.h"
+
+unsigned sf_mech;
+int sf_verbose;
+
+void sf_log(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (n > (int)sizeof(buf) - 2)
+		n = (int)sizeof(buf) - 2;
+	buf[n++] = '\n';
+	if (write(2, "sysfake: ", 9) < 0 || write(2, buf, (size_t)n) < 0)
+		return;
+}
+
+#ifndef PTRACE_GET_SYSCALL_INFO
+#define PTRACE_GET_SYSCALL_INFO 0x420e
+#endif
+#define OP_ENTRY 1
+#define OP_EXIT 2
+#define OP_SECCOMP 3
+
+static const char marker[] = "sysfake-probe-marker";
+
+/* Child: trap getppid, then exercise it three ways; exit status reports what it saw. */
+static void probe_child(int rfd)
+{
+	char c;
+	if (read(rfd, &c, 1) != 1)
+		_exit(90);
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog fp = { 4, f };
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp, 0, 0)) {
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp, 0, 0))
+			_exit(91);
+	}
+	char wbuf[32] = { 0 };
+	/* 1: memory and stop-order probe */
+	syscall(SYS_getppid, marker, wbuf);
+	int st = 0;
+	if (memcmp(wbuf, "ok", 2) != 0)
+		st |= 4; /* no write mechanism worked at all */
+	/* 2: skip at the seccomp stop */
+	if (syscall(SYS_getppid, 1, 0) != 4242)
+		st |= 1;
+	/* 3: change the syscall number */
+	if (syscall(SYS_getppid, 2, 0) != getpid())
+		st |= 2;
+	_exit(st);
+}
+
+static int wait_stop(pid_t pid, int *status)
+{
+	for (;;) {
+		pid_t r = waitpid(pid, status, __WALL);
+		if (r == pid)
+			return WIFSTOPPED(*status) ? 0 : -1;
+		if (r < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+static int syscall_op(pid_t pid, sf_regs *r)
+{
+	if (sf_mech & SF_MECH_SYSCALL_INFO) {
+		unsigned char info[128];
+		long n = ptrace(PTRACE_GET_SYSCALL_INFO, pid, (void *)sizeof(info), info);
+		if (n > 0)
+			return info[0];
+	}
+	return (long)SF_REG_RET(r) == -ENOSYS ? OP_ENTRY : OP_EXIT;
+}
+
+/* Resume from a seccomp stop to the syscall-exit stop, whatever the order. */
+static int to_exit(pid_t pid, int *status, int *old_order)
+{
+	sf_regs r;
+	if (ptrace(PTRACE_SYSCALL, pid, 0, 0) || wait_stop(pid, status))
+		return -1;
+	if (WSTOPSIG(*status) != (SIGTRAP | 0x80))
+		return -1;
+	ptrace(PTRACE_GETREGS, pid, 0, &r);
+	if (syscall_op(pid, &r) == OP_ENTRY) {
+		*old_order = 1;
+		if (ptrace(PTRACE_SYSCALL, pid, 0, 0) || wait_stop(pid, status))
+			return -1;
+	}
+	return 0;
+}
+
+static int next_seccomp(pid_t pid, int *status)
+{
+	for (;;) {
+		if (wait_stop(pid, status))
+			return -1;
+		if (*status >> 8 == (SIGTRAP | PTRACE_EVENT_SECCOMP << 8))
+			return 0;
+		/* initial/other stops: continue without a signal */
+		int sig = WSTOPSIG(*status);
+		if (*status >> 16 || sig == SIGTRAP || sig == SIGSTOP || sig == (SIGTRAP | 0x80))
+			sig = 0;
+		if (ptrace(PTRACE_CONT, pid, 0, (void *)(long)sig))
+			return -1;
+	}
+}
+
+int sf_probe(struct sf_probe_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC))
+		return snprintf(res->error, sizeof(res->error), "pipe: %s", strerror(errno)), 0;
+	pid_t pid = fork();
+	if (pid < 0)
+		return snprintf(res->error, sizeof(res->error), "fork: %s", strerror(errno)), 0;
+	if (pid == 0) {
+		close(pfd[1]);
+		probe_child(pfd[0]);
+	}
+	close(pfd[0]);
+	unsigned mech = 0;
+	if (ptrace(PTRACE_SEIZE, pid, 0,
+		   (void *)(long)(PTRACE_O_TRACESECCOMP | PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL))) {
+		snprintf(res->error, sizeof(res->error), "ptrace(PTRACE_SEIZE) is not permitted: %s",
+			 strerror(errno));
+		kill(pid, SIGKILL);
+		close(pfd[1]);
+		waitpid(pid, NULL, 0);
+		return 0;
+	}
+	res->ok = 1;
+	if (write(pfd[1], "g", 1) != 1)
+		res->ok = 0;
+	close(pfd[1]);
+	int status = 0;
+	if (next_seccomp(pid, &status) == 0) {
+		mech |= SF_MECH_SECCOMP;
+		sf_regs r;
+		ptrace(PTRACE_GETREGS, pid, 0, &r);
+		unsigned char info[128];
+		if (ptrace(PTRACE_GET_SYSCALL_INFO, pid, (void *)sizeof(info), info) > 0 &&
+		    info[0] == OP_SECCOMP)
+			mech |= SF_MECH_SYSCALL_INFO;
+		char buf[sizeof(marker)];
+		struct iovec l = { buf, sizeof(buf) }, rv = { (void *)r.rdi, sizeof(buf) };
+		if (process_vm_readv(pid, &l, 1, &rv, 1, 0) == (ssize_t)sizeof(buf) &&
+		    !memcmp(buf, marker, sizeof(buf)))
+			mech |= SF_MECH_VM_READV;
+		char mp[64];
+		snprintf(mp, sizeof(mp), "/proc/%d/mem", pid);
+		int fd = open(mp, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			fd = open(mp, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			memset(buf, 0, sizeof(buf));
+			if (pread(fd, buf, sizeof(buf), (off_t)r.rdi) == (ssize_t)sizeof(buf) &&
+			    !memcmp(buf, marker, sizeof(buf)))
+				mech |= SF_MECH_MEM_READ;
+			if (pwrite(fd, "xx", 2, (off_t)r.rsi) == 2)
+				mech |= SF_MECH_MEM_WRITE;
+			close(fd);
+		}
+		struct iovec wl = { (void *)"ok", 2 }, wr = { (void *)r.rsi, 2 };
+		if (process_vm_writev(pid, &wl, 1, &wr, 1, 0) == 2)
+			mech |= SF_MECH_VM_WRITEV;
+		/* Make sure the child sees "ok" whichever mechanism wrote last. */
+		long w;
+		errno = 0;
+		w = ptrace(PTRACE_PEEKDATA, pid, (void *)r.rsi, 0);
+		if (!errno) {
+			memcpy(&w, "ok", 2);
+			ptrace(PTRACE_POKEDATA, pid, (void *)r.rsi, (void *)w);
+		}
+		int old = 0;
+		if (to_exit(pid, &status, &old) == 0) {
+			if (old)
+				mech |= SF_MECH_SECCOMP_OLD_ORDER;
+			ptrace(PTRACE_CONT, pid, 0, 0);
+		}
+		/* 2: skip */
+		if (next_seccomp(pid, &status) == 0) {
+			ptrace(PTRACE_GETREGS, pid, 0, &r);
+			r.orig_rax = (uint64_t)-1;
+			r.rax = 4242;
+			ptrace(PTRACE_SETREGS, pid, 0, &r);
+			ptrace(PTRACE_CONT, pid, 0, 0);
+		}
+		/* 3: change the number */
+		if (next_seccomp(pid, &status) == 0) {
+			ptrace(PTRACE_GETREGS, pid, 0, &r);
+			r.orig_rax = SYS_getpid;
+			ptrace(PTRACE_SETREGS, pid, 0, &r);
+			ptrace(PTRACE_CONT, pid, 0, 0);
+		}
+	}
+	for (;;) {
+		pid_t w = waitpid(pid, &status, __WALL);
+		if (w < 0 && errno != EINTR)
+			break;
+		if (w != pid)
+			continue;
+		if (WIFEXITED(status)) {
+			int st = WEXITSTATUS(status);
+			if (st == 91)
+				mech &= ~(unsigned)SF_MECH_SECCOMP;
+			else if (st < 8 && !(st & 1))
+				mech |= SF_MECH_SKIP_AT_SECCOMP;
+			if (st < 8 && (st & 2))
+				mech &= ~(unsigned)SF_MECH_SECCOMP; /* cannot change syscalls */
+			break;
+		}
+		if (WIFSIGNALED(status))
+			break;
+		ptrace(PTRACE_CONT, pid, 0, 0);
+	}
+	if (prctl(PR_GET_CHILD_SUBREAPER, &status) == 0) {
+		int was = status;
+		if (prctl(PR_SET_CHILD_SUBREAPER, 1) == 0) {
+			mech |= SF_MECH_SUBREAPER;
+			if (!was)
+				prctl(PR_SET_CHILD_SUBREAPER, 0);
+		}
+	}
+	res->mech = mech;
+	return 0;
+}

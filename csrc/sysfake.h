@@ -1,0 +1,49 @@
+/* Public interface of the sysfake C core (bound with cffi). */
+#ifndef SYSFAKE_H
+#define SYSFAKE_H
+
+#include <stddef.h>
+
+/* Mechanism bits, for sf_probe results and for forcing fallbacks in tests. */
+#define SF_MECH_VM_READV     0x001 /* process_vm_readv works */
+#define SF_MECH_VM_WRITEV    0x002 /* process_vm_writev works */
+#define SF_MECH_MEM_READ     0x004 /* pread of /proc/PID/mem works */
+#define SF_MECH_MEM_WRITE    0x008 /* pwrite of /proc/PID/mem works */
+#define SF_MECH_SYSCALL_INFO 0x010 /* PTRACE_GET_SYSCALL_INFO works */
+#define SF_MECH_SECCOMP      0x020 /* SECCOMP_RET_TRACE + PTRACE_O_TRACESECCOMP work */
+#define SF_MECH_SECCOMP_OLD_ORDER 0x040 /* seccomp stop comes before syscall-enter stop */
+#define SF_MECH_SKIP_AT_SECCOMP   0x080 /* orig_rax=-1 at the seccomp stop skips with our rax */
+#define SF_MECH_SUBREAPER    0x100 /* PR_SET_CHILD_SUBREAPER works */
+
+struct sf_probe_result {
+	int ok;           /* 1: tracing works here */
+	unsigned mech;    /* SF_MECH_* */
+	char error[256];  /* why tracing does not work, when ok == 0 */
+};
+
+struct sf_options {
+	int orphans_wait;      /* 0: SIGTERM then SIGKILL leftovers after the command exits; 1: wait */
+	int grace_ms;          /* between SIGTERM and SIGKILL */
+	unsigned disable_mech; /* SF_MECH_* bits to pretend are missing (tests, benchmarks) */
+	int record_fd;         /* -1: no record; else binary records are written here */
+	int verbose;           /* debug log to stderr */
+};
+
+/* Run argv[0] (searched in PATH) traced by the rules in table. Returns the
+ * command's exit status (128+N when killed by signal N), or -1 with err set. */
+int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
+	   char *const envp[], const struct sf_options *opt, char *err, size_t errlen);
+
+/* Probe what this kernel offers. Returns 0 and fills res. */
+int sf_probe(struct sf_probe_result *res);
+
+/* Parse and validate a table without running anything (fuzz target, `check`).
+ * Returns 0, or -1 with err set. */
+int sf_table_check(const unsigned char *table, size_t table_len, char *err, size_t errlen);
+
+/* Which rule (rule_id) decides an already canonical path; -1 none, -2 bad table.
+ * exe/comm may be NULL. Used by tests to hold the C matcher to paths.py. */
+int sf_match_path(const unsigned char *table, size_t table_len, const char *path,
+		  const char *exe, const char *comm);
+
+#endif

@@ -1,0 +1,135 @@
+/* Registry of tracees (threads), processes and address spaces. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "core.h"
+
+#define NBUCKETS 4096
+static struct sf_tracee *buckets[NBUCKETS];
+static size_t ntracees;
+
+static unsigned hash(pid_t tid) { return (unsigned)tid * 2654435761u % NBUCKETS; }
+
+struct sf_tracee *tr_find(pid_t tid)
+{
+	for (struct sf_tracee *t = buckets[hash(tid)]; t; t = t->next)
+		if (t->tid == tid)
+			return t;
+	return NULL;
+}
+
+struct sf_tracee *tr_new(pid_t tid)
+{
+	struct sf_tracee *t = calloc(1, sizeof(*t));
+	if (!t)
+		abort();
+	t->tid = tid;
+	t->slot = -1;
+	unsigned h = hash(tid);
+	t->next = buckets[h];
+	buckets[h] = t;
+	ntracees++;
+	return t;
+}
+
+void tr_del(struct sf_tracee *t)
+{
+	struct sf_tracee **pp = &buckets[hash(t->tid)];
+	while (*pp && *pp != t)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = t->next;
+	if (t->mm) {
+		if (t->slot >= 0)
+			mm_slot_free(t->mm, t->slot);
+		mm_put(t->mm);
+	}
+	if (t->proc)
+		proc_put(t->proc);
+	free(t);
+	ntracees--;
+}
+
+size_t tr_count(void) { return ntracees; }
+
+void tr_foreach(void (*fn)(struct sf_tracee *, void *), void *arg)
+{
+	for (unsigned i = 0; i < NBUCKETS; i++) {
+		struct sf_tracee *t = buckets[i];
+		while (t) {
+			struct sf_tracee *next = t->next; /* fn may delete t */
+			fn(t, arg);
+			t = next;
+		}
+	}
+}
+
+struct sf_proc *proc_new(pid_t tgid)
+{
+	struct sf_proc *p = calloc(1, sizeof(*p));
+	if (!p)
+		abort();
+	p->refs = 1;
+	p->tgid = tgid;
+	p->view = -1;
+	return p;
+}
+
+void proc_put(struct sf_proc *p)
+{
+	if (--p->refs == 0)
+		free(p);
+}
+
+struct sf_mm *mm_new(void)
+{
+	struct sf_mm *m = calloc(1, sizeof(*m));
+	if (!m)
+		abort();
+	m->refs = 1;
+	m->memfd = -1;
+	return m;
+}
+
+struct sf_mm *mm_get(struct sf_mm *m)
+{
+	m->refs++;
+	return m;
+}
+
+void mm_put(struct sf_mm *m)
+{
+	if (--m->refs == 0) {
+		mem_close(m);
+		free(m);
+	}
+}
+
+/* fork() copies our private scratch mapping into the child at the same address. */
+struct sf_mm *mm_fork(const struct sf_mm *parent)
+{
+	struct sf_mm *m = mm_new();
+	if (parent) {
+		m->scratch = parent->scratch;
+		m->scratch_len = parent->scratch_len;
+	}
+	return m;
+}
+
+int mm_slot_alloc(struct sf_mm *m)
+{
+	for (int w = 0; w < SCRATCH_SLOTS / 64; w++) {
+		if (m->slot_used[w] == ~0ull)
+			continue;
+		int b = __builtin_ctzll(~m->slot_used[w]);
+		m->slot_used[w] |= 1ull << b;
+		return w * 64 + b;
+	}
+	return -1;
+}
+
+void mm_slot_free(struct sf_mm *m, int slot)
+{
+	if (slot >= 0 && slot < SCRATCH_SLOTS)
+		m->slot_used[slot / 64] &= ~(1ull << (slot % 64));
+}

@@ -1,0 +1,70 @@
+"""cffi build script for the C core (API mode, out of line).
+
+Set SYSFAKE_SANITIZE=1 to build with AddressSanitizer and
+UndefinedBehaviorSanitizer (CI does this once).
+"""
+from __future__ import annotations
+
+import glob
+import os
+
+from cffi import FFI
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+CSRC = os.path.join(ROOT, "csrc")
+
+CDEF = """
+#define SF_MECH_VM_READV ...
+#define SF_MECH_VM_WRITEV ...
+#define SF_MECH_MEM_READ ...
+#define SF_MECH_MEM_WRITE ...
+#define SF_MECH_SYSCALL_INFO ...
+#define SF_MECH_SECCOMP ...
+#define SF_MECH_SECCOMP_OLD_ORDER ...
+#define SF_MECH_SKIP_AT_SECCOMP ...
+#define SF_MECH_SUBREAPER ...
+
+struct sf_probe_result {
+    int ok;
+    unsigned mech;
+    char error[256];
+};
+
+struct sf_options {
+    int orphans_wait;
+    int grace_ms;
+    unsigned disable_mech;
+    int record_fd;
+    int verbose;
+};
+
+int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
+           char *const envp[], const struct sf_options *opt, char *err, size_t errlen);
+int sf_probe(struct sf_probe_result *res);
+int sf_table_check(const unsigned char *table, size_t table_len, char *err, size_t errlen);
+int sf_match_path(const unsigned char *table, size_t table_len, const char *path,
+                  const char *exe, const char *comm);
+"""
+
+ffibuilder = FFI()
+ffibuilder.cdef(CDEF)
+
+_cflags = ["-std=gnu11", "-Wall", "-Wextra", "-O2", "-fno-strict-aliasing"]
+_ldflags: list[str] = []
+if os.environ.get("SYSFAKE_SANITIZE"):
+    _cflags += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g", "-O1"]
+    _ldflags += ["-fsanitize=address,undefined"]
+
+_sources = sorted(glob.glob(os.path.join(CSRC, "*.c")))
+ffibuilder.set_source(
+    "sysfake._core",
+    '#include "sysfake.h"\n',
+    sources=[os.path.relpath(s, ROOT) for s in _sources],
+    include_dirs=[os.path.relpath(CSRC, ROOT)],
+    extra_compile_args=_cflags,
+    extra_link_args=_ldflags,
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)

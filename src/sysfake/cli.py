@@ -1,0 +1,157 @@
+"""The `sysfake` command line."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from . import __version__
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but errors are one line and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def _add_rule_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("rules")
+    g.add_argument("--rules", "-r", action="append", default=[], metavar="FILE",
+                   help="YAML rules file (repeatable)")
+    g.add_argument("--profile", "-p", action="append", default=[], metavar="NAME",
+                   help="built-in profile from rules/ (repeatable)")
+    g.add_argument("--fake", action="append", default=[], metavar="PATH=TEXT",
+                   help="virtual file with this content; C escapes like \\n work")
+    g.add_argument("--redirect", action="append", default=[], metavar="SRC=DST",
+                   help="map a path (or a prefix ending in /) onto another")
+    g.add_argument("--hide", action="append", default=[], metavar="PATH",
+                   help="make a path (or a prefix ending in /) report ENOENT")
+
+
+def _build() -> argparse.ArgumentParser:
+    ap = _Parser(prog="sysfake", description=(
+        "Run a command under a tracer that follows every descendant and fakes "
+        "missing kernel interfaces from rules."))
+    ap.add_argument("--version", action="version", version=f"sysfake {__version__}")
+    sub = ap.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=_Parser)
+
+    r = sub.add_parser("run", help="run a command with the rules applied")
+    _add_rule_args(r)
+    r.add_argument("--backend", choices=("c", "python"), default="c",
+                   help="tracer implementation (python is the slow reference)")
+    r.add_argument("--orphans", choices=("kill", "wait"), default="kill",
+                   help="when the command exits: SIGTERM (then SIGKILL) what it left "
+                        "running (default), or wait for it")
+    r.add_argument("--grace", type=float, default=2.0, metavar="SECONDS",
+                   help="time between SIGTERM and SIGKILL for leftovers (default 2)")
+    r.add_argument("--disable", action="append", default=[], metavar="MECH",
+                   help="pretend a kernel mechanism is missing (debugging, benchmarks)")
+    r.add_argument("--verbose", "-v", action="store_true", help="log every decision to stderr")
+    r.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD ARGS")
+
+    c = sub.add_parser("check", help="validate rules files and print the compiled table")
+    c.add_argument("files", nargs="+", metavar="FILE")
+
+    e = sub.add_parser("explain", help="say which rule decides a path and what it shows")
+    e.add_argument("path")
+    _add_rule_args(e)
+    e.add_argument("--exe", help="exe path of the process that asks")
+    e.add_argument("--comm", help="comm of the process that asks")
+
+    sub.add_parser("schema", help="print the JSON Schema of rules files")
+    sub.add_parser("doctor", help="say what this environment lacks and what sysfake can do")
+
+    b = sub.add_parser("bench", help="measure tracer overhead (see benchmarks/)", add_help=False)
+    b.add_argument("args", nargs=argparse.REMAINDER)
+
+    n = sub.add_parser("cni", help="the no-op CNI plugin", add_help=False)
+    n.add_argument("args", nargs=argparse.REMAINDER)
+    return ap
+
+
+def _cmd_run(ns: argparse.Namespace) -> int:
+    from .rules import RulesError, load
+    from .table import encode
+
+    cmd: list[str] = list(ns.command)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if not cmd:
+        sys.stderr.write("sysfake: error: no command given (sysfake run [OPTIONS] -- CMD ...)\n")
+        return 2
+    try:
+        rules = load(ns.rules, ns.fake, ns.redirect, ns.hide, ns.profile)
+    except RulesError as err:
+        sys.stderr.write(f"sysfake: {err}\n")
+        return 2
+    table = encode(rules)
+    if ns.backend == "python":
+        sys.stderr.write("sysfake: warning: --backend python is the slow reference tracer\n")
+        from .backends.pyref import run as pyrun
+        try:
+            return pyrun(table, cmd, dict(os.environ), orphans=ns.orphans, grace=ns.grace)
+        except Exception as err:  # the reference refuses what it cannot do: one line
+            sys.stderr.write(f"sysfake: {err}\n")
+            return 2
+    from .core import CoreError, run
+    try:
+        return run(table, cmd, orphans=ns.orphans, grace=ns.grace, disable=ns.disable,
+                   verbose=ns.verbose)
+    except CoreError as err:
+        sys.stderr.write(f"sysfake: {err}\n")
+        return 2
+
+
+def _cmd_doctor() -> int:
+    from .core import CoreError, probe
+    try:
+        p = probe()
+    except CoreError as err:
+        sys.stderr.write(f"sysfake: {err}\n")
+        return 1
+    print(f"tracing: {'works' if p.ok else 'DOES NOT WORK: ' + p.error}")
+    for name, ok in p.mechanisms.items():
+        print(f"  {name:18} {'yes' if ok else 'no'}")
+    return 0 if p.ok else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    ap = _build()
+    ns = ap.parse_args(args)
+    if ns.cmd is None:
+        ap.print_help()
+        return 2
+    if ns.cmd == "run":
+        return _cmd_run(ns)
+    if ns.cmd == "check":
+        from .rules import cmd_check
+        return cmd_check(ns.files)
+    if ns.cmd == "explain":
+        from .rules import cmd_explain
+        return cmd_explain(ns.path, ns.rules, ns.fake, ns.redirect, ns.hide, ns.exe, ns.comm,
+                           ns.profile)
+    if ns.cmd == "schema":
+        from .rules import cmd_schema
+        return cmd_schema()
+    if ns.cmd == "doctor":
+        return _cmd_doctor()
+    if ns.cmd == "bench":
+        from .bench import main as bench_main
+        return bench_main(list(ns.args))
+    if ns.cmd == "cni":
+        rest = list(ns.args)
+        if not rest or rest[0] != "install":
+            sys.stderr.write("sysfake: error: usage: sysfake cni install DIR [--name NAME]\n")
+            return 2
+        from .cni.install import main as cni_main
+        return cni_main(rest[1:])
+    return 2  # pragma: no cover
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

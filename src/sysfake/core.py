@@ -1,0 +1,118 @@
+"""Python façade over the C core: the only module that talks to sysfake._core."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
+
+MECH_NAMES = {
+    "vm_readv": "SF_MECH_VM_READV",
+    "vm_writev": "SF_MECH_VM_WRITEV",
+    "mem_read": "SF_MECH_MEM_READ",
+    "mem_write": "SF_MECH_MEM_WRITE",
+    "syscall_info": "SF_MECH_SYSCALL_INFO",
+    "seccomp": "SF_MECH_SECCOMP",
+    "seccomp_old_order": "SF_MECH_SECCOMP_OLD_ORDER",
+    "skip_at_seccomp": "SF_MECH_SKIP_AT_SECCOMP",
+    "subreaper": "SF_MECH_SUBREAPER",
+}
+
+
+class CoreError(Exception):
+    """The C core could not start the command (the message is one line)."""
+
+
+def _lib() -> Any:
+    try:
+        from . import _core
+    except ImportError as e:  # pragma: no cover - depends on the build
+        raise CoreError(f"the C core is not built ({e}); try --backend python") from e
+    return _core
+
+
+def available() -> bool:
+    try:
+        _lib()
+    except CoreError:
+        return False
+    return True
+
+
+@dataclass
+class Probe:
+    ok: bool
+    mechanisms: dict[str, bool]
+    error: str
+
+
+def probe() -> Probe:
+    core = _lib()
+    res = core.ffi.new("struct sf_probe_result *")
+    core.lib.sf_probe(res)
+    mech = int(res.mech)
+    names = {k: bool(mech & getattr(core.lib, v)) for k, v in MECH_NAMES.items()}
+    return Probe(bool(res.ok), names, core.ffi.string(res.error).decode(errors="replace"))
+
+
+def mech_mask(names: Sequence[str]) -> int:
+    core = _lib()
+    mask = 0
+    for n in names:
+        if n not in MECH_NAMES:
+            raise CoreError(f"unknown mechanism {n!r} (known: {', '.join(MECH_NAMES)})")
+        mask |= int(getattr(core.lib, MECH_NAMES[n]))
+    return mask
+
+
+def check_table(table: bytes) -> Optional[str]:
+    core = _lib()
+    err = core.ffi.new("char[512]")
+    if core.lib.sf_table_check(table, len(table), err, 512) != 0:
+        return str(core.ffi.string(err).decode(errors="replace"))
+    return None
+
+
+def run(
+    table: bytes,
+    argv: Sequence[str],
+    env: Optional[Mapping[str, str]] = None,
+    *,
+    orphans: str = "kill",
+    grace: float = 2.0,
+    disable: Sequence[str] = (),
+    record_fd: int = -1,
+    verbose: bool = False,
+) -> int:
+    """Run argv under the tracer; return its exit status (128+N if killed by signal N)."""
+    if orphans not in ("kill", "wait"):
+        raise CoreError(f"--orphans must be kill or wait, not {orphans!r}")
+    if not argv:
+        raise CoreError("no command given")
+    core = _lib()
+    ffi = core.ffi
+    env = os.environ if env is None else env
+    keep: list[Any] = []
+
+    def cstrs(items: Sequence[bytes]) -> Any:
+        arr = ffi.new("char *[]", len(items) + 1)
+        for i, s in enumerate(items):
+            c = ffi.new("char[]", s)
+            keep.append(c)
+            arr[i] = c
+        arr[len(items)] = ffi.NULL
+        return arr
+
+    c_argv = cstrs([os.fsencode(a) for a in argv])
+    c_env = cstrs([os.fsencode(k) + b"=" + os.fsencode(v) for k, v in env.items()])
+    opt = ffi.new("struct sf_options *")
+    opt.orphans_wait = 1 if orphans == "wait" else 0
+    opt.grace_ms = int(grace * 1000)
+    opt.disable_mech = mech_mask(disable)
+    opt.record_fd = record_fd
+    opt.verbose = 1 if verbose else 0
+    err = ffi.new("char[512]")
+    rc = int(core.lib.sf_run(table, len(table), c_argv, c_env, opt, err, 512))
+    if rc < 0:
+        raise CoreError(ffi.string(err).decode(errors="replace"))
+    return rc
