@@ -88,6 +88,23 @@ def write_bytes(pid: int, addr: int, data: bytes) -> None:
         pt.pokedata(pid, addr + off, int.from_bytes(padded[off:off + 8], "little"))
 
 
+def write_any(pid: int, addr: int, data: bytes) -> None:
+    """Write `data` at any address: edge words are read, merged and written back."""
+    start = addr & ~7
+    end = (addr + len(data) + 7) & ~7
+    buf = bytearray(read_exact(pid, start, end - start))
+    buf[addr - start:addr - start + len(data)] = data
+    for off in range(0, len(buf), 8):
+        pt.pokedata(pid, start + off, int.from_bytes(buf[off:off + 8], "little"))
+
+
+def read_exact(pid: int, addr: int, size: int) -> bytes:
+    data = read_bytes(pid, addr, size)
+    if len(data) != size:
+        raise OSError(14, "short read of tracee memory")  # EFAULT
+    return data
+
+
 @dataclass
 class AddressSpace:
     """Scratch regions injected into one address space, carved into per-thread slots."""

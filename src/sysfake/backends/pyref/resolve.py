@@ -79,10 +79,14 @@ class Resolver:
             return None
         try:
             base = os.readlink(link)
+            root = os.readlink(f"/proc/{tid}/root")
         except OSError:
             return None
         if not base.startswith("/"):
             return None  # pipe:[..], anon_inode:..: not a directory
+        if root.startswith("/") and root != "/" and (
+                base == root or base.startswith(root + "/")):
+            base = base[len(root):] or "/"  # chrooted: the link is in the tracer's view
         return base.rstrip("/") + "/" + path
 
     def canonical(self, tid: int, tgid: int, path: str) -> str:

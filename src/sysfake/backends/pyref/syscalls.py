@@ -43,6 +43,7 @@ MISSING_PROTOTYPES: dict[str, tuple[PathArg, ...]] = {
     "fspick": ((1, 0),),
     "fanotify_mark": ((4, 3),),
     "acct": ((0, None),),
+    "mount": ((1, None), (0, None)),  # target first, then the (conditional) source
 }
 NEWER_SYSCALLS: dict[int, tuple[str, tuple[PathArg, ...]]] = {
     442: ("mount_setattr", ((1, 0),)),
@@ -53,16 +54,10 @@ NEWER_SYSCALLS: dict[int, tuple[str, tuple[PathArg, ...]]] = {
     466: ("removexattrat", ((1, 0),)),
     467: ("open_tree_attr", ((1, 0),)),
 }
-# syscall -> index of the argument holding AT_SYMLINK_NOFOLLOW
-AT_NOFOLLOW_ARG = {
-    "newfstatat": 3, "statx": 2, "fchownat": 4, "utimensat": 3, "faccessat2": 3,
-    "execveat": 4, "name_to_handle_at": 4, "fchmodat2": 3, "setxattrat": 2,
-    "getxattrat": 2, "listxattrat": 2, "removexattrat": 2,
-}
-OPEN_FLAGS_ARG = {"open": 1, "openat": 2}  # O_ flags (O_NOFOLLOW, access mode)
-OPENAT2_HOW_ARG = 2  # struct open_how *, its size in the next argument
-READLINK = frozenset({"readlink", "readlinkat"})
-ALWAYS_WRITE = frozenset({"creat", "truncate"})
+# path arguments that only count when a flag argument has some bits:
+# (syscall, path argument) -> (flag argument, bits).  mount's source is a
+# device name unless MS_BIND or MS_MOVE is given.
+CONDITIONAL_PATHS: dict[tuple[str, int], tuple[int, int]] = {("mount", 0): (3, 4096 | 8192)}
 FIRST_X32 = 512  # numbers from 512 on are the x32 ABI, which is not intercepted
 
 
@@ -71,7 +66,6 @@ class SyscallInfo:
     nr: int
     name: str
     paths: tuple[PathArg, ...]
-    follow_nr: int | None = None  # lstat -> stat, lchown -> chown, l*xattr -> *xattr
 
 
 def _prototype(name: str) -> tuple[tuple[str, str], ...] | None:
@@ -95,12 +89,10 @@ def _path_args(name: str, args: tuple[tuple[str, str], ...]) -> tuple[PathArg, .
 
 
 def build() -> dict[int, SyscallInfo]:
-    by_name: dict[str, int] = {}
     specs: dict[int, tuple[str, tuple[PathArg, ...]]] = {}
     for nr, name in SYSCALL_NAMES.items():
         if nr >= FIRST_X32:
             continue
-        by_name.setdefault(name, nr)
         if name in MISSING_PROTOTYPES:
             specs[nr] = (name, MISSING_PROTOTYPES[name])
             continue
@@ -111,15 +103,8 @@ def build() -> dict[int, SyscallInfo]:
         if paths:
             specs[nr] = (name, paths)
     for nr, (name, paths) in NEWER_SYSCALLS.items():
-        by_name.setdefault(name, nr)
         specs[nr] = (name, paths)
-    table: dict[int, SyscallInfo] = {}
-    for nr, (name, paths) in specs.items():
-        follow = None
-        if name.startswith("l") and name[1:] in by_name and by_name[name[1:]] in specs:
-            follow = by_name[name[1:]]
-        table[nr] = SyscallInfo(nr, name, paths, follow)
-    return table
+    return {nr: SyscallInfo(nr, name, paths) for nr, (name, paths) in specs.items()}
 
 
 SYSCALLS: dict[int, SyscallInfo] = build()

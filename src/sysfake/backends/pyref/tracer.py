@@ -33,7 +33,8 @@ OPTIONS = (pt.PTRACE_O_TRACESYSGOOD | pt.PTRACE_O_TRACEFORK | pt.PTRACE_O_TRACEV
            | pt.PTRACE_O_EXITKILL)
 SYSCALL_TRAP = signal.SIGTRAP | 0x80
 GROUP_STOP_SIGNALS = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
-FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+             signal.SIGUSR2)
 CLONE_VM, CLONE_VFORK, CLONE_THREAD = 0x100, 0x4000, 0x10000
 PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
 KILL_TIMEOUT = 5.0  # after SIGKILL, how long to wait for the last exits
@@ -273,14 +274,22 @@ class Tracer:
         out = self.decider.decide(call)
         if out is None:
             self._resume(t)
-        elif out.fail is not None:
-            self._fail(t, regs, out.fail)
+        elif out.ret is not None:
+            self._skip(t, regs, out.ret, out.writes)
         else:
             self._rewrite(t, regs, out)
 
-    def _fail(self, t: Thread, regs: pt.Regs, err: int) -> None:
-        regs.orig_rax = pt.WORD_MASK  # -1: skip the syscall
-        regs.rax = (-err) & pt.WORD_MASK
+    def _skip(self, t: Thread, regs: pt.Regs, ret: int,
+              writes: list[tuple[int, bytes]] | None = None) -> None:
+        """Skip the syscall (orig_rax = -1) and make it return `ret`."""
+        for addr, data in writes or ():
+            try:
+                memory.write_any(t.tid, addr, data)
+            except (pt.PtraceError, OSError):
+                ret = -errno.EFAULT
+                break
+        regs.orig_rax = pt.WORD_MASK
+        regs.rax = ret & pt.WORD_MASK
         pt.setregs(t.tid, regs)
         self._resume(t)
 
@@ -288,7 +297,7 @@ class Tracer:
         slot = t.mm.slot(t.tid)
         if slot is None:
             if t.mm.broken:
-                self._fail(t, regs, errno.ENOMEM)
+                self._skip(t, regs, -errno.ENOMEM)
                 return
             t.saved = pt.copy_regs(regs)
             t.injecting = True
@@ -307,8 +316,6 @@ class Tracer:
             pos += (len(blob) + 7) & ~7
         for argi, bits in out.clear_bits.items():
             setattr(new, ARG_REGS[argi], int(getattr(new, ARG_REGS[argi])) & ~bits)
-        if out.new_nr is not None:
-            new.orig_rax = out.new_nr
         pt.setregs(t.tid, new)
         t.saved = regs
         t.skip_enter = self.old_order
@@ -330,8 +337,9 @@ class Tracer:
             else:
                 t.mm.add_region(result)
             pt.setregs(t.tid, memory.replay_regs(t.saved))
-        else:
-            t.saved.rax = now.rax
+        else:  # every argument register and the number back; keep the result
+            for reg in ("rax", "rip", "rcx", "r11", "eflags"):
+                setattr(t.saved, reg, getattr(now, reg))
             pt.setregs(t.tid, t.saved)
         t.saved = None
         t.injecting = False
@@ -394,7 +402,7 @@ def _child(r: int, w: int, prog: list[tuple[int, int, int, int]], argv: list[str
         else:
             os.execvpe(argv[0], argv, env)
     except OSError as exc:
-        code = 126 if exc.errno in (errno.EACCES, errno.ENOEXEC, errno.EISDIR) else 127
+        code = 127 if exc.errno == errno.ENOENT else 126
         os.write(2, f"sysfake: {argv[0]}: {exc.strerror}\n".encode())
     finally:
         os._exit(code)
