@@ -2,7 +2,8 @@
 
 The plugin runs as a subprocess with ``CNI_*`` variables and the config on
 stdin: the installed ``sysfake-cni-noop`` console script when there is one,
-``python -m sysfake.cni.plugin`` otherwise (``SYSFAKE_CNI_PLUGIN`` overrides).
+``python -m sysfake.cni.plugin`` otherwise (``SYSFAKE_CNI_PLUGIN``, a command
+line, overrides).
 Under ``CI=true`` a missing tool is a failure, elsewhere a skip.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -44,7 +46,7 @@ def require(condition: bool, reason: str) -> None:
 def plugin_command() -> list[str]:
     override = os.environ.get("SYSFAKE_CNI_PLUGIN")
     if override:
-        return [override]
+        return shlex.split(override)
     entry = find_entry_point()
     if entry is not None:
         return [str(entry)]
@@ -185,7 +187,10 @@ def cnitool(request: pytest.FixtureRequest) -> str:
     )
     out = Path(request.config.cache.mkdir("sysfake-cnitool"))
     proc = subprocess.run(
-        ["sh", str(HERE / "build_cnitool.sh"), str(out)], capture_output=True, text=True, check=False
+        ["sh", str(HERE / "build_cnitool.sh"), str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, f"build_cnitool.sh failed:\n{proc.stdout}\n{proc.stderr}"
     return str(out / "cnitool")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from pathlib import Path
 
@@ -16,8 +15,18 @@ SUPPORTED = ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
 # -- VERSION ---------------------------------------------------------------
 @pytest.mark.parametrize("requested", ["0.3.1", "0.4.0", "1.0.0", "1.1.0"])
 def test_version_echoes_requested_version(requested: str) -> None:
-    out = run_plugin("VERSION", {"cniVersion": requested}, container_id=None, netns=None,
-                     ifname=None, path=None).ok().json
+    out = (
+        run_plugin(
+            "VERSION",
+            {"cniVersion": requested},
+            container_id=None,
+            netns=None,
+            ifname=None,
+            path=None,
+        )
+        .ok()
+        .json
+    )
     assert out == {"cniVersion": requested, "supportedVersions": SUPPORTED}
 
 
@@ -109,8 +118,9 @@ def test_malformed_version_is_code_6(make_conf: ConfFactory) -> None:
         ({"type": "a/b"}, "type"),
     ],
 )
-def test_invalid_name_or_type_is_code_7(make_conf: ConfFactory, change: dict[str, str],
-                                        needle: str) -> None:
+def test_invalid_name_or_type_is_code_7(
+    make_conf: ConfFactory, change: dict[str, str], needle: str
+) -> None:
     run_plugin("ADD", make_conf(**change)).error(7, needle)
 
 
@@ -179,12 +189,20 @@ def test_add_legacy_subnet_and_resolv_conf(make_conf: ConfFactory, tmp_path: Pat
     resolv.write_text("# c\nnameserver 10.0.0.53\nsearch a.example b.example\noptions ndots:5\n")
     conf = make_conf(ranges=[])
     del conf["ipam"]["ranges"]
-    conf["ipam"].update(subnet="10.5.0.0/16", rangeStart="10.5.3.10", rangeEnd="10.5.3.20",
-                        gateway="10.5.0.1", resolvConf=str(resolv))
+    conf["ipam"].update(
+        subnet="10.5.0.0/16",
+        rangeStart="10.5.3.10",
+        rangeEnd="10.5.3.20",
+        gateway="10.5.0.1",
+        resolvConf=str(resolv),
+    )
     res = run_plugin("ADD", conf).ok().json
     assert res["ips"] == [{"interface": 0, "address": "10.5.3.10/16", "gateway": "10.5.0.1"}]
-    assert res["dns"] == {"nameservers": ["10.0.0.53"], "search": ["a.example", "b.example"],
-                          "options": ["ndots:5"]}
+    assert res["dns"] == {
+        "nameservers": ["10.0.0.53"],
+        "search": ["a.example", "b.example"],
+        "options": ["ndots:5"],
+    }
 
 
 def test_add_default_gateway_and_range(make_conf: ConfFactory) -> None:
@@ -212,8 +230,10 @@ def test_add_twice_same_attachment_is_error(make_conf: ConfFactory, state_dir: P
 
 
 def test_add_requested_ips(make_conf: ConfFactory) -> None:
-    conf = make_conf(ranges=[[{"subnet": "10.9.0.0/24"}], [{"subnet": "fd09::/64"}]],
-                     runtimeConfig={"ips": ["10.9.0.77/24", "fd09::77"]})
+    conf = make_conf(
+        ranges=[[{"subnet": "10.9.0.0/24"}], [{"subnet": "fd09::/64"}]],
+        runtimeConfig={"ips": ["10.9.0.77/24", "fd09::77"]},
+    )
     res = run_plugin("ADD", conf).ok().json
     assert [ip["address"] for ip in res["ips"]] == ["10.9.0.77/24", "fd09::77/64"]
     run_plugin("ADD", conf, container_id="c2").error(102, "10.9.0.77", "c1")
@@ -245,8 +265,9 @@ def test_del_releases_and_is_idempotent(make_conf: ConfFactory, state_dir: Path)
         assert list(allocation_files(state_dir).values()) == ["c2/eth0"]
 
 
-def test_del_unknown_container_and_missing_state_succeed(make_conf: ConfFactory,
-                                                         state_dir: Path) -> None:
+def test_del_unknown_container_and_missing_state_succeed(
+    make_conf: ConfFactory, state_dir: Path
+) -> None:
     run_plugin("DEL", make_conf(), container_id="never-added").ok()
     assert not state_dir.exists()
 
@@ -314,8 +335,9 @@ def test_check_missing_netns_is_code_3(make_conf: ConfFactory, tmp_path: Path) -
 
 # -- STATUS ------------------------------------------------------------------
 def test_status_ready(make_conf: ConfFactory) -> None:
-    run = run_plugin("STATUS", make_conf(version="1.1.0"), container_id=None, netns=None,
-                     ifname=None, path=None).ok()
+    run = run_plugin(
+        "STATUS", make_conf(version="1.1.0"), container_id=None, netns=None, ifname=None, path=None
+    ).ok()
     assert run.stdout == ""
 
 
@@ -351,8 +373,9 @@ def test_gc_removes_only_stale(make_conf: ConfFactory, state_dir: Path) -> None:
         run_plugin("ADD", make_conf(version="1.1.0"), container_id=cid).ok()
     run_plugin("ADD", make_conf(version="1.1.0"), container_id="keep", ifname="net1").ok()
     valid = [{"containerID": "keep", "ifname": "eth0"}]
-    run = run_plugin("GC", _gc_conf(make_conf, valid), container_id=None, ifname=None,
-                     netns=None).ok()
+    run = run_plugin(
+        "GC", _gc_conf(make_conf, valid), container_id=None, ifname=None, netns=None
+    ).ok()
     assert run.stdout == ""
     assert list(allocation_files(state_dir).values()) == ["keep/eth0"]
 
@@ -390,9 +413,12 @@ def test_error_result_uses_config_version(make_conf: ConfFactory) -> None:
 
 
 def test_allocation_order_crosses_octets_then_exhausts(make_conf: ConfFactory) -> None:
-    conf = make_conf(ranges=[[{"subnet": "10.20.0.0/16", "rangeStart": "10.20.5.254",
-                               "rangeEnd": "10.20.6.1"}]])
-    got = [run_plugin("ADD", conf, container_id=f"c{i}").ok().json["ips"][0]["address"]
-           for i in range(4)]
+    conf = make_conf(
+        ranges=[[{"subnet": "10.20.0.0/16", "rangeStart": "10.20.5.254", "rangeEnd": "10.20.6.1"}]]
+    )
+    got = [
+        run_plugin("ADD", conf, container_id=f"c{i}").ok().json["ips"][0]["address"]
+        for i in range(4)
+    ]
     assert got == ["10.20.5.254/16", "10.20.5.255/16", "10.20.6.0/16", "10.20.6.1/16"]
     run_plugin("ADD", conf, container_id="c4").error(100, "10.20.5.254-10.20.6.1")
