@@ -182,7 +182,10 @@ def parse(text: str, filename: str) -> YNode | None:
     """Parse one YAML document. Returns None for an empty document. Raises RulesError."""
     if text.startswith("\ufeff"):
         text = text[1:]
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as e:
+        raise _reader_error(e, text, filename) from None
     try:
         try:
             node = loader.get_single_node()
@@ -194,9 +197,7 @@ def parse(text: str, filename: str) -> YNode | None:
             raise RulesError(f"YAML syntax error: {what}", filename,
                              mark.line + 1, mark.column + 1) from None
         except yaml.reader.ReaderError as e:
-            p = _pos_of_index(text, e.position)
-            raise RulesError(f"YAML syntax error: character {e.character!r} is not allowed",
-                             filename, p.line, p.col) from None
+            raise _reader_error(e, text, filename) from None
         except yaml.YAMLError as e:
             raise RulesError(f"YAML syntax error: {e}", filename) from None
         except RecursionError:
@@ -209,6 +210,14 @@ def parse(text: str, filename: str) -> YNode | None:
             raise RulesError("YAML nesting too deep", filename) from None
     finally:
         loader.dispose()
+
+
+def _reader_error(e: yaml.reader.ReaderError, text: str, filename: str) -> RulesError:
+    p = _pos_of_index(text, e.position)
+    ch = e.character
+    code = ch if isinstance(ch, int) else ord(ch) if isinstance(ch, str) and ch else 0
+    return RulesError(f"YAML syntax error: character U+{code:04X} is not allowed",
+                      filename, p.line, p.col)
 
 
 def decode(data: bytes, filename: str) -> str:
