@@ -48,8 +48,9 @@ def both(core_run: Callable[..., int], tbl: bytes, observer: str, ops: Sequence[
     res = []
     for name, runner in (("c", core_run), ("python", pyref_run)):
         rc, lines = observe(runner, tbl, observer, ops, work / f"out-{name}", prefix)
-        res.append((rc, [re.sub(r"/proc/\d+(/task/)?\d*", r"/proc/N\1", ln.replace(str(work), "<W>"))
-                         for ln in lines]))
+        norm = [re.sub(r"/proc/\d+(/task/)?\d*", r"/proc/N\1", ln.replace(str(work), "<W>"))
+                for ln in lines]
+        res.append((rc, norm))
     return res[0], res[1]
 
 
