@@ -85,6 +85,7 @@ struct creation {
 	unsigned long flags;
 	struct sf_proc *proc;
 	struct sf_mm *mm;
+	pid_t creator_tgid;
 	struct creation *next;
 };
 static struct creation *creations;
@@ -95,7 +96,7 @@ static void status_ids(pid_t tid, pid_t *tgid, pid_t *ppid, pid_t *nsid)
 	char p[64], buf[4096];
 	*tgid = tid;
 	*ppid = 0;
-	*nsid = tid;
+	*nsid = -1; /* no NSpid line (gVisor) */
 	snprintf(p, sizeof(p), "/proc/%d/status", tid);
 	int fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -217,6 +218,7 @@ static void on_new_child_event(struct sf_tracee *t, int event)
 	cr->proc = t->proc;
 	t->proc->refs++;
 	cr->mm = mm_get(t->mm);
+	cr->creator_tgid = t->proc->tgid;
 	cr->next = creations;
 	creations = cr;
 }
@@ -235,15 +237,32 @@ static void on_unknown(struct sf_tracee *c)
 {
 	pid_t tgid, ppid, nsid;
 	status_ids(c->tid, &tgid, &ppid, &nsid);
-	c->ns_tid = nsid;
-	for (struct creation **pp = &creations; *pp; pp = &(*pp)->next) {
-		struct creation *cr = *pp;
-		if (cr->id == c->tid || (nsid != c->tid && cr->id == nsid)) {
-			link_child(c, cr->flags, cr->proc, cr->mm);
-			creation_free(pp);
-			start_child(c);
-			return;
+	c->ns_tid = nsid > 0 ? nsid : c->tid;
+	struct creation **hit = NULL;
+	/* 1: the event named our tid; 2: our id in a nested PID namespace; 3: no
+	 * namespace ids at all (gVisor): the oldest matching creation by its creator. */
+	for (struct creation **pp = &creations; *pp && !hit; pp = &(*pp)->next)
+		if ((*pp)->id == c->tid || (nsid > 0 && nsid != c->tid && (*pp)->id == nsid))
+			hit = pp;
+	if (!hit && nsid < 0) {
+		for (struct creation **pp = &creations; *pp; pp = &(*pp)->next) {
+			struct creation *cr = *pp;
+			int thread = (cr->flags & CLONE_THREAD) != 0;
+			int same;
+			if (thread)
+				same = tgid != c->tid && cr->creator_tgid == tgid;
+			else
+				same = tgid == c->tid &&
+				       (cr->creator_tgid == ppid || (cr->flags & CLONE_PARENT));
+			if (same && !tr_find(cr->id))
+				hit = pp; /* keep scanning: the list is newest first */
 		}
+	}
+	if (hit) {
+		link_child(c, (*hit)->flags, (*hit)->proc, (*hit)->mm);
+		creation_free(hit);
+		start_child(c);
+		return;
 	}
 	c->parked = 1;
 	nparked++;
@@ -560,7 +579,13 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 				tr_del(t);
 			if (nparked)
 				tr_foreach(unpark, NULL);
-			if (main_done && tr_count() == 0)
+			if (!t) /* died before its first stop: forget its creation */
+				for (struct creation **pp = &creations; *pp; pp = &(*pp)->next)
+					if ((*pp)->id == w) {
+						creation_free(pp);
+						break;
+					}
+			if (main_done && tr_count() == 0 && !creations)
 				break;
 			continue;
 		}
@@ -569,6 +594,8 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 		if (!t) {
 			t = tr_new(w);
 			on_unknown(t);
+			if (term_sent)
+				kill(w, kill_sent ? SIGKILL : SIGTERM);
 			if (t->parked) {
 				t->parked_sig = status;
 				/* Nothing else can report its creation: link it now. */
