@@ -76,7 +76,7 @@ class Run:
     def error(self, code: int, *needles: str) -> dict[str, Any]:
         """Assert a spec error result with ``code``; return it."""
         assert self.rc != 0, f"expected failure, got rc=0 stdout={self.stdout!r}"
-        err = self.json
+        err: dict[str, Any] = self.json
         assert isinstance(err, dict), err
         assert isinstance(err.get("cniVersion"), str), err
         assert isinstance(err.get("msg"), str) and err["msg"], err
@@ -84,7 +84,7 @@ class Run:
         text = err["msg"] + " " + err.get("details", "")
         for needle in needles:
             assert needle in text, (needle, err)
-        return err  # type: ignore[no-any-return]
+        return err
 
 
 def run_plugin(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any
 
 from sysfake.cni.result import encode, normalize
 
 from .conftest import ConfFactory, run_plugin
 
-PREV = {
+PREV: dict[str, Any] = {
     "cniVersion": "1.0.0",
     "interfaces": [
         {"name": "veth1234", "mac": "aa:bb:cc:dd:ee:ff"},
@@ -59,7 +60,7 @@ def test_add_reuses_existing_interface_of_same_name(make_conf: ConfFactory) -> N
 
 
 def test_add_without_ipam_passes_prev_result_through(make_conf: ConfFactory) -> None:
-    prev = copy.deepcopy(PREV)
+    prev: dict[str, Any] = copy.deepcopy(PREV)
     prev["interfaces"].append({"name": "eth0", "sandbox": "/run/netns/pod"})
     conf = make_conf(prevResult=prev)
     del conf["ipam"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,15 +53,19 @@ def test_unknown_command_is_code_4(make_conf: ConfFactory) -> None:
 @pytest.mark.parametrize("command", ["ADD", "CHECK"])
 @pytest.mark.parametrize("missing", ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME"])
 def test_add_check_required_env(make_conf: ConfFactory, command: str, missing: str) -> None:
-    kw = {"CNI_CONTAINERID": "container_id", "CNI_NETNS": "netns", "CNI_IFNAME": "ifname"}
-    err = run_plugin(command, make_conf(), **{kw[missing]: None}).error(4, missing)
+    kw: dict[str, Any] = {"container_id": "c1", "netns": "/n", "ifname": "eth0"}
+    kw[
+        {"CNI_CONTAINERID": "container_id", "CNI_NETNS": "netns", "CNI_IFNAME": "ifname"}[missing]
+    ] = None
+    err = run_plugin(command, make_conf(), **kw).error(4, missing)
     assert err["cniVersion"] == "1.0.0"
 
 
 @pytest.mark.parametrize("missing", ["CNI_CONTAINERID", "CNI_IFNAME"])
 def test_del_required_env(make_conf: ConfFactory, missing: str) -> None:
-    kw = {"CNI_CONTAINERID": "container_id", "CNI_IFNAME": "ifname"}
-    run_plugin("DEL", make_conf(), **{kw[missing]: None}).error(4, missing)
+    kw: dict[str, Any] = {"container_id": "c1", "ifname": "eth0"}
+    kw[{"CNI_CONTAINERID": "container_id", "CNI_IFNAME": "ifname"}[missing]] = None
+    run_plugin("DEL", make_conf(), **kw).error(4, missing)
 
 
 def test_del_netns_is_optional(make_conf: ConfFactory) -> None:
@@ -138,7 +143,7 @@ def test_invalid_name_or_type_is_code_7(
         ([[]], "non-empty"),
     ],
 )
-def test_invalid_ipam_is_code_7(make_conf: ConfFactory, ranges: list, needle: str) -> None:
+def test_invalid_ipam_is_code_7(make_conf: ConfFactory, ranges: list[Any], needle: str) -> None:
     run_plugin("ADD", make_conf(ranges=ranges)).error(7, needle)
 
 
@@ -362,7 +367,7 @@ def test_status_invalid_config_is_code_7(make_conf: ConfFactory) -> None:
 
 
 # -- GC ----------------------------------------------------------------------
-def _gc_conf(make_conf: ConfFactory, valid: object) -> dict:
+def _gc_conf(make_conf: ConfFactory, valid: object) -> dict[str, Any]:
     conf = make_conf(version="1.1.0")
     conf["cni.dev/valid-attachments"] = valid
     return conf
