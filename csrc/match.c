@@ -5,13 +5,13 @@
 
 /* Glob over a whole path: '*' and '?' stay inside one component, '**' crosses
  * '/', a "**" component followed by "/" may also match nothing, and a
- * trailing "/**" matches the directory itself. */
+ * trailing slash-star-star matches the directory itself. */
 int sf_glob_match(const char *p, size_t pn, const char *s, size_t sn)
 {
 	size_t pi = 0, si = 0;
 	while (pi < pn) {
 		char c = p[pi];
-		/* a trailing "/**" also matches the directory itself */
+		/* a trailing slash-star-star also matches the directory itself */
 		if (c == '/' && pn - pi == 3 && p[pi + 1] == '*' && p[pi + 2] == '*' && si == sn)
 			return 1;
 		if (c == '*') {

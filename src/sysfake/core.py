@@ -1,10 +1,11 @@
 """Python façade over the C core: the only module that talks to sysfake._core."""
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 MECH_NAMES = {
     "vm_readv": "SF_MECH_VM_READV",
@@ -25,10 +26,9 @@ class CoreError(Exception):
 
 def _lib() -> Any:
     try:
-        from . import _core
+        return importlib.import_module("sysfake._core")
     except ImportError as e:  # pragma: no cover - depends on the build
         raise CoreError(f"the C core is not built ({e}); try --backend python") from e
-    return _core
 
 
 def available() -> bool:
@@ -65,7 +65,7 @@ def mech_mask(names: Sequence[str]) -> int:
     return mask
 
 
-def check_table(table: bytes) -> Optional[str]:
+def check_table(table: bytes) -> str | None:
     core = _lib()
     err = core.ffi.new("char[512]")
     if core.lib.sf_table_check(table, len(table), err, 512) != 0:
@@ -76,7 +76,7 @@ def check_table(table: bytes) -> Optional[str]:
 def run(
     table: bytes,
     argv: Sequence[str],
-    env: Optional[Mapping[str, str]] = None,
+    env: Mapping[str, str] | None = None,
     *,
     orphans: str = "kill",
     grace: float = 2.0,
@@ -91,7 +91,11 @@ def run(
         raise CoreError("no command given")
     core = _lib()
     ffi = core.ffi
-    env = os.environ if env is None else env
+    env = dict(os.environ if env is None else env)
+    if os.environ.get("SYSFAKE_STRIP_PRELOAD"):
+        # sanitizer runs preload ASan into Python; the traced command must not inherit it
+        env.pop("LD_PRELOAD", None)
+        env.pop("SYSFAKE_STRIP_PRELOAD", None)
     keep: list[Any] = []
 
     def cstrs(items: Sequence[bytes]) -> Any:

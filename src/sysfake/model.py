@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Optional
 
 
 class MatchKind(enum.IntEnum):
@@ -48,11 +47,11 @@ class PathRule:
     kind: MatchKind
     action: Action
     origin: Origin
-    vfile: Optional[VirtualFile] = None
-    target: Optional[str] = None
+    vfile: VirtualFile | None = None
+    target: str | None = None
     errno: int = 0
-    only_exe: Optional[str] = None
-    only_comm: Optional[str] = None
+    only_exe: str | None = None
+    only_comm: str | None = None
 
 
 @dataclass
