@@ -65,7 +65,8 @@ def test_kill_policy_on_stopped_orphan(marker: str) -> None:
 
 def test_wait_policy_waits_for_daemon(progs: Progs, tmp_path: Path, marker: str) -> None:
     out = tmp_path / "daemon.out"
-    script = f"{progs['daemon']} {out} {CAP} >/dev/null; exit 5"
+    # -p $$: the daemon reads only after the shell (sysfake's command) is gone.
+    script = f"{progs['daemon']} -p $$ {out} {CAP} >/dev/null; exit 5"
     res = run_sysfake(run(fake(CAP, CAP_TEXT), ["--orphans=wait"], cmd=["sh", "-c", script]))
     assert res.returncode == 5, describe(res)
     # sysfake returned only after the daemon wrote its result (through the fake).

@@ -1,6 +1,6 @@
 /* daemon: classic double fork + setsid daemon that reads PATH.
  *
- *   daemon [-e] [-i] OUTFILE PATH
+ *   daemon [-e] [-i] [-p PID] OUTFILE PATH
  *
  * The daemon (grandchild) detaches: setsid(), stdio on /dev/null.
  *
@@ -10,6 +10,9 @@
  * -e ("early"): the daemon reads PATH and writes OUTFILE first, tells the
  *   original process it is done, and then sleeps forever (pause()).
  * -i: the daemon ignores SIGTERM (only SIGKILL ends an -e daemon).
+ * -p PID: (late mode) also wait until process PID is gone or a zombie, e.g.
+ *   the shell that is sysfake's command, so the read happens after the
+ *   command sysfake started has exited.
  *
  * The original process prints "daemon=<pid>" and exits 0.
  * OUTFILE is written atomically (OUTFILE.tmp, then rename).
@@ -19,9 +22,26 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+static int gone_or_zombie(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return 1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 1;
+    buf[n] = '\0';
+    char *rp = strrchr(buf, ')');
+    return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
+}
 
 static void write_result(const char *outfile, const char *path)
 {
@@ -51,16 +71,19 @@ static void write_result(const char *outfile, const char *path)
 int main(int argc, char **argv)
 {
     int early = 0, ignore_term = 0, opt;
-    while ((opt = getopt(argc, argv, "ei")) != -1) {
+    pid_t wait_pid = 0;
+    while ((opt = getopt(argc, argv, "eip:")) != -1) {
         if (opt == 'e')
             early = 1;
         else if (opt == 'i')
             ignore_term = 1;
+        else if (opt == 'p')
+            wait_pid = (pid_t)atoi(optarg);
         else
             return 2;
     }
     if (argc - optind != 2) {
-        fprintf(stderr, "usage: daemon [-e] [-i] OUTFILE PATH\n");
+        fprintf(stderr, "usage: daemon [-e] [-i] [-p PID] OUTFILE PATH\n");
         return 2;
     }
     const char *outfile = argv[optind];
@@ -111,6 +134,8 @@ int main(int argc, char **argv)
             if (errno != EINTR)
                 break;
         }
+        while (wait_pid > 0 && !gone_or_zombie(wait_pid))
+            usleep(10 * 1000);
         write_result(outfile, path);
         _exit(0);
     }

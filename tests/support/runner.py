@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,10 @@ MARKER_ENV = "SYSFAKE_TEST_MARKER"
 
 #: Set SYSFAKE_TEST_BACKEND=python to run the suite against the reference backend.
 BACKEND_ENV = "SYSFAKE_TEST_BACKEND"
+
+#: Set SYSFAKE_TEST_CMD (shell words, e.g. "/usr/local/bin/sysfake") to test
+#: another sysfake command instead of `python -m sysfake`.
+CMD_ENV = "SYSFAKE_TEST_CMD"
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -46,7 +51,8 @@ def sysfake_cmd(args: Sequence[str]) -> list[str]:
     backend = os.environ.get(BACKEND_ENV)
     if backend and argv[:1] == ["run"] and not any(a.startswith("--backend") for a in argv):
         argv = ["run", f"--backend={backend}", *argv[1:]]
-    return [sys.executable, "-m", "sysfake", *argv]
+    prefix = shlex.split(os.environ.get(CMD_ENV, "")) or [sys.executable, "-m", "sysfake"]
+    return [*prefix, *argv]
 
 
 def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
