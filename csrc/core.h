@@ -32,12 +32,18 @@ struct sf_rule {
 	uint32_t rule_id;
 };
 
+#define SF_MAX_NR 512
+
 struct sf_table {
 	struct sf_rule *rules;
 	uint32_t nrules;
 	struct sf_vfile *vfiles;
 	uint32_t nvfiles;
 	int need_exe, need_comm;
+	int record;                 /* record mode: the table has a trap list */
+	struct sf_str *watch;       /* record: watched prefixes */
+	uint32_t nwatch;
+	unsigned char rec_nr[SF_MAX_NR]; /* record: extra syscalls to trap */
 	unsigned char *blob; /* owned copy: strings point into it */
 };
 
@@ -90,6 +96,19 @@ enum pending {
 	PD_SCRATCH_MMAP, /* our injected mmap: record result, replay original */
 	PD_MEMFD_INJECT, /* open turned into memfd_create: fill it at exit */
 	PD_ROOT,         /* refresh root/view after chroot/pivot_root/unshare/setns */
+	PD_OBSERVE,      /* nothing to change: only the result is wanted (record) */
+};
+
+/* A syscall whose result record mode wants, kept from entry to exit. */
+struct sf_recpend {
+	int active;
+	int only_failed; /* extra trapped syscall: record only if it failed */
+	int nr;
+	int rule_id;
+	uint64_t args[6];
+	uint16_t raw_len, canon_len;
+	char raw[SF_PATH_MAX];
+	char canon[SF_PATH_MAX];
 };
 
 struct sf_tracee {
@@ -109,6 +128,7 @@ struct sf_tracee {
 	int magic;           /* the path was rewritten to a tracer memfd */
 	int group_stop;      /* in PTRACE_LISTEN */
 	sf_regs saved;
+	struct sf_recpend *rec; /* record mode: what to write at exit, or NULL */
 	/* creation link (see loop.c) */
 	pid_t creator;       /* tid of the tracee whose fork event created us, 0 unknown */
 	int parked;          /* first stop seen before the creator's event */
@@ -159,6 +179,18 @@ extern struct sf_table *sf_tab;
  * 0 -> PTRACE_CONT-like (no exit stop needed), 1 -> need the exit stop. */
 int sc_enter(struct sf_tracee *t);
 void sc_exit(struct sf_tracee *t);
+
+/* ---- record.c ---- */
+void rec_open(int fd);
+void rec_close(void);
+int rec_on(void);
+int rec_watched(const char *canon);
+void rec_syscall(struct sf_tracee *t, const struct sf_recpend *p, long ret);
+void rec_exec(struct sf_tracee *t);
+void rec_fork(pid_t parent, pid_t child, unsigned long flags);
+void rec_exit(pid_t tid, int status);
+void rec_flush(void);
+int rec_failed(long ret);
 
 /* ---- loop.c ---- */
 void tracer_on_exec_mm(struct sf_tracee *t);

@@ -191,6 +191,7 @@ static void on_new_child_event(struct sf_tracee *t, int event)
 	ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &msg);
 	unsigned long flags = clone_flags(t, event);
 	pid_t id = (pid_t)msg;
+	rec_fork(t->tid, id, flags);
 	DBG("%d: new child %d flags %#lx", t->tid, id, flags);
 	/* Parked child that stopped before this event? */
 	struct sf_tracee *c = tr_find(id);
@@ -317,6 +318,7 @@ static void on_exec(struct sf_tracee *t)
 	mm_put(t->mm);
 	t->mm = mm_new();
 	t->proc->exe_known = 0;
+	rec_exec(t);
 }
 
 /* ---- leftovers after the command exited ---- */
@@ -492,6 +494,8 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 	DBG("mechanisms %#x", sf_mech);
 	sf_tab = &tab;
 	seccomp_plan(&tab);
+	if (opt->record_fd >= 0)
+		rec_open(opt->record_fd);
 	main_done = 0;
 	alarm_fired = 0;
 	kill_now = 0;
@@ -571,6 +575,7 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 		}
 		struct sf_tracee *t = tr_find(w);
 		if (WIFEXITED(status) || WIFSIGNALED(status)) {
+			rec_exit(w, status);
 			if (w == main_pid) {
 				main_status = status;
 				main_done = 1;
@@ -608,6 +613,7 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 			continue;
 		on_stop(t, status);
 	}
+	rec_close();
 	/* Reap anything left (untraced zombies reparented to us). */
 	while (waitpid(-1, NULL, __WALL | WNOHANG) > 0)
 		;
@@ -619,6 +625,7 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 	}
 	rc = WIFEXITED(main_status) ? WEXITSTATUS(main_status) : 128 + WTERMSIG(main_status);
 out:
+	rec_close();
 	{
 		struct itimerval off;
 		memset(&off, 0, sizeof(off));

@@ -9,7 +9,7 @@
 #include <sys/prctl.h>
 #include "core.h"
 
-#define MAXNR 512
+#define MAXNR SF_MAX_NR
 static unsigned char trapped[MAXNR];
 static int nrs[MAXNR];
 static int nnrs;
@@ -18,8 +18,13 @@ void seccomp_plan(const struct sf_table *t)
 {
 	memset(trapped, 0, sizeof(trapped));
 	nnrs = 0;
-	if (!t->nrules)
-		return;
+	for (int nr = 0; nr < MAXNR; nr++)
+		if (t->rec_nr[nr] && !trapped[nr]) {
+			trapped[nr] = 1;
+			nrs[nnrs++] = nr;
+		}
+	if (!t->nrules && !t->nwatch)
+		goto sort;
 	for (const struct sf_sysent *e = sf_systab; e->nr >= 0; e++) {
 		if ((e->flags & SF_NSCHANGE) && !t->nvfiles)
 			continue;
@@ -28,6 +33,7 @@ void seccomp_plan(const struct sf_table *t)
 			nrs[nnrs++] = e->nr;
 		}
 	}
+sort:
 	/* sorted for the binary search */
 	for (int i = 1; i < nnrs; i++)
 		for (int j = i; j > 0 && nrs[j - 1] > nrs[j]; j--) {

@@ -13,6 +13,7 @@
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include "core.h"
 
@@ -235,6 +236,42 @@ static int open_vfile(struct sf_tracee *t, const struct sf_sysent *e, sf_regs *r
 	return 0;
 }
 
+/* Remember what record mode writes at syscall exit. */
+static struct sf_recpend *rec_prepare(struct sf_tracee *t, const sf_regs *r, int rule_id,
+				      const char *raw, const char *canon, int only_failed)
+{
+	if (!t->rec) {
+		t->rec = malloc(sizeof(*t->rec));
+		if (!t->rec)
+			return NULL;
+	}
+	struct sf_recpend *p = t->rec;
+	p->active = 1;
+	p->only_failed = only_failed;
+	p->nr = (int)r->orig_rax;
+	p->rule_id = rule_id;
+	for (int i = 0; i < 6; i++)
+		p->args[i] = sf_arg(r, i);
+	size_t rl = raw ? strlen(raw) : 0, cl = canon ? strlen(canon) : 0;
+	p->raw_len = (uint16_t)rl;
+	p->canon_len = (uint16_t)cl;
+	if (rl)
+		memcpy(p->raw, raw, rl);
+	if (cl)
+		memcpy(p->canon, canon, cl);
+	return p;
+}
+
+static void rec_finish(struct sf_tracee *t, long ret)
+{
+	struct sf_recpend *p = t->rec;
+	if (!p || !p->active)
+		return;
+	p->active = 0;
+	if (!p->only_failed || rec_failed(ret))
+		rec_syscall(t, p, ret);
+}
+
 int sc_enter(struct sf_tracee *t)
 {
 	sf_regs r;
@@ -243,8 +280,16 @@ int sc_enter(struct sf_tracee *t)
 	long nr = (long)r.orig_rax;
 	const struct sf_sysent *e = sf_sysent_lookup(nr);
 	t->magic = 0;
-	if (!e)
+	if (t->rec)
+		t->rec->active = 0;
+	int rec_extra = sf_tab->record && nr >= 0 && nr < SF_MAX_NR && sf_tab->rec_nr[nr];
+	if (!e) {
+		if (rec_extra && rec_on() && rec_prepare(t, &r, -1, NULL, NULL, 1)) {
+			t->pending = PD_OBSERVE;
+			return 1;
+		}
 		return 0;
+	}
 	if (e->flags & SF_NSCHANGE || e->cls == SC_ROOTCHANGE) {
 		/* Recomputed lazily after the change has happened. */
 		t->proc->root_known = 0;
@@ -256,6 +301,8 @@ int sc_enter(struct sf_tracee *t)
 	}
 	struct rewrite rw[3];
 	int nrw = 0;
+	char rec_raw[SF_PATH_MAX] = "", rec_canon[SF_PATH_MAX] = "";
+	int rec_rule = -1, rec_want = 0;
 	long ret = 0;
 	int skipping = 0, memfd_inject = 0;
 	char comm[64];
@@ -277,6 +324,12 @@ int sc_enter(struct sf_tracee *t)
 		if (path_resolve(t, dirfd, raw, canon, sizeof(canon)))
 			continue;
 		const struct sf_rule *rule = sf_match(sf_tab, canon, exe, cm);
+		if (sf_tab->record && (!rec_raw[0] || rule)) {
+			strcpy(rec_raw, raw);
+			strcpy(rec_canon, canon);
+			rec_rule = rule ? (int)rule->rule_id : -1;
+			rec_want |= rule != NULL || rec_watched(canon);
+		}
 		DBG("%d: %s(%s) -> %s rule %d", t->tid, e->name, raw, canon,
 		    rule ? (int)rule->rule_id : -1);
 		if (!rule)
@@ -356,10 +409,25 @@ int sc_enter(struct sf_tracee *t)
 		}
 		}
 	}
-	if (skipping)
-		return skip(t, &r, ret);
-	if (!nrw)
+	int rec = sf_tab->record && rec_on() && (rec_want || rec_extra);
+	if (skipping) {
+		int need_exit = skip(t, &r, ret);
+		if (rec && rec_prepare(t, &r, rec_rule, rec_raw, rec_canon, !rec_want)) {
+			t->rec->nr = (int)nr;
+			for (int i = 0; i < 6; i++)
+				t->rec->args[i] = sf_arg(&r, i);
+			if (!need_exit)
+				rec_finish(t, ret);
+		}
+		return need_exit;
+	}
+	if (!nrw) {
+		if (rec && rec_prepare(t, &r, rec_rule, rec_raw, rec_canon, !rec_want)) {
+			t->pending = PD_OBSERVE;
+			return 1;
+		}
 		return 0;
+	}
 
 	int inject;
 	uint64_t base = scratch(t, &inject);
@@ -390,6 +458,8 @@ int sc_enter(struct sf_tracee *t)
 		}
 		off += (len + 7) & ~7ull;
 	}
+	if (rec)
+		rec_prepare(t, &t->saved, rec_rule, rec_raw, rec_canon, !rec_want);
 	if (setregs(t, &r))
 		return 0;
 	t->pending = memfd_inject ? PD_MEMFD_INJECT : PD_RESTORE;
@@ -431,14 +501,25 @@ void sc_exit(struct sf_tracee *t)
 		mm_slot_free(t->mm, t->slot);
 		t->slot = -1;
 	}
-	if (exec_seen || getregs(t, &r))
+	if (exec_seen) {
+		rec_finish(t, 0);
 		return;
+	}
+	if (getregs(t, &r)) {
+		if (t->rec)
+			t->rec->active = 0;
+		return;
+	}
 	long ret = (long)r.rax;
 	DBG("%d: exit pending %d ret %ld", t->tid, (int)pd, ret);
 	switch (pd) {
 	case PD_RET:
 		r.rax = (uint64_t)t->ret;
 		setregs(t, &r);
+		rec_finish(t, t->ret);
+		return;
+	case PD_OBSERVE:
+		rec_finish(t, ret);
 		return;
 	case PD_SCRATCH_MMAP: {
 		if (ret < 0 && ret > -4096) {
@@ -474,6 +555,7 @@ void sc_exit(struct sf_tracee *t)
 		return;
 	}
 	t->magic = 0;
+	rec_finish(t, ret);
 	/* Restore every argument register and the number; keep the result. */
 	sf_regs o = t->saved;
 	o.rax = r.rax;

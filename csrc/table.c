@@ -8,6 +8,7 @@
 #define HDR 32
 #define RULE 48
 #define VF 24
+#define TRAP 12
 
 static uint32_t u32(const unsigned char *p)
 {
@@ -49,9 +50,11 @@ int sf_table_parse(struct sf_table *t, const unsigned char *blob_in, size_t len,
 		return fail(err, errlen, "rule table: bad magic or version");
 	uint32_t nrules = u32(blob_in + 8), nvf = u32(blob_in + 12), nsys = u32(blob_in + 16);
 	uint32_t plen = u32(blob_in + 20);
+	uint32_t ntrap = u32(blob_in + 28);
 	if (nsys)
 		return fail(err, errlen, "rule table: syscall rules are not supported by this core");
-	uint64_t need = (uint64_t)HDR + (uint64_t)nrules * RULE + (uint64_t)nvf * VF + plen;
+	uint64_t need = (uint64_t)HDR + (uint64_t)nrules * RULE + (uint64_t)nvf * VF +
+			(uint64_t)ntrap * TRAP + plen;
 	if (need != len)
 		return fail(err, errlen, "rule table: size %zu does not match header (%llu)", len,
 			    (unsigned long long)need);
@@ -60,7 +63,8 @@ int sf_table_parse(struct sf_table *t, const unsigned char *blob_in, size_t len,
 		return fail(err, errlen, "rule table: out of memory");
 	memcpy(t->blob, blob_in, len);
 	const unsigned char *b = t->blob;
-	const unsigned char *pool = b + HDR + (size_t)nrules * RULE + (size_t)nvf * VF;
+	const unsigned char *traps = b + HDR + (size_t)nrules * RULE + (size_t)nvf * VF;
+	const unsigned char *pool = traps + (size_t)ntrap * TRAP;
 	t->rules = calloc(nrules ? nrules : 1, sizeof(*t->rules));
 	t->vfiles = calloc(nvf ? nvf : 1, sizeof(*t->vfiles));
 	if (!t->rules || !t->vfiles) {
@@ -69,6 +73,33 @@ int sf_table_parse(struct sf_table *t, const unsigned char *blob_in, size_t len,
 	}
 	t->nrules = nrules;
 	t->nvfiles = nvf;
+	t->watch = calloc(ntrap ? ntrap : 1, sizeof(*t->watch));
+	if (!t->watch) {
+		sf_table_free(t);
+		return fail(err, errlen, "rule table: out of memory");
+	}
+	for (uint32_t i = 0; i < ntrap; i++) {
+		const unsigned char *x = traps + (size_t)i * TRAP;
+		uint32_t kind = u32(x), a = u32(x + 4), bb = u32(x + 8);
+		if (kind == 0) {
+			if (a >= SF_MAX_NR) {
+				sf_table_free(t);
+				return fail(err, errlen, "rule table: trap %u: bad syscall number", i);
+			}
+			t->rec_nr[a] = 1;
+		} else if (kind == 1) {
+			struct sf_str w;
+			if (str(&w, pool, plen, a, bb) || !w.n || w.p[0] != '/') {
+				sf_table_free(t);
+				return fail(err, errlen, "rule table: trap %u: bad watch prefix", i);
+			}
+			t->watch[t->nwatch++] = w;
+		} else {
+			sf_table_free(t);
+			return fail(err, errlen, "rule table: trap %u: unknown kind %u", i, kind);
+		}
+		t->record = 1;
+	}
 	for (uint32_t i = 0; i < nvf; i++) {
 		const unsigned char *v = b + HDR + (size_t)nrules * RULE + (size_t)i * VF;
 		struct sf_vfile *f = &t->vfiles[i];
@@ -138,6 +169,7 @@ void sf_table_free(struct sf_table *t)
 {
 	free(t->rules);
 	free(t->vfiles);
+	free(t->watch);
 	free(t->blob);
 	memset(t, 0, sizeof(*t));
 }

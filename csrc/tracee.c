@@ -46,6 +46,7 @@ void tr_del(struct sf_tracee *t)
 	}
 	if (t->proc)
 		proc_put(t->proc);
+	free(t->rec);
 	free(t);
 	ntracees--;
 }

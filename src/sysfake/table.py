@@ -14,11 +14,23 @@ MAGIC = b"SFT1"
 VERSION = 1
 NO_VFILE = 0xFFFFFFFF
 
-HEADER = struct.Struct("<4sIIIIIII")  # magic version n_path n_vfile n_sysrule pool_len flags rsvd
+HEADER = struct.Struct("<4sIIIIIII")  # magic version n_path n_vfile n_sysrule pool_len flags n_trap
 PATH_RULE = struct.Struct("<BBHiIIIIIIIIII")  # 48 bytes
 VFILE = struct.Struct("<IIIIII")  # 24 bytes
 
+TRAP = struct.Struct("<III")  # kind a b
+TRAP_SYSCALL = 0
+TRAP_WATCH = 1
+
 VFILE_READONLY = 1
+
+
+@dataclass
+class RecordSpec:
+    """What record mode watches: path prefixes, and extra syscall numbers to trap."""
+
+    watch: list[str]
+    syscalls: list[int]
 
 
 class _Pool:
@@ -41,7 +53,7 @@ def _b(s: str | None) -> bytes | None:
     return None if s is None else s.encode("utf-8", "surrogateescape")
 
 
-def encode(rules: RuleSet) -> bytes:
+def encode(rules: RuleSet, record: RecordSpec | None = None) -> bytes:
     pool = _Pool()
     vfiles: list[VirtualFile] = []
     recs = bytearray()
@@ -65,9 +77,19 @@ def encode(rules: RuleSet) -> bytes:
         off, ln = pool.add(v.content)
         vrecs += VFILE.pack(off, ln, v.mode & 0o7777, v.uid, v.gid,
                             VFILE_READONLY if v.readonly else 0)
+    traps = bytearray()
+    n_trap = 0
+    if record is not None:
+        for nr in record.syscalls:
+            traps += TRAP.pack(TRAP_SYSCALL, nr, 0)
+            n_trap += 1
+        for w in record.watch:
+            off, ln = pool.add(_b(w))
+            traps += TRAP.pack(TRAP_WATCH, off, ln)
+            n_trap += 1
     head = HEADER.pack(MAGIC, VERSION, len(rules.path_rules), len(vfiles), 0,
-                       len(pool.data), 0, 0)
-    return bytes(head + recs + vrecs + pool.data)
+                       len(pool.data), 0, n_trap)
+    return bytes(head + recs + vrecs + traps + pool.data)
 
 
 @dataclass
@@ -81,16 +103,16 @@ def decode(blob: bytes) -> RuleSet:
 
     if len(blob) < HEADER.size:
         raise ValueError("table too short")
-    magic, ver, n_path, n_vfile, n_sys, pool_len, _flags, _r = HEADER.unpack_from(blob, 0)
+    magic, ver, n_path, n_vfile, n_sys, pool_len, _flags, n_trap = HEADER.unpack_from(blob, 0)
     if magic != MAGIC or ver != VERSION:
         raise ValueError("bad table magic or version")
     if n_sys:
         raise ValueError("syscall rules are not supported by this decoder")
     off = HEADER.size
-    need = off + n_path * PATH_RULE.size + n_vfile * VFILE.size + pool_len
+    need = off + n_path * PATH_RULE.size + n_vfile * VFILE.size + n_trap * TRAP.size + pool_len
     if need != len(blob):
         raise ValueError("table size mismatch")
-    pool_start = off + n_path * PATH_RULE.size + n_vfile * VFILE.size
+    pool_start = off + n_path * PATH_RULE.size + n_vfile * VFILE.size + n_trap * TRAP.size
     pool = blob[pool_start:]
 
     def s(o: int, n: int) -> str | None:

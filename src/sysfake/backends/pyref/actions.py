@@ -310,6 +310,8 @@ def load_table(table: bytes) -> RuleSet:
                 f"the Python reference backend does not support syscall rules (table has {n_sys})")
         if flags:
             raise UnsupportedTable(f"unknown table flags {flags:#x}")
+        if head[7]:
+            raise UnsupportedTable("the Python reference backend does not support record mode")
         for i in range(n_path):
             off = HEADER.size + i * PATH_RULE.size
             if off + PATH_RULE.size <= len(table):
