@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from . import contenders as cmod
 from . import machine, report, runner
@@ -44,12 +45,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--gvisor", action="store_true",
                    help="run every measured command in a fresh `runsc --platform=ptrace "
                    "--network=none do` sandbox")
+    p.add_argument("--scale", type=float, default=1.0,
+                   help="multiply the workloads' counts (e.g. 0.05 with --gvisor)")
     p.add_argument("--workloads", metavar="LIST",
                    help="comma-separated workload numbers or names (default: all)")
     p.add_argument("--contenders", metavar="LIST",
                    help="comma-separated contenders (default: all; untraced is always run)")
     p.add_argument("--timeout", type=float, default=300,
                    help="seconds before one run is killed (default 300)")
+    p.add_argument("--slow-seconds", type=float, default=20.0,
+                   help="a contender whose run takes longer than this on a workload ...")
+    p.add_argument("--slow-reps", type=int, default=3,
+                   help="... runs only in this many repetitions of it (default 20 s, 3)")
+    p.add_argument("--merge", nargs="+", metavar="JSON",
+                   help="merge result files of runs over different workloads into one "
+                   "report (with --json/--png), run nothing")
     p.add_argument("--sysfake", metavar="CMD",
                    help="how to start sysfake (default: `sysfake` on PATH)")
     p.add_argument("--cache-dir", metavar="DIR",
@@ -64,11 +74,16 @@ def _split(s: str | None) -> list[str] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--"]:  # `sysfake bench -- --quick` (argparse REMAINDER in the CLI)
+        argv = argv[1:]
+    args = _parser().parse_args(argv)
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
+    if args.merge:
+        return _merge(args.merge, args.json, args.png, log)
     sysfake = cmod.sysfake_cmd(args.sysfake)
     all_cs = cmod.all_contenders(sysfake)
     if args.list:
@@ -96,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     cpu = args.cpu if args.cpu is not None else allowed[-1]
     reps = args.reps if args.reps is not None else (1 if args.quick else 5)
     opts = runner.Options(reps=max(1, reps), pin=args.pin, cpu=cpu, gvisor=args.gvisor,
-                          timeout=args.timeout, verbose=args.verbose)
+                          timeout=args.timeout, verbose=args.verbose,
+                          slow_seconds=args.slow_seconds, slow_reps=max(1, args.slow_reps))
     cache = Path(args.cache_dir) if args.cache_dir else runner.default_cache_dir()
     try:
         floor, sfwl, gowl, go_note = runner.build_tools(cache, log)
@@ -119,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # SRC/DST live under /tmp so that they are visible inside runsc's root too
     with tempfile.TemporaryDirectory(prefix="sysfake-bench-") as tmp:
-        ctx = wmod.Ctx(Path(tmp), sfwl, floor, gowl, args.quick)
+        ctx = wmod.Ctx(Path(tmp), sfwl, floor, gowl, args.quick, args.scale)
         wmod.prepare_files(ctx.workdir)
 
         def in_env(a: list[str]) -> list[str]:
@@ -148,9 +164,11 @@ def main(argv: list[str] | None = None) -> int:
         "schema": report.SCHEMA,
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "argv": ["sysfake", "bench", *(sys.argv[1:] if argv is None else argv)],
+        "argv": ["sysfake", "bench", *argv],
         "options": {"quick": args.quick, "reps": opts.reps, "pin": opts.pin, "cpu": opts.cpu,
                     "gvisor": opts.gvisor, "timeout_s": opts.timeout,
+                    "scale": args.scale, "slow_seconds": opts.slow_seconds,
+                    "slow_reps": opts.slow_reps,
                     "order": "interleaved ABAB: each repetition runs every contender in turn"},
         "machine": host,
         "sandbox_machine": sandbox_machine,
@@ -166,21 +184,76 @@ def main(argv: list[str] | None = None) -> int:
         doc["workloads"].append({
             "key": w.key, "number": w.number, "title": w.title, "reference": w.reference,
             "command": res.command, "intercepted_syscalls": res.intercepted,
-            "skipped": res.skipped,
+            "skipped": res.skipped, "capped_reps": res.capped,
             "results": {} if res.skipped else report.summarise(res, names),
         })
+        if res.capped:
+            notes.append(f"workload {w.key}: " + ", ".join(
+                f"{c} ran in {n} of {opts.reps} repetitions (slower than "
+                f"{opts.slow_seconds:g} s a run)" for c, n in res.capped.items()))
+    if args.scale != 1.0 and not args.quick:
+        notes.append(f"--scale {args.scale:g}: the counts are the titles' counts x {args.scale:g}")
+    return _output(doc, args.json, args.png, log)
+
+
+def _output(doc: dict[str, Any], json_path: str | None, png_path: str | None,
+            log: Callable[[str], None]) -> int:
+    report.net_of_startup(doc)
     print(report.table(doc))
-    if args.json:
-        report.dump(doc, args.json)
-        log(f"wrote {args.json}")
+    if json_path:
+        report.dump(doc, json_path)
+        log(f"wrote {json_path}")
     rc = 0
-    if args.png:
+    if png_path:
         from .plot import PlotUnavailable, write_png
 
         try:
-            write_png(doc, args.png)
-            log(f"wrote {args.png}")
+            write_png(doc, png_path)
+            log(f"wrote {png_path}")
         except PlotUnavailable as e:
             log(f"sysfake bench: no PNG: {e}")
             rc = 1
     return rc
+
+
+def _merge(paths: list[str], json_path: str | None, png_path: str | None,
+           log: Callable[[str], None]) -> int:
+    """One report from several runs over different workloads."""
+    docs: list[dict[str, Any]] = []
+    for p in paths:
+        with open(p, encoding="utf-8") as f:
+            docs.append(json.load(f))
+    if any(d.get("schema") != report.SCHEMA for d in docs):
+        log(f"sysfake bench: --merge: not all files are {report.SCHEMA}")
+        return 2
+    if len({d["options"]["gvisor"] for d in docs}) != 1:
+        log("sysfake bench: --merge: cannot merge host and gVisor runs")
+        return 2
+    out = dict(docs[0])
+    out["merged_from"] = [{"argv": d["argv"], "started": d["started"],
+                           "finished": d["finished"], "loadavg_start": d["machine"]["loadavg"],
+                           "loadavg_end": d["loadavg_end"]} for d in docs]
+    out["finished"] = docs[-1]["finished"]
+    out["loadavg_end"] = docs[-1]["loadavg_end"]
+    seen_w: set[str] = set()
+    out["workloads"], out["targets"], out["notes"] = [], [], []
+    for d in docs:
+        for w in d["workloads"]:
+            if w["key"] in seen_w:
+                log(f"sysfake bench: --merge: workload {w['key']} is in more than one file")
+                return 2
+            seen_w.add(w["key"])
+            out["workloads"].append(w)
+        out["targets"].extend(d["targets"])
+        out["notes"].extend(n for n in d["notes"] if n not in out["notes"])
+    out["workloads"].sort(key=lambda w: w["number"])
+    order = {w["key"]: i for i, w in enumerate(out["workloads"])}
+    out["targets"].sort(key=lambda t: order.get(t["workload"], 0))
+    by_name: dict[str, dict[str, Any]] = {}
+    for d in docs:
+        for c in d["contenders"]:
+            prev = by_name.get(c["name"])
+            if prev is None or (c["available"] and not prev["available"]):
+                by_name[c["name"]] = c
+    out["contenders"] = list(by_name.values())
+    return _output(out, json_path, png_path, log)

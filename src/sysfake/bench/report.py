@@ -64,6 +64,25 @@ def summarise(res: WorkloadResult, contenders: list[str]) -> dict[str, Any]:
     return out
 
 
+def net_of_startup(doc: dict[str, Any]) -> None:
+    """Add the cost per intercepted syscall net of each contender's fixed
+    start-up cost (from workload 0), where both are known."""
+    start = next((w for w in doc["workloads"] if w["key"] == "startup" and w["results"]), None)
+    if start is None:
+        return
+    s_base = start["results"].get("untraced", {}).get("median_s")
+    for w in doc["workloads"]:
+        n = w.get("intercepted_syscalls") or 0
+        base = w["results"].get("untraced", {}).get("median_s")
+        for name, r in w["results"].items():
+            s = start["results"].get(name, {}).get("median_s")
+            if w is start or n < 100 or None in (s, s_base, base, r["median_s"]):
+                r["us_per_intercepted_syscall_net_startup"] = None
+                continue
+            extra = (r["median_s"] - base) - (s - s_base)
+            r["us_per_intercepted_syscall_net_startup"] = round(extra / n * 1e6, 2)
+
+
 def paired_between(res: WorkloadResult, a: str, b: str) -> float | None:
     ra = [r for r in res.runs if r.contender == a]
     rb = [r for r in res.runs if r.contender == b]
@@ -80,7 +99,7 @@ def targets(results: list[WorkloadResult], proot_accel: bool | None) -> list[dic
         return "met" if v <= limit else "missed"
 
     for res in results:
-        if res.skipped:
+        if res.skipped or res.workload.key == "startup":
             continue
         w = res.workload
         if w.key == "getppid":
@@ -123,6 +142,7 @@ def table(doc: dict[str, Any]) -> str:
     where = "inside gVisor" if doc["options"]["gvisor"] else "host"
     lines.append(f"sysfake bench ({where}): {m.get('cpu_model')}, {m.get('cores')} cores, "
                  f"kernel {m.get('kernel_release')}, reps={doc['options']['reps']}, "
+                 f"scale={doc['options'].get('scale', 1)}, "
                  f"pin={'cpu ' + str(doc['options']['cpu']) if doc['options']['pin'] else 'off'}")
     sb = doc.get("sandbox_machine")
     if sb:
@@ -141,7 +161,7 @@ def table(doc: dict[str, Any]) -> str:
                      f"{w['intercepted_syscalls'] or '?'} intercepted syscalls)")
         lines.append(f"  {'contender':15s} {'median s':>9s} {'min-max s':>17s} "
                      f"{'x untraced':>10s} {'(min-max)':>13s} {'x ref':>6s} "
-                     f"{'us/sc':>7s}  seen")
+                     f"{'us/sc':>7s} {'net':>7s}  seen")
         for name, s in w["results"].items():
             mm = f"{_fmt(s['min_s'], '.3f')}-{_fmt(s['max_s'], '.3f')}"
             rr = f"{_fmt(s['ratio_untraced_min'], '.2f')}-{_fmt(s['ratio_untraced_max'], '.2f')}"
@@ -149,7 +169,8 @@ def table(doc: dict[str, Any]) -> str:
             lines.append(f"  {name:15s} {_fmt(s['median_s'], '9.3f')} {mm:>17s} "
                          f"{_fmt(s['ratio_untraced'], '10.2f')} {rr:>13s} "
                          f"{_fmt(s['ratio_reference'], '6.2f')} "
-                         f"{_fmt(s['us_per_intercepted_syscall'], '7.2f')}  "
+                         f"{_fmt(s['us_per_intercepted_syscall'], '7.2f')} "
+                         f"{_fmt(s.get('us_per_intercepted_syscall_net_startup'), '7.2f')}  "
                          f"{','.join(s['seen'])} {flag}")
     lines.append("")
     lines.append("targets (reported, not asserted):")

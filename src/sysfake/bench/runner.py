@@ -104,6 +104,11 @@ class Options:
     gvisor: bool
     timeout: float
     verbose: bool = False
+    # a contender whose run took longer than slow_seconds is only run in the
+    # first slow_reps repetitions of that workload (PRoot without its
+    # accelerator needs minutes for workload 2)
+    slow_seconds: float = 20.0
+    slow_reps: int = 3
 
 
 @dataclass
@@ -113,6 +118,7 @@ class WorkloadResult:
     intercepted: int | None
     runs: list[Run] = field(default_factory=list)
     skipped: str = ""
+    capped: dict[str, int] = field(default_factory=dict)  # contender -> reps run
 
 
 def sandbox(opts: Options, argv: list[str], timeout: float | None = None) -> list[str]:
@@ -186,11 +192,17 @@ def run_workload(ctx: Ctx, opts: Options, w: Workload, cs: list[Contender],
     log(f"[{w.number}] {w.key}: {w.title}")
     _run_capture(sandbox(opts, cmd), ctx.workdir)  # warm the page cache
     res.intercepted = count_intercepted(ctx, opts, cmd)
+    slow: set[str] = set()
     for rep in range(opts.reps):
         for c in cs:  # ABAB: every repetition runs all contenders in turn
+            if c.name in slow and rep >= opts.slow_reps:
+                res.capped[c.name] = opts.slow_reps
+                continue
             t0 = time.monotonic()
             r = run_once(ctx, opts, c, cmd, rep)
             res.runs.append(r)
+            if (r.seconds or 0.0) > opts.slow_seconds or "timed out" in r.error:
+                slow.add(c.name)
             if opts.verbose or not r.ok:
                 took = f"{r.seconds:.3f}s" if r.seconds is not None else \
                     f"({time.monotonic() - t0:.1f}s)"

@@ -29,6 +29,7 @@ class Ctx:
     floor: str  # compiled floor tracer
     gowl: str | None  # compiled Go workload, None without a Go toolchain
     quick: bool
+    scale: float = 1.0  # multiplies the full counts (e.g. 0.05 inside gVisor)
 
     @property
     def src(self) -> str:
@@ -81,7 +82,11 @@ class Workload:
 
 
 def _n(ctx: Ctx, full: int, quick: int) -> int:
-    return quick if ctx.quick else full
+    return quick if ctx.quick else max(1, round(full * ctx.scale))
+
+
+def _startup(ctx: Ctx) -> list[str]:
+    return [ctx.sfwl, "stat", ctx.src, "1"]
 
 
 def _sh(script: str) -> list[str]:
@@ -135,7 +140,7 @@ def _threads(ctx: Ctx) -> list[str]:
 
 
 def _go(ctx: Ctx) -> list[str]:
-    runs, n = (3, 10) if ctx.quick else (100, 1000)
+    runs, n = (3, 10) if ctx.quick else (_n(ctx, 100, 3), 1000)
     src = shlex.quote(ctx.src)
     if ctx.gowl:
         g = shlex.quote(ctx.gowl)
@@ -156,6 +161,7 @@ def _go_available(ctx: Ctx) -> str | None:
 
 
 WORKLOADS: list[Workload] = [
+    Workload("startup", 0, "start-up: one stat() of a redirected path", "floor-x", _startup),
     Workload("stat", 1, "200k stat() of a redirected path", "floor-x", _stat),
     Workload("getppid", 2, "2M getppid(), no rule involved", "floor", _getppid),
     Workload("openread", 3, "100k open+read+close of a redirected file", "floor-x", _openread),
