@@ -55,9 +55,17 @@ def _strace(ctx: Ctx, cmd: list[str]) -> list[str]:
 
 
 def sysfake_cmd(explicit: str | None) -> list[str] | None:
-    """How to start the sysfake CLI: --sysfake, the `sysfake` on PATH, or -m."""
+    """How to start the sysfake CLI: --sysfake, the console script beside this
+    Python, the `sysfake` on PATH, or -m.
+
+    The script beside sys.executable comes first: a `sysfake` found on PATH
+    may be a wrapper such as a pyenv shim, which forks dozens of processes
+    (about 100 ms) before sysfake even starts."""
     if explicit:
         return explicit.split()
+    beside = os.path.join(os.path.dirname(sys.executable), "sysfake")
+    if os.access(beside, os.X_OK):
+        return [beside]
     exe = shutil.which("sysfake")
     if exe:
         return [exe]
