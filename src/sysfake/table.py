@@ -8,19 +8,31 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from .model import Action, MatchKind, PathRule, RuleSet, VirtualFile
+from .model import Action, MatchKind, PathRule, RuleSet, SyscallRule, VirtualFile
 
 MAGIC = b"SFT1"
-VERSION = 1
+VERSION = 2
 NO_VFILE = 0xFFFFFFFF
 
-HEADER = struct.Struct("<4sIIIIIII")  # magic version n_path n_vfile n_sysrule pool_len flags n_trap
+# magic version n_path n_vfile n_sysrule pool_len emul n_trap n_patch n_aset rsvd rsvd
+HEADER = struct.Struct("<4sIIIIIIIIIII")
 PATH_RULE = struct.Struct("<BBHiIIIIIIIIII")  # 48 bytes
 VFILE = struct.Struct("<IIIIII")  # 24 bytes
 
 TRAP = struct.Struct("<III")  # kind a b
 TRAP_SYSCALL = 0
 TRAP_WATCH = 1
+TRAP_CGROUP_ROOT = 2
+TRAP_CGROUP_TEMPLATE = 3
+# nr rule_id action path_arg path_fd path_kind err retval path exe comm (off,len)
+# when_first when_last when_step delay_us patch_first patch_count aset_first aset_count
+# if_errno[4], then 4 argument matchers
+SYSRULE_HEAD = struct.Struct("<IIBBBBiqIIIIIIIIIIIIII4h")
+ARGM = struct.Struct("<BBBBIQQ")  # idx op width pad pad value mask
+SYSRULE_SIZE = SYSRULE_HEAD.size + 4 * ARGM.size
+PATCH = struct.Struct("<BBHIII")  # arg pad pad offset data_off data_len
+ASET = struct.Struct("<BBHIQ")  # idx op pad pad value
+NO_ARG = 0xFF
 
 VFILE_READONLY = 1
 
@@ -75,21 +87,67 @@ def encode(rules: RuleSet, record: RecordSpec | None = None) -> bytes:
     vrecs = bytearray()
     for v in vfiles:
         off, ln = pool.add(v.content)
-        vrecs += VFILE.pack(off, ln, v.mode & 0o7777, v.uid, v.gid,
-                            VFILE_READONLY if v.readonly else 0)
+        flags = (VFILE_READONLY if v.readonly else 0) | (int(v.generator) << 8)
+        vrecs += VFILE.pack(off, ln, v.mode & 0o7777, v.uid, v.gid, flags)
     traps = bytearray()
     n_trap = 0
+
+    def trap(kind: int, a: int, b: int) -> None:
+        nonlocal traps, n_trap
+        traps += TRAP.pack(kind, a, b)
+        n_trap += 1
+
     if record is not None:
         for nr in record.syscalls:
-            traps += TRAP.pack(TRAP_SYSCALL, nr, 0)
-            n_trap += 1
+            trap(TRAP_SYSCALL, nr, 0)
         for w in record.watch:
-            off, ln = pool.add(_b(w))
-            traps += TRAP.pack(TRAP_WATCH, off, ln)
-            n_trap += 1
-    head = HEADER.pack(MAGIC, VERSION, len(rules.path_rules), len(vfiles), 0,
-                       len(pool.data), 0, n_trap)
-    return bytes(head + recs + vrecs + traps + pool.data)
+            trap(TRAP_WATCH, *pool.add(_b(w)))
+    if rules.cgroupfs_root:
+        trap(TRAP_CGROUP_ROOT, *pool.add(_b(rules.cgroupfs_root)))
+    if rules.cgroupfs_template:
+        trap(TRAP_CGROUP_TEMPLATE, *pool.add(_b(rules.cgroupfs_template)))
+    srecs, patches, asets = _encode_sysrules(rules.syscall_rules, pool,
+                                             len(rules.path_rules))
+    head = HEADER.pack(MAGIC, VERSION, len(rules.path_rules), len(vfiles),
+                       len(rules.syscall_rules), len(pool.data), int(rules.emulations), n_trap,
+                       len(patches) // PATCH.size, len(asets) // ASET.size, 0, 0)
+    return bytes(head + recs + vrecs + traps + srecs + patches + asets + pool.data)
+
+
+def _encode_sysrules(rules: list[SyscallRule], pool: _Pool,
+                     first_id: int) -> tuple[bytearray, bytearray, bytearray]:
+    recs, patches, asets = bytearray(), bytearray(), bytearray()
+    for i, r in enumerate(rules):
+        if len(r.args) > 4:
+            raise ValueError(f"{r.origin}: at most 4 argument matchers per rule")
+        if len(r.if_errno) > 4:
+            raise ValueError(f"{r.origin}: at most 4 errnos in if_errno")
+        pf = len(patches) // PATCH.size
+        for p in r.patches:
+            off, ln = pool.add(p.data)
+            patches += PATCH.pack(p.arg, 0, 0, p.offset, off, ln)
+        af = len(asets) // ASET.size
+        for a in r.argsets:
+            asets += ASET.pack(a.idx, int(a.op), 0, 0, a.value & (2**64 - 1))
+        path = pool.add(_b(r.path))
+        exe = pool.add(_b(r.only_exe))
+        comm = pool.add(_b(r.only_comm))
+        errs = [*r.if_errno, 0, 0, 0, 0][:4]
+        recs += SYSRULE_HEAD.pack(
+            r.nr, first_id + i, int(r.action),
+            NO_ARG if r.path_arg is None else r.path_arg, 1 if r.path_fd else 0,
+            int(r.path_kind), r.errno, r.retval,
+            path[0], path[1], exe[0], exe[1], comm[0], comm[1],
+            r.when_first, r.when_last, r.when_step, r.delay_us,
+            pf, len(r.patches), af, len(r.argsets), *errs)
+        for k in range(4):
+            if k < len(r.args):
+                m = r.args[k]
+                recs += ARGM.pack(m.idx, int(m.op), m.width, 0, 0,
+                                  m.value & (2**64 - 1), m.mask & (2**64 - 1))
+            else:
+                recs += ARGM.pack(NO_ARG, 0, 8, 0, 0, 0, 0)
+    return recs, patches, asets
 
 
 @dataclass
@@ -103,11 +161,12 @@ def decode(blob: bytes) -> RuleSet:
 
     if len(blob) < HEADER.size:
         raise ValueError("table too short")
-    magic, ver, n_path, n_vfile, n_sys, pool_len, _flags, n_trap = HEADER.unpack_from(blob, 0)
+    (magic, ver, n_path, n_vfile, n_sys, pool_len, emul, n_trap, n_patch, n_aset,
+     _r1, _r2) = HEADER.unpack_from(blob, 0)
     if magic != MAGIC or ver != VERSION:
         raise ValueError("bad table magic or version")
-    if n_sys:
-        raise ValueError("syscall rules are not supported by this decoder")
+    if n_sys or emul or n_patch or n_aset:
+        raise ValueError("syscall rules and emulations are not supported by this decoder")
     off = HEADER.size
     need = off + n_path * PATH_RULE.size + n_vfile * VFILE.size + n_trap * TRAP.size + pool_len
     if need != len(blob):
@@ -129,6 +188,8 @@ def decode(blob: bytes) -> RuleSet:
         co, cl, mode, uid, gid, fl = VFILE.unpack_from(blob, voff + i * VFILE.size)
         if co + cl > len(pool):
             raise ValueError("content outside pool")
+        if fl >> 8:
+            raise ValueError("generated virtual files are not supported by this decoder")
         vfiles.append(VirtualFile(bytes(pool[co:co + cl]), mode, uid, gid,
                                   bool(fl & VFILE_READONLY)))
     out = RuleSet()

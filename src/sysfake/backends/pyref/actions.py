@@ -309,7 +309,8 @@ def load_table(table: bytes) -> RuleSet:
             raise UnsupportedTable(
                 f"the Python reference backend does not support syscall rules (table has {n_sys})")
         if flags:
-            raise UnsupportedTable(f"unknown table flags {flags:#x}")
+            raise UnsupportedTable(
+                f"the Python reference backend does not support emulations ({flags:#x})")
         if head[7]:
             raise UnsupportedTable("the Python reference backend does not support record mode")
         for i in range(n_path):
