@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from support import describe, run_sysfake
 from support.fakes import CAP, CAP_TEXT, VIRT, VIRT_TEXT, fake, run
 from support.progs import Progs
@@ -93,3 +95,11 @@ def test_double_fork_daemon_static(progs: Progs, tmp_path: Path) -> None:
 def sh_quote(s: str) -> str:
     return "'" + s.replace("'", "'\"'\"'") + "'"
 
+
+
+@pytest.mark.parametrize("backend", ["c", "python"])
+def test_grandchild_chain_each_backend(busybox: str, backend: str) -> None:
+    inner = f"{busybox} cat {CAP}; echo inner"
+    res = run_sysfake(run([f"--backend={backend}"], fake(CAP, CAP_TEXT),
+                          cmd=["sh", "-c", f"sh -c '{inner}'; echo outer"]))
+    assert (res.returncode, res.stdout) == (0, CAP_TEXT + "inner\nouter\n"), describe(res)
