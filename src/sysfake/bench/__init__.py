@@ -12,8 +12,10 @@ import datetime
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -69,12 +71,19 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _on_term(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _split(s: str | None) -> list[str] | None:
     return [x.strip() for x in s.split(",") if x.strip()] if s else None
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM (e.g. from timeout) unwinds, so the current run's group is killed
+        signal.signal(signal.SIGTERM, _on_term)
     if argv[:1] == ["--"]:  # `sysfake bench -- --quick` (argparse REMAINDER in the CLI)
         argv = argv[1:]
     args = _parser().parse_args(argv)

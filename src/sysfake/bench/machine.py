@@ -110,6 +110,30 @@ def tool_versions() -> dict[str, str]:
     return tools
 
 
+def sysfake_info() -> dict[str, Any]:
+    """The sysfake under test: its version and, from a checkout, the commit
+    and whether the tree had uncommitted changes to the core or the package."""
+    info: dict[str, Any] = {}
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec("sysfake")
+        origin = spec.origin if spec else None
+    except (ImportError, ValueError):
+        origin = None
+    if not origin:
+        return info
+    pkg = os.path.dirname(origin)
+    info["package_dir"] = pkg
+    head = _run(["git", "-C", pkg, "rev-parse", "HEAD"]).strip()
+    if re.fullmatch(r"[0-9a-f]{40}", head):
+        info["git_head"] = head
+        top = _run(["git", "-C", pkg, "rev-parse", "--show-toplevel"]).strip()
+        dirty = _run(["git", "-C", top, "status", "--porcelain", "--", "csrc", "src/sysfake"])
+        info["git_dirty_files"] = len([ln for ln in dirty.splitlines() if ln.strip()])
+    return info
+
+
 def collect() -> dict[str, Any]:
     u = os.uname()
     proc_version = _read("/proc/version").strip()
@@ -136,6 +160,7 @@ def collect() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "tools": tool_versions(),
         "proot": proot_info(),
+        "sysfake": sysfake_info(),
     }
 
 

@@ -1,10 +1,12 @@
 """Build the helper programs, then run contenders x workloads, interleaved."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -135,11 +137,19 @@ def sandbox(opts: Options, argv: list[str], timeout: float | None = None) -> lis
 def _run_capture(argv: list[str], workdir: Path) -> tuple[int, bytes, bytes]:
     """Run with stdout/stderr going to files (runsc makes a pipe O_NONBLOCK)."""
     with tempfile.TemporaryFile(dir=workdir) as fo, tempfile.TemporaryFile(dir=workdir) as fe:
-        p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=fo, stderr=fe, check=False,
-                           env=bench_env())
+        # own process group, so that an interrupted harness leaves nothing behind
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=fo, stderr=fe,
+                             env=bench_env(), start_new_session=True)
+        try:
+            rc = p.wait()
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+            raise
         fo.seek(0)
         fe.seek(0)
-        return p.returncode, fo.read(), fe.read()
+        return rc, fo.read(), fe.read()
 
 
 def timed_argv(ctx: Ctx, opts: Options, cmd: list[str]) -> list[str]:
