@@ -181,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
                     "order": "interleaved ABAB: each repetition runs every contender in turn"},
         "machine": host,
         "sandbox_machine": sandbox_machine,
+        "sysfake_cmd": sysfake,
         "loadavg_end": load_end,
         "contenders": [{"name": c.name, "description": c.description, "redirects": c.redirects,
                         "available": c.available, "note": c.note} for c in cs],
