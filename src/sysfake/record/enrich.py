@@ -1,0 +1,131 @@
+"""Turn raw records from the core into trace events.
+
+The core's records are terse (ids and numbers). Enricher keeps the state of
+every thread seen — its process (tgid), the process's parent, exe and comm,
+tracked from exec and fork records — and adds it to every event, names the
+syscall and decodes its arguments (syscalls.decode_args).
+"""
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass
+
+from ptrace.syscall.posix_arg import CLONE_FLAGS_BITMASK
+from ptrace.tools import readBits
+
+from .stream import NO_RULE, RawExec, RawFork, RawRecord, RawSyscall
+from .syscalls import decode_args, errno_name, name_of
+from .trace import AnyEvent, ExecEvent, ExitEvent, ForkEvent, SyscallEvent
+
+CLONE_THREAD = 0x00010000
+CLONE_PARENT = 0x00008000
+
+
+@dataclass
+class ThreadState:
+    tgid: int
+    ppid: int = 0
+    exe: str = ""
+    comm: str = ""
+
+
+def clone_text(flags: int) -> str:
+    """Clone flags symbolically (python-ptrace's bit names), e.g. CLONE_VM|CLONE_THREAD."""
+    bits = [str(b) for b in readBits(flags & ~0xFF, CLONE_FLAGS_BITMASK)]
+    sig = flags & 0xFF
+    if sig:
+        try:
+            bits.insert(0, signal.Signals(sig).name)
+        except ValueError:
+            bits.insert(0, str(sig))
+    return "|".join(bits)
+
+
+def wait_status(status: int) -> tuple[int | None, str | None, bool]:
+    """(exit code, signal name, core dumped) of a raw wait status."""
+    if os.WIFEXITED(status):
+        return os.WEXITSTATUS(status), None, False
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"SIG{sig}"
+        return None, name, os.WCOREDUMP(status)
+    return None, None, False
+
+
+class Enricher:
+    def __init__(self) -> None:
+        self.threads: dict[int, ThreadState] = {}
+        self.processes: set[int] = set()  # tgids ever seen
+        self.alive: set[int] = set()  # tids that have not exited
+        self.events = 0
+
+    def _state(self, tid: int, tgid: int | None = None) -> ThreadState:
+        st = self.threads.get(tid)
+        if st is None:
+            st = ThreadState(tgid if tgid is not None else tid)
+            self.threads[tid] = st
+            self.alive.add(tid)
+        elif tgid is not None and tgid != st.tgid:
+            st.tgid = tgid
+        if tgid is not None and tgid != tid and st.ppid == 0:
+            leader = self.threads.get(tgid)
+            if leader is not None:
+                st.ppid, st.exe, st.comm = leader.ppid, leader.exe, leader.comm
+        self.processes.add(st.tgid)
+        return st
+
+    def live_processes(self) -> int:
+        return len({self.threads[t].tgid for t in self.alive if t in self.threads})
+
+    def convert(self, rec: RawRecord) -> AnyEvent:
+        self.events += 1
+        if isinstance(rec, RawSyscall):
+            st = self._state(rec.tid, rec.tgid)
+            name = name_of(rec.nr)
+            ret = rec.ret
+            return SyscallEvent(
+                rec.time, rec.tid, st.tgid, st.ppid, st.exe, st.comm, syscall=name,
+                nr=rec.nr, args=decode_args(name, rec.args),
+                path=rec.raw or None, resolved=rec.canon or None,
+                rule=None if rec.rule_id == NO_RULE else rec.rule_id,
+                result=ret, errno=errno_name(-ret) if -4096 < ret < 0 else None,
+                flags=rec.flags)
+        if isinstance(rec, RawExec):
+            st = self._state(rec.tid)
+            # exec makes the thread the leader of its process; the other threads are gone
+            for tid, other in list(self.threads.items()):
+                if other.tgid == rec.tid and tid != rec.tid:
+                    self.alive.discard(tid)
+            st.tgid = rec.tid
+            st.ppid = rec.ppid or st.ppid
+            st.exe, st.comm = rec.exe, rec.comm
+            self.processes.add(rec.tid)
+            return ExecEvent(rec.time, rec.tid, st.tgid, st.ppid, st.exe, st.comm,
+                             argv=list(rec.argv), argv_truncated=rec.argv_truncated)
+        if isinstance(rec, RawFork):
+            parent = self._state(rec.parent)
+            thread = bool(rec.clone_flags & CLONE_THREAD)
+            if thread:
+                tgid, ppid = parent.tgid, parent.ppid
+            elif rec.clone_flags & CLONE_PARENT:
+                tgid, ppid = rec.child, parent.ppid
+            else:
+                tgid, ppid = rec.child, parent.tgid
+            self.threads[rec.child] = ThreadState(tgid, ppid, parent.exe, parent.comm)
+            self.alive.add(rec.child)
+            self.processes.add(tgid)
+            return ForkEvent(rec.time, rec.parent, parent.tgid, parent.ppid, parent.exe,
+                             parent.comm, child=rec.child, thread=thread,
+                             clone_flags=rec.clone_flags, clone_text=clone_text(rec.clone_flags))
+        st = self._state(rec.tid)
+        self.alive.discard(rec.tid)
+        code, sig, core = wait_status(rec.status)
+        return ExitEvent(rec.time, rec.tid, st.tgid, st.ppid, st.exe, st.comm,
+                         status=rec.status, exit_code=code, signal=sig, core_dumped=core)
+
+
+__all__ = ["Enricher", "ThreadState", "clone_text", "wait_status"]

@@ -1,0 +1,177 @@
+"""`sysfake record`: run a command under the tracer with rules in force and
+write what it did to a trace file (JSON Lines, see docs/record.md).
+
+    record(argv, out_path, rules, watch) -> exit status of the command
+
+The core gets the rule table plus a trap list (table.RecordSpec): the
+watched path prefixes and the extra syscalls to trap (syscalls.TRAPPED by
+default). It writes binary records to a pipe; stream.Drain empties the pipe
+in threads while the core runs and enrich.Enricher turns the records into
+trace events.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import IO
+
+from .. import __version__
+from ..model import RuleSet, SysAction, SyscallRule
+from ..paths import normalize
+from ..table import describe
+from .enrich import Enricher
+from .stream import Drain, RawRecord, make_pipe
+from .syscalls import TRAPPED, errno_name, trapped_numbers
+from .trace import FORMAT, End, Header, RuleInfo, TraceWriter
+
+DEFAULT_WATCH: tuple[str, ...] = ("/proc", "/sys", "/dev")
+
+
+class RecordError(Exception):
+    """Recording could not start (one line)."""
+
+
+def _sys_description(r: SyscallRule) -> str:
+    words = [r.action.name.lower()]
+    if r.action is SysAction.ERRNO:
+        words.append(errno_name(r.errno))
+    elif r.action is SysAction.RETURN:
+        words.append(str(r.retval))
+    if r.args:
+        words.append("if " + ", ".join(f"arg{m.idx} {m.op.name.lower()} {m.value:#x}"
+                                       for m in r.args))
+    if r.path:
+        words.append(f"path {r.path}")
+    return " ".join(words)
+
+
+def rule_infos(rules: RuleSet) -> list[RuleInfo]:
+    """The header's rule list: rule id -> origin and description. Path rules
+    have ids 0.. in table order, syscall rules follow (as table.encode numbers them)."""
+    out = [RuleInfo(i, r.match, r.kind.name.lower(), r.action.name.lower(), str(r.origin),
+                    describe(r)) for i, r in enumerate(rules.path_rules)]
+    first = len(rules.path_rules)
+    out += [RuleInfo(first + i, r.name, "syscall", r.action.name.lower(), str(r.origin),
+                     _sys_description(r)) for i, r in enumerate(rules.syscall_rules)]
+    return out
+
+
+def canonical_watch(paths: Sequence[str]) -> list[str]:
+    """Watched prefixes, absolute and normalised (no trailing '/'); raises RecordError."""
+    out: list[str] = []
+    for p in paths:
+        if not p.startswith("/"):
+            raise RecordError(f"--watch {p!r}: the prefix must be an absolute path")
+        n = normalize(p)
+        if n not in out:
+            out.append(n)
+    return out
+
+
+class _Progress:
+    """A live line on stderr (only when stderr is a terminal)."""
+
+    def __init__(self, enricher: Enricher, stream: IO[str]) -> None:
+        self.enricher = enricher
+        self.stream = stream
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sysfake-record-progress",
+                                        daemon=True)
+        self.shown = False
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _line(self) -> str:
+        e = self.enricher
+        return (f"\rsysfake record: {len(e.processes)} processes "
+                f"({e.live_processes()} running), {e.events} events\x1b[K")
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.25):
+            try:
+                self.stream.write(self._line())
+                self.stream.flush()
+                self.shown = True
+            except (OSError, ValueError, RuntimeError):
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        if self.shown:
+            try:
+                self.stream.write(self._line() + "\n")
+                self.stream.flush()
+            except (OSError, ValueError):
+                pass
+
+
+def record(
+    argv: Sequence[str],
+    out_path: str,
+    rules: RuleSet,
+    watch: Sequence[str] = DEFAULT_WATCH,
+    syscalls: Sequence[str] = TRAPPED,
+    *,
+    env: Mapping[str, str] | None = None,
+    orphans: str = "kill",
+    grace: float = 2.0,
+    verbose: bool = False,
+    progress: bool | None = None,
+) -> int:
+    """Run argv traced with `rules`, writing the trace to out_path; return its exit status.
+
+    Raises RecordError (cannot write the trace, bad watch path) and
+    core.CoreError (the tracer cannot start the command)."""
+    from ..core import run
+    from ..table import RecordSpec, encode
+
+    if not argv:
+        raise RecordError("no command given")
+    watched = canonical_watch(watch)
+    nrs = trapped_numbers(syscalls)
+    table = encode(rules, record=RecordSpec(watch=watched, syscalls=list(nrs.values())))
+    try:
+        out = open(out_path, "w", encoding="utf-8",  # noqa: SIM115 - `with` just below
+                   errors="surrogateescape")
+    except OSError as e:
+        raise RecordError(f"cannot write {out_path}: {e.strerror or e}") from None
+    with out:
+        writer = TraceWriter(out)
+        writer.write(Header(FORMAT, __version__, time.time(), list(argv), os.getcwd(),
+                            watched, list(nrs), rule_infos(rules)))
+        out.flush()
+        enricher = Enricher()
+
+        def sink(recs: list[RawRecord]) -> None:
+            for r in recs:
+                writer.write(enricher.convert(r))
+
+        rfd, wfd = make_pipe()
+        drain = Drain(rfd, sink)
+        drain.start()
+        show = sys.stderr.isatty() if progress is None else progress
+        prog = _Progress(enricher, sys.stderr) if show else None
+        if prog is not None:
+            prog.start()
+        status = 2
+        try:
+            status = run(table, argv, env, orphans=orphans, grace=grace, record_fd=wfd,
+                         verbose=verbose)
+        finally:
+            os.close(wfd)
+            errors = drain.finish(timeout=30.0)
+            if prog is not None:
+                prog.stop()
+            writer.write(End(time.time(), status, enricher.events, len(enricher.processes),
+                             errors))
+        for msg in errors:
+            sys.stderr.write(f"sysfake: warning: {msg}\n")
+    return status
+
+
+__all__ = ["DEFAULT_WATCH", "RecordError", "canonical_watch", "record", "rule_infos"]

@@ -1,0 +1,245 @@
+"""Syscall names, numbers and argument formatting for records, from python-ptrace.
+
+Names come from ``ptrace.syscall.linux.x86_64.SYSCALL_NAMES`` and argument
+names/types from ``ptrace.syscall.SYSCALL_PROTOTYPES``; flags are shown
+symbolically where python-ptrace has a formatter for them (open flags and
+modes, access modes, clone flags, dirfds, socket types, mmap protections, and
+its per-syscall constant tables). There are no hand-written syscall tables
+here. The one list of our own is TRAPPED: the syscalls record mode also
+traps, by name (see docs/record.md).
+"""
+from __future__ import annotations
+
+import errno as _errno
+import termios
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ptrace.syscall import SYSCALL_PROTOTYPES
+from ptrace.syscall.linux.x86_64 import SYSCALL_NAMES
+from ptrace.syscall.prototypes import ALIASES
+from ptrace.syscall.syscall_argument import ARGUMENT_CALLBACK, SYSCALL_ARG_DICT
+
+#: Syscalls that sandboxes (gVisor, seccomp profiles, user namespaces)
+#: typically refuse. In record mode the core traps these too and records
+#: them when they fail with ENOSYS, EINVAL, EPERM, EOPNOTSUPP or EACCES.
+#: Names python-ptrace does not know (newer than its table) are left out;
+#: `unknown_trapped()` lists them.
+TRAPPED: tuple[str, ...] = (
+    # mounts and the root
+    "mount", "umount2", "pivot_root", "chroot", "open_tree", "move_mount", "fsopen",
+    "fsconfig", "fsmount", "fspick", "mount_setattr",
+    # devices, terminals, sockets
+    "ioctl", "setsockopt", "mknod", "mknodat",
+    # process and namespace control
+    "prctl", "capset", "unshare", "setns", "clone3", "seccomp", "personality",
+    "pidfd_open", "pidfd_getfd", "kcmp", "setrlimit", "prlimit64", "sched_setscheduler",
+    "sched_setattr", "ioprio_set", "set_mempolicy", "mbind",
+    # keyrings
+    "keyctl", "add_key", "request_key",
+    # filesystems and files
+    "statfs", "fstatfs", "openat2", "name_to_handle_at", "open_by_handle_at",
+    "fanotify_init", "userfaultfd", "quotactl",
+    # kernel facilities
+    "bpf", "perf_event_open", "io_uring_setup", "init_module", "finit_module",
+    "delete_module", "syslog", "iopl", "ioperm", "landlock_create_ruleset",
+    # host identity and time
+    "sethostname", "setdomainname", "settimeofday", "clock_settime", "adjtimex",
+)
+
+#: errno values after which record mode records a trapped non-path syscall.
+RECORDED_ERRNOS: tuple[str, ...] = ("ENOSYS", "EINVAL", "EPERM", "EOPNOTSUPP", "EACCES")
+
+_X32_FIRST = 512  # python-ptrace's x86_64 table also lists the x32 numbers from 512
+
+
+def _number_table() -> dict[str, int]:
+    out: dict[str, int] = {}
+    for nr, name in sorted(SYSCALL_NAMES.items()):
+        out.setdefault(str(name), int(nr))  # the 64-bit number is the smaller one
+    return out
+
+
+_NUMBERS = _number_table()
+
+
+def name_of(nr: int) -> str:
+    """`openat` for 257; `syscall_NNN` when python-ptrace does not know the number."""
+    if 0 <= nr < _X32_FIRST:
+        name = SYSCALL_NAMES.get(nr)
+        if name is not None:
+            return str(name)
+    return f"syscall_{nr}"
+
+
+def number_of(name: str) -> int | None:
+    """The x86_64 number of a syscall name, or None if python-ptrace does not know it."""
+    nr = _NUMBERS.get(name)
+    return nr if nr is not None and nr < _X32_FIRST else None
+
+
+def trapped_numbers(names: Sequence[str] = TRAPPED) -> dict[str, int]:
+    """name -> number for the names python-ptrace knows, in the given order."""
+    out: dict[str, int] = {}
+    for n in names:
+        nr = number_of(n)
+        if nr is not None:
+            out[n] = nr
+    return out
+
+
+def unknown_trapped(names: Sequence[str] = TRAPPED) -> list[str]:
+    return [n for n in names if number_of(n) is None]
+
+
+def errno_name(err: int) -> str:
+    return _errno.errorcode.get(err, f"E{err}")
+
+
+def errno_number(name: str) -> int | None:
+    v = getattr(_errno, name, None)
+    return v if isinstance(v, int) and name.startswith("E") else None
+
+
+# ---------------------------------------------------------------- arguments
+
+@dataclass(frozen=True)
+class ArgSpec:
+    name: str
+    type: str | None
+
+
+def prototype(name: str) -> tuple[ArgSpec, ...] | None:
+    """The argument list python-ptrace knows for a syscall (aliases followed)."""
+    proto = SYSCALL_PROTOTYPES.get(name)
+    if proto is None:
+        for base, alts in ALIASES.items():
+            if name in alts and base in SYSCALL_PROTOTYPES:
+                proto = SYSCALL_PROTOTYPES[base]
+                break
+    if proto is None:
+        return None
+    return tuple(ArgSpec(str(n), str(t)) for t, n in proto[1])
+
+
+_SIGNED32 = {"int", "pid_t", "uid_t", "gid_t", "clockid_t", "key_serial_t", "qid_t",
+             "socklen_t", "mqd_t", "timer_t"}
+_SIGNED64 = {"long", "off_t", "loff_t", "ssize_t"}
+
+
+def _signed(value: int, bits: int) -> int:
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+def arg_value(ctype: str | None, raw: int) -> int:
+    """The integer an argument register holds, read as its C type says."""
+    t = (ctype or "").replace("const ", "").strip()
+    if t in _SIGNED32:
+        return _signed(raw, 32)
+    if t in _SIGNED64:
+        return _signed(raw, 64)
+    if t in ("unsigned int", "unsigned", "u32", "umode_t"):
+        return raw & 0xFFFFFFFF
+    return raw & 0xFFFFFFFFFFFFFFFF
+
+
+class _Arg:
+    """The little of python-ptrace's SyscallArgument that its value formatters read."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+
+def _ioctl_names() -> dict[int, str]:
+    names: dict[int, str] = {}
+    for n in sorted(dir(termios)):
+        if n.startswith(("TC", "TIOC", "FIO")):
+            v = getattr(termios, n)
+            if isinstance(v, int) and v > 0xFF:
+                names.setdefault(v, n)
+    return names
+
+
+_IOCTL = _ioctl_names()
+
+
+def ioctl_name(cmd: int) -> str | None:
+    """Terminal/file ioctl names from Python's termios module, else None."""
+    return _IOCTL.get(cmd & 0xFFFFFFFF)
+
+
+def arg_text(syscall: str, spec: ArgSpec, value: int) -> str | None:
+    """A symbolic rendering of one argument, or None when only the number is known."""
+    table: Any = SYSCALL_ARG_DICT.get(syscall, {}).get(spec.name)
+    if table is not None and value in table:
+        return str(table[value])
+    cb: Callable[[Any], Any] | None = ARGUMENT_CALLBACK.get(syscall, {}).get(spec.name)
+    if cb is not None:
+        try:
+            text = str(cb(_Arg(value)))
+        except Exception:  # a formatter that wants the process's memory: no text
+            return None
+        return None if text in ("", str(value)) else text
+    if syscall == "ioctl" and spec.name == "cmd":
+        n = ioctl_name(value)
+        return f"{n} ({value:#x})" if n else f"{value:#x}"
+    if spec.name in ("signum", "sig"):
+        from ptrace.signames import signalName
+        return str(signalName(value))
+    return None
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    type: str | None
+    value: int
+    text: str | None = None
+
+
+def decode_args(syscall: str, raw: Sequence[int]) -> list[Arg]:
+    """Name, type, value (and symbolic text) of each argument.
+
+    With a python-ptrace prototype, exactly its arguments; without one, all
+    six registers as arg0..arg5 (untyped, unsigned)."""
+    proto = prototype(syscall)
+    if proto is None:
+        return [Arg(f"arg{i}", None, int(v) & 0xFFFFFFFFFFFFFFFF) for i, v in enumerate(raw[:6])]
+    out: list[Arg] = []
+    for i, spec in enumerate(proto[:6]):
+        v = arg_value(spec.type, int(raw[i]) if i < len(raw) else 0)
+        out.append(Arg(spec.name, spec.type, v, arg_text(syscall, spec, v)))
+    return out
+
+
+def arg_by_name(args: Sequence[Arg], name: str) -> Arg | None:
+    for a in args:
+        if a.name == name:
+            return a
+    return None
+
+
+_ACCMODE = 0o3
+
+
+def access_kind(syscall: str, args: Sequence[Arg]) -> str:
+    """'read', 'write', 'read/write' for opens, else the syscall name (stat, access...)."""
+    if syscall in ("open", "openat", "creat"):
+        if syscall == "creat":
+            return "write"
+        a = arg_by_name(args, "flags")
+        if a is None:
+            return syscall
+        mode = a.value & _ACCMODE
+        return {0: "read", 1: "write", 2: "read/write"}.get(mode, syscall)
+    if syscall in ("truncate",):
+        return "write"
+    return syscall
+
+
+__all__ = ["RECORDED_ERRNOS", "TRAPPED", "Arg", "ArgSpec", "access_kind", "arg_by_name",
+           "arg_text", "arg_value", "decode_args", "errno_name", "errno_number",
+           "ioctl_name", "name_of", "number_of", "prototype", "trapped_numbers",
+           "unknown_trapped"]

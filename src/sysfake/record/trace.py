@@ -1,0 +1,302 @@
+"""The trace file: JSON Lines, one record per line (schema in docs/record.md).
+
+The first line is a `header`, the last normally an `end`; between them come
+`exec`, `fork`, `syscall` and `exit` records in the order the tracer saw
+them. Every event record carries time, pid (the thread id), tgid, ppid, exe
+and comm of the thread it is about.
+
+    write: TraceWriter(path) ... .write(record)
+    read:  iter_trace(path) / load_trace(path) -> Trace
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import IO, Any, Union
+
+from .syscalls import Arg
+
+FORMAT = 1  # the trace format version (header "format")
+
+
+class TraceError(Exception):
+    """A trace file cannot be read (the message is one line, with FILE:LINE)."""
+
+
+@dataclass
+class RuleInfo:
+    """A rule of the run's table, as records refer to it (`rule` = id)."""
+
+    id: int
+    match: str
+    kind: str  # exact | prefix | glob
+    action: str  # content | redirect | hide | errno
+    origin: str  # FILE:LINE:COL, or the command-line flag
+    description: str  # e.g. "hide (ENOENT)", "content b'40\\n' mode 644"
+
+
+@dataclass
+class Header:
+    format: int
+    sysfake: str
+    time: float  # when recording started (seconds since the epoch)
+    argv: list[str]
+    cwd: str
+    watch: list[str]  # watched path prefixes
+    syscalls: list[str]  # the extra trapped syscalls (names)
+    rules: list[RuleInfo]
+    type: str = "header"
+
+
+@dataclass
+class Event:
+    time: float
+    pid: int  # thread id (as the tracer sees it)
+    tgid: int  # thread-group (process) id
+    ppid: int  # parent process id (0 when not known)
+    exe: str  # executable path ("" when not known yet)
+    comm: str  # command name ("" when not known yet)
+
+
+@dataclass
+class SyscallEvent(Event):
+    syscall: str  # name, or syscall_NNN
+    nr: int
+    args: list[Arg]
+    path: str | None  # the path as the program named it
+    resolved: str | None  # absolute, normalised, /proc/<own pid> written /proc/self
+    rule: int | None  # id of the rule that decided the path (see header rules)
+    result: int  # return value, or -errno
+    errno: str | None  # errno name when result < 0
+    flags: int = 0  # record flags from the core (reserved)
+    type: str = "syscall"
+
+
+@dataclass
+class ExecEvent(Event):
+    argv: list[str] = field(default_factory=list)
+    argv_truncated: bool = False  # the core keeps the first 1 KiB of the command line
+    type: str = "exec"
+
+
+@dataclass
+class ForkEvent(Event):
+    child: int = 0  # the new thread's id
+    thread: bool = False  # CLONE_THREAD: a thread of the same process
+    clone_flags: int = 0
+    clone_text: str = ""
+    type: str = "fork"
+
+
+@dataclass
+class ExitEvent(Event):
+    status: int = 0  # raw wait status
+    exit_code: int | None = None  # exit status when the thread exited normally
+    signal: str | None = None  # the signal name when it was killed
+    core_dumped: bool = False
+    type: str = "exit"
+
+
+@dataclass
+class End:
+    time: float
+    exit_status: int  # sysfake's exit status for the command (128+N: killed by signal N)
+    events: int  # event records written
+    processes: int  # processes (thread groups) seen
+    errors: list[str] = field(default_factory=list)  # stream problems, if any
+    type: str = "end"
+
+
+Record = Union[Header, SyscallEvent, ExecEvent, ForkEvent, ExitEvent, End]
+AnyEvent = Union[SyscallEvent, ExecEvent, ForkEvent, ExitEvent]
+
+
+def to_json(rec: Record) -> str:
+    d = asdict(rec)
+    if isinstance(rec, SyscallEvent):
+        # keep arg objects compact: drop an absent text
+        d["args"] = [{k: v for k, v in a.items() if not (k == "text" and v is None)}
+                     for a in d["args"]]
+    return json.dumps(d, ensure_ascii=False, separators=(",", ":"))
+
+
+class TraceWriter:
+    """Writes records, one JSON object per line."""
+
+    def __init__(self, f: IO[str]) -> None:
+        self.f = f
+
+    def write(self, rec: Record) -> None:
+        self.f.write(to_json(rec) + "\n")
+
+
+# ---------------------------------------------------------------- reading
+
+def _need(d: dict[str, Any], key: str, typ: type | tuple[type, ...], where: str) -> Any:
+    if key not in d:
+        raise TraceError(f"{where}: missing field {key!r}")
+    v = d[key]
+    if isinstance(v, bool) and typ in (int, float, (int, float)):
+        raise TraceError(f"{where}: field {key!r} must be a number")
+    if not isinstance(v, typ):
+        raise TraceError(f"{where}: field {key!r} has the wrong type")
+    return v
+
+
+def _opt(d: dict[str, Any], key: str, typ: type | tuple[type, ...], where: str,
+         default: Any = None) -> Any:
+    if d.get(key) is None:
+        return default
+    return _need(d, key, typ, where)
+
+
+_NUM = (int, float)
+
+
+def _event_fields(d: dict[str, Any], where: str) -> dict[str, Any]:
+    return {"time": float(_need(d, "time", _NUM, where)), "pid": _need(d, "pid", int, where),
+            "tgid": _need(d, "tgid", int, where), "ppid": _need(d, "ppid", int, where),
+            "exe": _need(d, "exe", str, where), "comm": _need(d, "comm", str, where)}
+
+
+def from_dict(d: Any, where: str) -> Record:
+    """One record from its parsed JSON object. Raises TraceError."""
+    if not isinstance(d, dict):
+        raise TraceError(f"{where}: a record must be a JSON object")
+    t = d.get("type")
+    if t == "header":
+        rules = []
+        for i, r in enumerate(_need(d, "rules", list, where)):
+            if not isinstance(r, dict):
+                raise TraceError(f"{where}: rules[{i}] must be an object")
+            w = f"{where}: rules[{i}]"
+            rules.append(RuleInfo(_need(r, "id", int, w), _need(r, "match", str, w),
+                                  _need(r, "kind", str, w), _need(r, "action", str, w),
+                                  _need(r, "origin", str, w), _need(r, "description", str, w)))
+        return Header(_need(d, "format", int, where), _need(d, "sysfake", str, where),
+                      float(_need(d, "time", _NUM, where)), list(_need(d, "argv", list, where)),
+                      _need(d, "cwd", str, where), list(_need(d, "watch", list, where)),
+                      list(_need(d, "syscalls", list, where)), rules)
+    if t == "syscall":
+        args = []
+        for i, a in enumerate(_need(d, "args", list, where)):
+            if not isinstance(a, dict):
+                raise TraceError(f"{where}: args[{i}] must be an object")
+            w = f"{where}: args[{i}]"
+            args.append(Arg(_need(a, "name", str, w), _opt(a, "type", str, w),
+                            _need(a, "value", int, w), _opt(a, "text", str, w)))
+        return SyscallEvent(**_event_fields(d, where), syscall=_need(d, "syscall", str, where),
+                            nr=_need(d, "nr", int, where), args=args,
+                            path=_opt(d, "path", str, where),
+                            resolved=_opt(d, "resolved", str, where),
+                            rule=_opt(d, "rule", int, where),
+                            result=_need(d, "result", int, where),
+                            errno=_opt(d, "errno", str, where),
+                            flags=_opt(d, "flags", int, where, 0))
+    if t == "exec":
+        argv = _need(d, "argv", list, where)
+        if not all(isinstance(a, str) for a in argv):
+            raise TraceError(f"{where}: argv must be a list of strings")
+        return ExecEvent(**_event_fields(d, where), argv=list(argv),
+                         argv_truncated=bool(_opt(d, "argv_truncated", bool, where, False)))
+    if t == "fork":
+        return ForkEvent(**_event_fields(d, where), child=_need(d, "child", int, where),
+                         thread=bool(_need(d, "thread", bool, where)),
+                         clone_flags=_opt(d, "clone_flags", int, where, 0),
+                         clone_text=_opt(d, "clone_text", str, where, ""))
+    if t == "exit":
+        return ExitEvent(**_event_fields(d, where), status=_need(d, "status", int, where),
+                         exit_code=_opt(d, "exit_code", int, where),
+                         signal=_opt(d, "signal", str, where),
+                         core_dumped=bool(_opt(d, "core_dumped", bool, where, False)))
+    if t == "end":
+        errs = _opt(d, "errors", list, where, [])
+        return End(float(_need(d, "time", _NUM, where)), _need(d, "exit_status", int, where),
+                   _need(d, "events", int, where), _need(d, "processes", int, where),
+                   [str(e) for e in errs])
+    raise TraceError(f"{where}: unknown record type {t!r}")
+
+
+def iter_trace(path: str) -> Iterator[Record]:
+    """The records of a trace file, in order. Raises TraceError (one line).
+
+    A last line cut short (the recorder was killed mid-write) is ignored."""
+    try:
+        f = open(path, encoding="utf-8",  # noqa: SIM115 - `with` just below
+                 errors="surrogateescape")
+    except OSError as e:
+        raise TraceError(f"{path}: cannot read trace: {e.strerror or e}") from None
+    with f:
+        pending: tuple[int, str] | None = None
+        n = 0
+        for n, line in enumerate(f, 1):
+            if pending is not None:
+                yield _parse(path, *pending)
+                pending = None
+            if not line.strip():
+                continue
+            if not line.endswith("\n"):
+                pending = (n, line)  # maybe the torn last line
+                continue
+            yield _parse(path, n, line)
+        if pending is not None:
+            try:
+                yield _parse(path, *pending)
+            except TraceError:
+                return
+        if n == 0:
+            raise TraceError(f"{path}: empty trace (no header)")
+
+
+def _parse(path: str, n: int, line: str) -> Record:
+    where = f"{path}:{n}"
+    try:
+        d = json.loads(line)
+    except ValueError as e:
+        raise TraceError(f"{where}: not JSON ({e})") from None
+    return from_dict(d, where)
+
+
+@dataclass
+class Trace:
+    header: Header
+    events: list[AnyEvent]
+    end: End | None  # None: the recording was cut short
+    path: str = ""
+
+    def rule(self, rule_id: int | None) -> RuleInfo | None:
+        if rule_id is None:
+            return None
+        for r in self.header.rules:
+            if r.id == rule_id:
+                return r
+        return None
+
+
+def load_trace(path: str) -> Trace:
+    """Read a whole trace. Raises TraceError when it has no header or is malformed."""
+    header: Header | None = None
+    events: list[AnyEvent] = []
+    end: End | None = None
+    for i, rec in enumerate(iter_trace(path)):
+        if i == 0:
+            if not isinstance(rec, Header):
+                raise TraceError(f"{path}:1: the first record must be the header")
+            if rec.format != FORMAT:
+                raise TraceError(f"{path}:1: trace format {rec.format} is not supported "
+                                 f"(this sysfake reads format {FORMAT})")
+            header = rec
+        elif isinstance(rec, Header):
+            raise TraceError(f"{path}: a second header record")
+        elif isinstance(rec, End):
+            end = rec
+        else:
+            events.append(rec)
+    assert header is not None
+    return Trace(header, events, end, path)
+
+
+__all__ = ["FORMAT", "AnyEvent", "End", "Event", "ExecEvent", "ExitEvent", "ForkEvent",
+           "Header", "Record", "RuleInfo", "SyscallEvent", "Trace", "TraceError",
+           "TraceWriter", "from_dict", "iter_trace", "load_trace", "to_json"]
