@@ -70,6 +70,11 @@ def _build() -> argparse.ArgumentParser:
 
     n = sub.add_parser("cni", help="the no-op CNI plugin", add_help=False)
     n.add_argument("args", nargs=argparse.REMAINDER)
+
+    for name, what in (("record", "run a command traced and write a trace (docs/record.md)"),
+                       ("report", "summarise a trace: failures, rules, process tree"),
+                       ("suggest", "write rules that fix what failed in a trace")):
+        sub.add_parser(name, help=what, add_help=False)
     return ap
 
 
@@ -121,6 +126,9 @@ def _cmd_doctor() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] in (["record"], ["report"], ["suggest"]):  # they parse their own arguments
+        from .record import cli as record_cli
+        return int(getattr(record_cli, "cmd_" + args[0])(args[1:]))
     ap = _build()
     ns = ap.parse_args(args)
     if ns.cmd is None:
