@@ -23,6 +23,8 @@ struct sf_vfile {
 	int memfd;          /* tracer-owned backing file, -1 until first use */
 };
 #define VF_READONLY 1
+#define VF_GENERATOR(v) (((v)->flags >> 8) & 0xff)
+enum { GEN_STATIC = 0, GEN_MOUNTINFO = 1 };
 
 struct sf_rule {
 	uint8_t kind, action;
@@ -34,6 +36,48 @@ struct sf_rule {
 
 #define SF_MAX_NR 512
 
+enum { SA_ERRNO = 1, SA_RETURN = 2, SA_PATCH = 3, SA_PASS = 4, SA_REWRITE = 5, SA_DELAY = 6 };
+enum { AM_EQ = 0, AM_ANY = 1, AM_ALL = 2, AM_NONE = 3, AM_NE = 4 };
+enum { AS_SET = 0, AS_OR = 1, AS_CLEAR = 2 };
+
+struct sf_argm {
+	uint8_t idx, op, width;
+	uint64_t value, mask;
+};
+
+struct sf_patch {
+	uint8_t arg;
+	uint32_t offset;
+	struct sf_str data;
+};
+
+struct sf_aset {
+	uint8_t idx, op;
+	uint64_t value;
+};
+
+struct sf_sysrule {
+	uint32_t nr, rule_id;
+	uint8_t action, path_arg, path_fd, path_kind;
+	int32_t err;
+	int64_t retval;
+	struct sf_str path, only_exe, only_comm;
+	uint32_t when_first, when_last, when_step, delay_us;
+	uint32_t patch_first, patch_count, aset_first, aset_count;
+	int16_t if_errno[4];
+	struct sf_argm argm[4];
+	uint64_t count; /* occurrences seen, for `when` */
+};
+
+/* Emulation bits (docs/design.md). */
+#define EM_CGROUPFS     1u
+#define EM_PROCFD_MOUNT 2u
+#define EM_PIVOT_CHROOT 4u
+#define EM_GLOBAL_UMOUNT 8u
+#define EM_CAPSET_MASK  16u
+#define EM_NETLINK_ACK  32u
+#define EM_REAPER       64u
+
 struct sf_table {
 	struct sf_rule *rules;
 	uint32_t nrules;
@@ -44,6 +88,16 @@ struct sf_table {
 	struct sf_str *watch;       /* record: watched prefixes */
 	uint32_t nwatch;
 	unsigned char rec_nr[SF_MAX_NR]; /* record: extra syscalls to trap */
+	struct sf_sysrule *sysrules;
+	uint32_t nsysrules;
+	struct sf_patch *patches;
+	uint32_t npatches;
+	struct sf_aset *asets;
+	uint32_t nasets;
+	unsigned char has_sysrule[SF_MAX_NR];
+	uint32_t emul;
+	char cg_root[SF_PATH_MAX];     /* cgroupfs: tracer-view fake root, "" if none */
+	char cg_template[SF_PATH_MAX];
 	unsigned char *blob; /* owned copy: strings point into it */
 };
 
@@ -73,7 +127,8 @@ struct sf_mm {
 	int memfd;              /* open /proc/PID/mem, -1 */
 	pid_t mem_pid;
 };
-#define SCRATCH_SLOT 8192
+#define SCRATCH_SLOT 16384
+#define SCRATCH_EMUL 8192 /* emulations write from here, path rewrites below */
 #define SCRATCH_SLOTS 256
 
 struct sf_proc {
@@ -85,19 +140,22 @@ struct sf_proc {
 	int view;               /* -1 unknown, 0 cannot open tracer's /proc, 1 can */
 	char exe[SF_PATH_MAX];
 	int exe_known;
+	int pivoted;            /* emulated pivot_root: skip the umount2 that follows */
 };
 
 enum await { AW_NONE = 0, AW_ENTER, AW_EXIT };
 
-enum pending {
-	PD_NONE = 0,
-	PD_RESTORE,      /* restore args at exit */
-	PD_RET,          /* set rax at exit (skip emulated without SKIP_AT_SECCOMP) */
-	PD_SCRATCH_MMAP, /* our injected mmap: record result, replay original */
-	PD_MEMFD_INJECT, /* open turned into memfd_create: fill it at exit */
-	PD_ROOT,         /* refresh root/view after chroot/pivot_root/unshare/setns */
-	PD_OBSERVE,      /* nothing to change: only the result is wanted (record) */
-};
+/* Work left for the syscall-exit stop (bits of sf_tracee.pf). */
+#define PF_RESTORE  0x001 /* restore the saved registers, keep the result */
+#define PF_RET      0x002 /* the result is t->ret (a skip finished at exit) */
+#define PF_SCRATCH  0x004 /* our injected mmap: note the area, replay the call */
+#define PF_MEMFD    0x008 /* open became memfd_create: fill it */
+#define PF_OBSERVE  0x010 /* only the result is wanted (record) */
+#define PF_PATCH    0x020 /* apply t->srule's patches if the call succeeded */
+#define PF_FIXUP    0x040 /* t->srule acts only if the call failed with if_errno */
+#define PF_GENFD    0x080 /* close the tracer's per-open memfd t->genfd */
+#define PF_EMUL     0x100 /* an emulation's exit hook (t->emul) */
+#define PF_REPLAY   0x200 /* rewind and run the original call again */
 
 /* A syscall whose result record mode wants, kept from entry to exit. */
 struct sf_recpend {
@@ -119,7 +177,13 @@ struct sf_tracee {
 	int attached;        /* saw its first stop */
 	int in_syscall;      /* PTRACE_SYSCALL-only mode: between entry and exit */
 	enum await await;
-	enum pending pending;
+	unsigned pf;         /* PF_* work for the exit stop */
+	const struct sf_sysrule *srule;
+	int genfd;
+	int emul;            /* which emulation exit hook, EMX_* */
+	uint64_t emul_arg;
+	long long delay_until_us; /* parked by a delay rule until then (monotonic us) */
+	int wait_parked;     /* reaper: a blocking wait parked at its exit stop */
 	int exec_seen;       /* exec happened between entry and exit */
 	int slot;            /* scratch slot held, -1 */
 	long ret;            /* for PD_RET */
@@ -192,7 +256,54 @@ void rec_exit(pid_t tid, int status);
 void rec_flush(void);
 int rec_failed(long ret);
 
+/* ---- call.c helpers shared by syscall.c, sysrule.c and emul_*.c ---- */
+int sf_getregs(struct sf_tracee *t, sf_regs *r);
+int sf_setregs(struct sf_tracee *t, const sf_regs *r);
+/* Path behind an fd in the tracee's view ("pipe:[..]" etc. stay as named). */
+int fd_path(struct sf_tracee *t, int fd, char *out, size_t outlen);
+/* Map a tracer-view path that lies inside a redirect target back to the path the
+ * process named (so rules about /sys/fs/cgroup match fds opened there). */
+void unredirect(char *path, size_t outlen);
+long long sf_now_us(void);
+
+/* ---- sysrule.c ---- */
+struct sf_call {
+	sf_regs r;            /* registers, possibly modified */
+	sf_regs orig;         /* as the tracee made the call */
+	long nr;
+	const struct sf_sysent *e;
+	int skip;             /* 1: answer without running */
+	long ret;
+	int modified;         /* r differs from orig and needs restoring */
+	size_t emul_used;     /* bytes emulations put in scratch */
+	char canon[2][SF_PATH_MAX]; /* canonical path per path slot, "" unknown */
+	int canon_ok[2];
+};
+/* Try the syscall rules; may set c->skip/ret, c->r, t->pf, t->srule, t->delay_until_us. */
+void sysrule_enter(struct sf_tracee *t, struct sf_call *c);
+/* At exit: returns the (possibly new) result. */
+long sysrule_exit(struct sf_tracee *t, long ret);
+int sysrule_write_patches(struct sf_tracee *t, const struct sf_sysrule *sr, const sf_regs *r);
+
+/* ---- emul_*.c ---- */
+enum { EMX_NONE = 0, EMX_CG_MKDIR, EMX_PIVOT, EMX_NLACK, EMX_WAIT4, EMX_WAITID,
+       EMX_SUBREAPER, EMX_CG_DEVLIST };
+void emul_enter(struct sf_tracee *t, struct sf_call *c);
+long emul_exit(struct sf_tracee *t, long ret, sf_regs *r);
+/* Write bytes into the emulations' half of the scratch slot, point argument
+ * `arg` of c->r at them. Returns 0 or -1. */
+int emul_put(struct sf_tracee *t, struct sf_call *c, int arg, const void *data, size_t len);
+/* Reaper: process lifecycle, called by the loop. */
+void reaper_on_link(pid_t child, pid_t creator_tgid, unsigned long flags);
+void reaper_on_exit(pid_t tgid, int status);
+void reaper_reset(void);
+void reaper_enter(struct sf_tracee *t, struct sf_call *c);
+long reaper_exit(struct sf_tracee *t, long ret, sf_regs *r);
+void cgroupfs_enter(struct sf_tracee *t, struct sf_call *c);
+long cgroupfs_exit(struct sf_tracee *t, long ret);
+
 /* ---- loop.c ---- */
 void tracer_on_exec_mm(struct sf_tracee *t);
+void loop_resume(struct sf_tracee *t, int sig);
 
 #endif

@@ -72,6 +72,8 @@ static void restore_signals(void)
 }
 
 /* ---- resuming ---- */
+static int ndelayed;
+
 static void resume(struct sf_tracee *t, int sig)
 {
 	int op = (!use_seccomp || t->await != AW_NONE) ? PTRACE_SYSCALL : PTRACE_CONT;
@@ -124,6 +126,8 @@ static void status_ids(pid_t tid, pid_t *tgid, pid_t *ppid, pid_t *nsid)
 static void link_child(struct sf_tracee *c, unsigned long flags, struct sf_proc *pp,
 		       struct sf_mm *pm)
 {
+	if (pp)
+		reaper_on_link(c->tid, pp->tgid, flags);
 	if (flags & CLONE_THREAD) {
 		c->proc = pp;
 		pp->refs++;
@@ -302,7 +306,8 @@ static void on_exec(struct sf_tracee *t)
 		struct sf_tracee *o = tr_find((pid_t)former);
 		if (o) {
 			t->await = o->await;
-			t->pending = o->pending;
+			t->pf = o->pf;
+			t->srule = o->srule;
 			t->saved = o->saved;
 			t->in_syscall = o->in_syscall;
 			tr_del(o);
@@ -334,15 +339,51 @@ static void send_sig(struct sf_tracee *t, void *arg)
 	}
 }
 
-static void arm_timer(int ms)
+
+/* ---- delay rules: tracees parked at their seccomp stop until a deadline ---- */
+static long long next_due;
+
+static void due_scan(struct sf_tracee *t, void *arg)
+{
+	long long now = *(long long *)arg;
+	if (!t->delay_until_us)
+		return;
+	if (t->delay_until_us <= now) {
+		t->delay_until_us = 0;
+		ndelayed--;
+		resume(t, 0);
+	} else if (!next_due || t->delay_until_us < next_due) {
+		next_due = t->delay_until_us;
+	}
+}
+
+static void resume_due(void)
+{
+	long long now = sf_now_us();
+	next_due = 0;
+	tr_foreach(due_scan, &now);
+}
+
+/* Wake waitpid with EINTR at `when` (monotonic us); 0: no timer. */
+static void arm_until(long long when)
 {
 	struct itimerval it;
 	memset(&it, 0, sizeof(it));
-	it.it_value.tv_sec = ms / 1000;
-	it.it_value.tv_usec = (ms % 1000) * 1000;
-	if (ms <= 0)
-		it.it_value.tv_usec = 1;
+	if (when) {
+		long long us = when - sf_now_us();
+		if (us < 1)
+			us = 1;
+		it.it_value.tv_sec = us / 1000000;
+		it.it_value.tv_usec = us % 1000000;
+		if (!it.it_value.tv_sec && !it.it_value.tv_usec)
+			it.it_value.tv_usec = 1;
+	}
 	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+void loop_resume(struct sf_tracee *t, int sig)
+{
+	resume(t, sig);
 }
 
 /* ---- one stop ---- */
@@ -355,6 +396,10 @@ static void on_stop(struct sf_tracee *t, int status)
 		sf_at_seccomp = 1;
 		if (sc_enter(t))
 			t->await = (sf_mech & SF_MECH_SECCOMP_OLD_ORDER) ? AW_ENTER : AW_EXIT;
+		if (t->delay_until_us) {
+			ndelayed++; /* a delay rule: resumed by the loop when due */
+			return;
+		}
 		resume(t, 0);
 		return;
 	}
@@ -380,11 +425,17 @@ static void on_stop(struct sf_tracee *t, int status)
 				sf_at_seccomp = 0;
 				if (seccomp_trapped((long)r.orig_rax) && sc_enter(t))
 					t->await = AW_EXIT;
+				if (t->delay_until_us) {
+					ndelayed++;
+					return;
+				}
 			} else {
 				t->in_syscall = 0;
 				if (t->await == AW_EXIT) {
 					t->await = AW_NONE;
 					sc_exit(t);
+					if (t->wait_parked)
+						return;
 				}
 			}
 		} else if (t->await == AW_ENTER) {
@@ -392,6 +443,8 @@ static void on_stop(struct sf_tracee *t, int status)
 		} else if (t->await == AW_EXIT) {
 			t->await = AW_NONE;
 			sc_exit(t);
+			if (t->wait_parked)
+				return; /* the reaper resumes it */
 		}
 		resume(t, 0);
 		return;
@@ -494,6 +547,8 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 	DBG("mechanisms %#x", sf_mech);
 	sf_tab = &tab;
 	seccomp_plan(&tab);
+	reaper_reset();
+	ndelayed = 0;
 	if (opt->record_fd >= 0)
 		rec_open(opt->record_fd);
 	main_done = 0;
@@ -550,22 +605,25 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 
 	int main_status = 0;
 	int term_sent = 0, kill_sent = 0;
+	long long grace_deadline = 0;
 	for (;;) {
-		if (main_done && !opt->orphans_wait && tr_count() > 0) {
-			if (!term_sent) {
-				term_sent = 1;
-				tr_foreach(send_sig, (void *)(long)SIGTERM);
-				arm_timer(opt->grace_ms);
-			}
-			if ((alarm_fired || kill_now) && !kill_sent) {
-				kill_sent = 1;
-				tr_foreach(send_sig, (void *)(long)SIGKILL);
-			}
+		if (main_done && !opt->orphans_wait && tr_count() > 0 && !term_sent) {
+			term_sent = 1;
+			tr_foreach(send_sig, (void *)(long)SIGTERM);
+			grace_deadline = sf_now_us() + (long long)opt->grace_ms * 1000;
 		}
-		if (main_done && kill_now && !kill_sent) {
+		if (main_done && !kill_sent &&
+		    (kill_now || (term_sent && sf_now_us() >= grace_deadline))) {
 			kill_sent = 1;
 			tr_foreach(send_sig, (void *)(long)SIGKILL);
 		}
+		next_due = 0;
+		if (ndelayed)
+			resume_due();
+		long long wake = next_due;
+		if (term_sent && !kill_sent && (!wake || grace_deadline < wake))
+			wake = grace_deadline;
+		arm_until(wake);
 		int status;
 		pid_t w = waitpid(-1, &status, __WALL);
 		if (w < 0) {
@@ -576,6 +634,12 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 		struct sf_tracee *t = tr_find(w);
 		if (WIFEXITED(status) || WIFSIGNALED(status)) {
 			rec_exit(w, status);
+			if (t && t->delay_until_us) {
+				t->delay_until_us = 0;
+				ndelayed--;
+			}
+			if (!t || !t->proc || t->proc->tgid == w)
+				reaper_on_exit(w, status);
 			if (w == main_pid) {
 				main_status = status;
 				main_done = 1;
@@ -639,6 +703,8 @@ out:
 		creation_free(&creations);
 	tr_foreach(del_tracee, NULL);
 	nparked = 0;
+	ndelayed = 0;
+	reaper_reset();
 	for (uint32_t i = 0; i < tab.nvfiles; i++)
 		if (tab.vfiles[i].memfd >= 0)
 			close(tab.vfiles[i].memfd);

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include "core.h"
 
 #define MAXNR SF_MAX_NR
@@ -22,6 +23,25 @@ void seccomp_plan(const struct sf_table *t)
 		if (t->rec_nr[nr] && !trapped[nr]) {
 			trapped[nr] = 1;
 			nrs[nnrs++] = nr;
+		}
+	for (int nr = 0; nr < MAXNR; nr++)
+		if (t->has_sysrule[nr] && !trapped[nr]) {
+			trapped[nr] = 1;
+			nrs[nnrs++] = nr;
+		}
+	static const struct { unsigned em; int nr; } emnr[] = {
+		{ EM_PROCFD_MOUNT, SYS_mount }, { EM_PIVOT_CHROOT, SYS_pivot_root },
+		{ EM_PIVOT_CHROOT, SYS_umount2 }, { EM_GLOBAL_UMOUNT, SYS_umount2 },
+		{ EM_CAPSET_MASK, SYS_capset }, { EM_NETLINK_ACK, SYS_recvfrom },
+		{ EM_NETLINK_ACK, SYS_recvmsg }, { EM_REAPER, SYS_wait4 }, { EM_REAPER, SYS_waitid },
+		{ EM_REAPER, SYS_prctl }, { EM_CGROUPFS, SYS_mkdir }, { EM_CGROUPFS, SYS_mkdirat },
+		{ EM_CGROUPFS, SYS_rmdir }, { EM_CGROUPFS, SYS_unlinkat }, { EM_CGROUPFS, SYS_open },
+		{ EM_CGROUPFS, SYS_openat },
+	};
+	for (size_t i = 0; i < sizeof(emnr) / sizeof(emnr[0]); i++)
+		if ((t->emul & emnr[i].em) && !trapped[emnr[i].nr]) {
+			trapped[emnr[i].nr] = 1;
+			nrs[nnrs++] = emnr[i].nr;
 		}
 	if (!t->nrules && !t->nwatch)
 		goto sort;

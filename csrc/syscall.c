@@ -1,54 +1,29 @@
-/* What happens to one trapped syscall: read its paths, match the rules, and
- * skip it with a result, answer it, or rewrite its arguments. */
+/* What happens to one trapped syscall: emulations, syscall rules, then path
+ * rules; the call is answered, or its arguments are rewritten into scratch
+ * memory and restored at the exit stop. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
-#include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/sysmacros.h>
 #include <sys/syscall.h>
-#include <stdlib.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include "core.h"
 
 struct sf_table *sf_tab;
 int sf_at_seccomp; /* set by the loop: this entry is a seccomp stop */
 
-static int getregs(struct sf_tracee *t, sf_regs *r)
-{
-	return (int)ptrace(PTRACE_GETREGS, t->tid, 0, r);
-}
-
-static int setregs(struct sf_tracee *t, const sf_regs *r)
-{
-	return (int)ptrace(PTRACE_SETREGS, t->tid, 0, (void *)r);
-}
-
-/* Skip the syscall so that it returns ret. One stop when the kernel lets us
- * set the result at the seccomp stop; otherwise finish at the exit stop. */
-static int skip(struct sf_tracee *t, sf_regs *r, long ret)
-{
-	DBG("%d: skip %s -> %ld", t->tid, "syscall", ret);
-	r->orig_rax = (uint64_t)-1;
-	if (sf_at_seccomp && (sf_mech & SF_MECH_SKIP_AT_SECCOMP)) {
-		r->rax = (uint64_t)ret;
-		setregs(t, r);
-		return 0;
-	}
-	setregs(t, r);
-	t->pending = PD_RET;
-	t->ret = ret;
-	return 1;
-}
+/* ---- scratch memory ---- */
 
 /* Turn the current syscall into mmap of our scratch area; replay it at exit. */
-static int inject_scratch(struct sf_tracee *t, sf_regs *r)
+static int inject_scratch(struct sf_tracee *t, const sf_regs *r)
 {
 	t->saved = *r;
 	sf_regs m = *r;
@@ -59,22 +34,15 @@ static int inject_scratch(struct sf_tracee *t, sf_regs *r)
 	m.r10 = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
 	m.r8 = (uint64_t)-1;
 	m.r9 = 0;
-	if (setregs(t, &m))
+	if (sf_setregs(t, &m))
 		return 0;
-	t->pending = PD_SCRATCH_MMAP;
+	t->pf = PF_SCRATCH;
 	return 1;
 }
 
-/* Scratch address for this syscall, or 0 (then *inject tells whether the
- * scratch mapping must be created first). */
-static uint64_t scratch(struct sf_tracee *t, int *inject)
+static uint64_t scratch(struct sf_tracee *t)
 {
-	*inject = 0;
-	if (t->mm->scratch == 0) {
-		*inject = 1;
-		return 0;
-	}
-	if (t->mm->scratch == (uint64_t)-1)
+	if (t->mm->scratch == 0 || t->mm->scratch == (uint64_t)-1)
 		return 0;
 	if (t->slot < 0)
 		t->slot = mm_slot_alloc(t->mm);
@@ -82,6 +50,8 @@ static uint64_t scratch(struct sf_tracee *t, int *inject)
 		return 0;
 	return t->mm->scratch + (uint64_t)t->slot * SCRATCH_SLOT;
 }
+
+/* ---- process facts for `only` ---- */
 
 static const char *exe_of(struct sf_tracee *t)
 {
@@ -107,15 +77,46 @@ static const char *comm_of(struct sf_tracee *t, char *buf, size_t n)
 		close(fd);
 		if (k > 0) {
 			buf[k] = 0;
-			char *nl = strchr(buf, '\n');
-			if (nl)
-				*nl = 0;
+			buf[strcspn(buf, "\n")] = 0;
 		}
 	}
 	return buf;
 }
 
-static long answer_stat(struct sf_tracee *t, const struct sf_sysent *e, sf_regs *r,
+/* ---- virtual files ---- */
+
+/* The fd that holds what this process sees in the vfile: the shared memfd, or
+ * for a generated file a fresh memfd (*tmp set: the caller closes it). */
+static int vfile_source(struct sf_tracee *t, uint32_t idx, int *tmp)
+{
+	struct sf_vfile *v = &sf_tab->vfiles[idx];
+	*tmp = -1;
+	if (VF_GENERATOR(v) == GEN_STATIC)
+		return vfile_fd(sf_tab, idx);
+	int fd = (int)syscall(SYS_memfd_create, "sysfake-gen", MFD_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (VF_GENERATOR(v) == GEN_MOUNTINFO) {
+		char p[64], buf[65536];
+		snprintf(p, sizeof(p), "/proc/%d/mountinfo", t->tid);
+		int src = open(p, O_RDONLY | O_CLOEXEC);
+		ssize_t n;
+		while (src >= 0 && (n = read(src, buf, sizeof(buf))) > 0)
+			if (write(fd, buf, (size_t)n) != n)
+				break;
+		if (src >= 0)
+			close(src);
+	}
+	if (v->content.n && write(fd, v->content.p, v->content.n) != (ssize_t)v->content.n) {
+		close(fd);
+		return -1;
+	}
+	fchmod(fd, 0666);
+	*tmp = fd;
+	return fd;
+}
+
+static long answer_stat(struct sf_tracee *t, const struct sf_sysent *e, const sf_regs *r,
 			struct sf_vfile *v, int fd)
 {
 	struct stat st;
@@ -129,7 +130,7 @@ static long answer_stat(struct sf_tracee *t, const struct sf_sysent *e, sf_regs 
 	return mem_write(t, buf, &st, sizeof(st)) ? -EFAULT : 0;
 }
 
-static long answer_statx(struct sf_tracee *t, sf_regs *r, struct sf_vfile *v, int fd)
+static long answer_statx(struct sf_tracee *t, const sf_regs *r, struct sf_vfile *v, int fd)
 {
 	struct statx sx;
 	memset(&sx, 0, sizeof(sx));
@@ -155,7 +156,7 @@ static long answer_statx(struct sf_tracee *t, sf_regs *r, struct sf_vfile *v, in
 	return mem_write(t, sf_arg(r, 4), &sx, sizeof(sx)) ? -EFAULT : 0;
 }
 
-static long answer_access(const struct sf_sysent *e, sf_regs *r, struct sf_vfile *v)
+static long answer_access(const struct sf_sysent *e, const sf_regs *r, struct sf_vfile *v)
 {
 	int mode = (int)sf_arg(r, e->nr == SYS_access ? 1 : 2);
 	if ((mode & R_OK) && !(v->mode & 0444))
@@ -167,75 +168,161 @@ static long answer_access(const struct sf_sysent *e, sf_regs *r, struct sf_vfile
 	return 0;
 }
 
-/* A path argument rewritten into scratch memory. */
+/* Bytes to place in scratch memory; arg >= 0: point that argument at them. */
 struct rewrite {
 	int arg;
-	char path[SF_PATH_MAX];
+	size_t len;
+	char data[SF_PATH_MAX];
 };
+#define RW_OPENHOW (-2)  /* openat2's struct open_how, arg 2 */
+#define RW_MEMFD   (-1)  /* the name for memfd_create */
 
-static int open_vfile(struct sf_tracee *t, const struct sf_sysent *e, sf_regs *r,
-		      const struct sf_rule *rule, int argi, struct rewrite *rw, int *nrw,
-		      long *ret)
+static void rw_path(struct rewrite *w, int arg, const char *path)
 {
+	w->arg = arg;
+	snprintf(w->data, sizeof(w->data), "%s", path);
+	w->len = strlen(w->data) + 1;
+}
+
+/* open/openat/creat/openat2 of a virtual file. Returns 1 if answered (c->skip). */
+static void open_vfile(struct sf_tracee *t, struct sf_call *c, const struct sf_rule *rule,
+		       struct rewrite *rw, int *nrw)
+{
+	const struct sf_sysent *e = c->e;
 	struct sf_vfile *v = &sf_tab->vfiles[rule->vfile];
 	uint64_t flags;
 	struct open_how how = { 0 };
+	c->skip = 1;
 	if (e->cls == SC_OPENAT2) {
-		size_t sz = sf_arg(r, 3);
-		if (sz < sizeof(how) || mem_read(t, sf_arg(r, 2), &how, sizeof(how)) != sizeof(how)) {
-			*ret = sz < sizeof(how) ? -EINVAL : -EFAULT;
-			return 1;
+		size_t sz = sf_arg(&c->orig, 3);
+		if (sz < sizeof(how) ||
+		    mem_read(t, sf_arg(&c->orig, 2), &how, sizeof(how)) != sizeof(how)) {
+			c->ret = sz < sizeof(how) ? -EINVAL : -EFAULT;
+			return;
 		}
 		flags = how.flags;
 	} else if (e->flagsarg >= 0) {
-		flags = sf_arg(r, e->flagsarg);
+		flags = sf_arg(&c->orig, e->flagsarg);
 	} else {
 		flags = O_CREAT | O_WRONLY | O_TRUNC; /* creat() */
 	}
 	int acc = (int)(flags & O_ACCMODE);
 	if ((v->flags & VF_READONLY) && (acc != O_RDONLY || (flags & O_TRUNC))) {
-		*ret = -EACCES;
-		return 1;
+		c->ret = -EACCES;
+		return;
 	}
 	if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) {
-		*ret = -EEXIST;
-		return 1;
+		c->ret = -EEXIST;
+		return;
 	}
 	if (flags & O_DIRECTORY) {
-		*ret = -ENOTDIR;
-		return 1;
+		c->ret = -ENOTDIR;
+		return;
 	}
-	if (vfile_fd(sf_tab, rule->vfile) < 0) {
-		*ret = -EIO;
-		return 1;
+	int tmp;
+	int src = vfile_source(t, rule->vfile, &tmp);
+	if (src < 0) {
+		c->ret = -EIO;
+		return;
 	}
-	(void)argi;
+	c->skip = 0;
 	if (vfile_can_view(t)) {
-		vfile_magic_path(sf_tab, rule->vfile, rw[*nrw].path, sizeof(rw[*nrw].path));
-		rw[*nrw].arg = e->path[0];
-		(*nrw)++;
+		char mp[64];
+		snprintf(mp, sizeof(mp), "/proc/%d/fd/%d", getpid(), src);
+		rw_path(&rw[(*nrw)++], e->path[0], mp);
 		t->magic = 1;
+		if (tmp >= 0) {
+			t->genfd = tmp;
+			t->pf |= PF_GENFD;
+		}
 		/* A magic link cannot be opened with O_NOFOLLOW or RESOLVE_* limits. */
 		if (e->cls == SC_OPENAT2) {
 			how.flags &= ~(uint64_t)O_NOFOLLOW;
 			how.resolve = 0;
-			memcpy(rw[*nrw].path, &how, sizeof(how));
-			rw[*nrw].arg = -2;
-			(*nrw)++;
+			struct rewrite *w = &rw[(*nrw)++];
+			w->arg = RW_OPENHOW;
+			w->len = sizeof(how);
+			memcpy(w->data, &how, sizeof(how));
 		} else if (flags & O_NOFOLLOW) {
-			sf_set_arg(r, e->flagsarg, flags & ~(uint64_t)O_NOFOLLOW);
+			sf_set_arg(&c->r, e->flagsarg, flags & ~(uint64_t)O_NOFOLLOW);
+			c->modified = 1;
 		}
-		return 0;
+		return;
 	}
 	/* Outside our view of /proc: the process gets its own memfd copy. */
 	t->vfile = rule->vfile;
 	t->vf_trunc = (flags & O_TRUNC) != 0;
-	rw[*nrw].arg = -1; /* memfd_create name */
-	strcpy(rw[*nrw].path, "sysfake");
-	(*nrw)++;
-	return 0;
+	if (tmp >= 0) {
+		t->genfd = tmp;
+		t->pf |= PF_GENFD;
+	}
+	struct rewrite *w = &rw[(*nrw)++];
+	w->arg = RW_MEMFD;
+	strcpy(w->data, "sysfake");
+	w->len = 8;
+	t->pf |= PF_MEMFD;
 }
 
+/* A path rule decided a virtual file for this call. */
+static void vfile_call(struct sf_tracee *t, struct sf_call *c, const struct sf_rule *rule,
+		       int slot, struct rewrite *rw, int *nrw)
+{
+	const struct sf_sysent *e = c->e;
+	struct sf_vfile *v = &sf_tab->vfiles[rule->vfile];
+	c->skip = 1;
+	if (slot == 1 || e->path[1] >= 0) {
+		/* rename/link/mount and friends naming a virtual file */
+		c->ret = e->vf_errno == SF_VF_SUCCESS ? 0 : e->vf_errno > 0 ? -e->vf_errno : -EPERM;
+		return;
+	}
+	if (e->cls == SC_OPEN || e->cls == SC_OPENAT2) {
+		open_vfile(t, c, rule, rw, nrw);
+		return;
+	}
+	int tmp, fd = vfile_source(t, rule->vfile, &tmp);
+	if (fd < 0) {
+		c->ret = -EIO;
+		return;
+	}
+	switch (e->cls) {
+	case SC_STAT:
+		c->ret = answer_stat(t, e, &c->orig, v, fd);
+		break;
+	case SC_STATX:
+		c->ret = answer_statx(t, &c->orig, v, fd);
+		break;
+	case SC_ACCESS:
+		c->ret = answer_access(e, &c->orig, v);
+		break;
+	case SC_STATFS: {
+		struct statfs sfs;
+		c->ret = fstatfs(fd, &sfs) ? -EIO
+			 : mem_write(t, sf_arg(&c->orig, 1), &sfs, sizeof(sfs)) ? -EFAULT : 0;
+		break;
+	}
+	case SC_TRUNCATE:
+		if (v->flags & VF_READONLY)
+			c->ret = -EACCES;
+		else
+			c->ret = ftruncate(fd, (off_t)sf_arg(&c->orig, 1)) ? -errno : 0;
+		break;
+	default:
+		if (e->vf_errno == SF_VF_REWRITE && vfile_can_view(t) && tmp < 0) {
+			char mp[64];
+			snprintf(mp, sizeof(mp), "/proc/%d/fd/%d", getpid(), fd);
+			rw_path(&rw[(*nrw)++], e->path[0], mp);
+			c->skip = 0;
+		} else if (e->vf_errno == SF_VF_SUCCESS) {
+			c->ret = 0;
+		} else {
+			c->ret = e->vf_errno > 0 ? -e->vf_errno : -EOPNOTSUPP;
+		}
+	}
+	if (tmp >= 0)
+		close(tmp);
+}
+
+/* ---- record ---- */
 /* Remember what record mode writes at syscall exit. */
 static struct sf_recpend *rec_prepare(struct sf_tracee *t, const sf_regs *r, int rule_id,
 				      const char *raw, const char *canon, int only_failed)
@@ -272,206 +359,192 @@ static void rec_finish(struct sf_tracee *t, long ret)
 		rec_syscall(t, p, ret);
 }
 
+
+/* ---- entry ---- */
+
 int sc_enter(struct sf_tracee *t)
 {
-	sf_regs r;
-	if (getregs(t, &r))
+	struct sf_call c;
+	if (sf_getregs(t, &c.r))
 		return 0;
-	long nr = (long)r.orig_rax;
-	const struct sf_sysent *e = sf_sysent_lookup(nr);
+	c.orig = c.r;
+	c.nr = (long)c.r.orig_rax;
+	c.e = sf_sysent_lookup(c.nr);
+	c.skip = 0;
+	c.ret = 0;
+	c.modified = 0;
+	c.emul_used = 0;
+	c.canon_ok[0] = c.canon_ok[1] = 0;
+	t->pf = 0;
+	t->srule = NULL;
 	t->magic = 0;
+	t->emul = EMX_NONE;
+	t->delay_until_us = 0;
 	if (t->rec)
 		t->rec->active = 0;
-	int rec_extra = sf_tab->record && nr >= 0 && nr < SF_MAX_NR && sf_tab->rec_nr[nr];
-	if (!e) {
-		if (rec_extra && rec_on() && rec_prepare(t, &r, -1, NULL, NULL, 1)) {
-			t->pending = PD_OBSERVE;
-			return 1;
-		}
-		return 0;
-	}
-	if (e->flags & SF_NSCHANGE || e->cls == SC_ROOTCHANGE) {
+	const struct sf_sysent *e = c.e;
+
+	/* Every rewrite needs scratch memory: create it at the first trapped call. */
+	if (t->mm->scratch == 0)
+		return inject_scratch(t, &c.r);
+
+	if (e && ((e->flags & SF_NSCHANGE) || e->cls == SC_ROOTCHANGE)) {
 		/* Recomputed lazily after the change has happened. */
 		t->proc->root_known = 0;
 		t->proc->view = -1;
 		t->proc->ns_tgid = 0;
 		t->ns_tid = 0;
-		if (e->flags & SF_NSCHANGE)
-			return 0;
 	}
-	struct rewrite rw[3];
-	int nrw = 0;
+	int rec_extra = sf_tab->record && c.nr >= 0 && c.nr < SF_MAX_NR && sf_tab->rec_nr[c.nr];
 	char rec_raw[SF_PATH_MAX] = "", rec_canon[SF_PATH_MAX] = "";
 	int rec_rule = -1, rec_want = 0;
-	long ret = 0;
-	int skipping = 0, memfd_inject = 0;
-	char comm[64];
-	const char *exe = sf_tab->need_exe ? exe_of(t) : NULL;
-	const char *cm = sf_tab->need_comm ? comm_of(t, comm, sizeof(comm)) : NULL;
+	struct rewrite rw[3];
+	int nrw = 0;
 
-	for (int i = 0; i < 2 && !skipping; i++) {
-		if (e->path[i] < 0)
-			continue;
-		if (nr == SYS_mount && i == 1 && !(sf_arg(&r, 3) & (MS_BIND | MS_MOVE)))
-			continue; /* the source of a real mount is a device name */
-		uint64_t addr = sf_arg(&r, e->path[i]);
-		if (!addr)
-			continue;
-		char raw[SF_PATH_MAX], canon[SF_PATH_MAX];
-		if (mem_read_str(t, addr, raw, sizeof(raw)) < 0)
-			continue; /* EFAULT/ENAMETOOLONG: the kernel reports it as usual */
-		int dirfd = e->dfd[i] >= 0 ? (int)sf_arg(&r, e->dfd[i]) : AT_FDCWD;
-		if (path_resolve(t, dirfd, raw, canon, sizeof(canon)))
-			continue;
-		const struct sf_rule *rule = sf_match(sf_tab, canon, exe, cm);
-		if (sf_tab->record && (!rec_raw[0] || rule)) {
-			strcpy(rec_raw, raw);
-			strcpy(rec_canon, canon);
-			rec_rule = rule ? (int)rule->rule_id : -1;
-			rec_want |= rule != NULL || rec_watched(canon);
+	if (sf_tab->emul)
+		emul_enter(t, &c);
+	e = c.e; /* an emulation may have changed the call */
+
+	/* Path rules: resolve each path argument once (syscall rules reuse it). */
+	const struct sf_rule *prule[2] = { NULL, NULL };
+	if (e && !c.skip && !(e->flags & SF_NSCHANGE)) {
+		char comm[64];
+		const char *exe = sf_tab->need_exe ? exe_of(t) : NULL;
+		const char *cm = sf_tab->need_comm ? comm_of(t, comm, sizeof(comm)) : NULL;
+		for (int i = 0; i < 2; i++) {
+			if (e->path[i] < 0)
+				continue;
+			if (c.nr == SYS_mount && i == 1 && !(sf_arg(&c.orig, 3) & (MS_BIND | MS_MOVE)))
+				continue; /* the source of a real mount is a device name */
+			uint64_t addr = sf_arg(&c.r, e->path[i]);
+			char raw[SF_PATH_MAX];
+			if (!addr || mem_read_str(t, addr, raw, sizeof(raw)) < 0)
+				continue; /* EFAULT/ENAMETOOLONG: the kernel reports it as usual */
+			int dirfd = e->dfd[i] >= 0 ? (int)sf_arg(&c.r, e->dfd[i]) : AT_FDCWD;
+			if (path_resolve(t, dirfd, raw, c.canon[i], sizeof(c.canon[i])))
+				continue;
+			c.canon_ok[i] = 1;
+			prule[i] = sf_match(sf_tab, c.canon[i], exe, cm);
+			DBG("%d: %s(%s) -> %s rule %d", t->tid, e->name, raw, c.canon[i],
+			    prule[i] ? (int)prule[i]->rule_id : -1);
+			if (sf_tab->record && (!rec_raw[0] || prule[i])) {
+				snprintf(rec_raw, sizeof(rec_raw), "%s", raw);
+				snprintf(rec_canon, sizeof(rec_canon), "%s", c.canon[i]);
+				rec_rule = prule[i] ? (int)prule[i]->rule_id : -1;
+				rec_want |= prule[i] != NULL || rec_watched(c.canon[i]);
+			}
 		}
-		DBG("%d: %s(%s) -> %s rule %d", t->tid, e->name, raw, canon,
-		    rule ? (int)rule->rule_id : -1);
+	}
+
+	if (!c.skip)
+		sysrule_enter(t, &c);
+	if (t->srule)
+		rec_rule = (int)t->srule->rule_id, rec_want = 1;
+
+	for (int i = 0; i < 2 && e && !c.skip && !t->srule; i++) {
+		const struct sf_rule *rule = prule[i];
 		if (!rule)
 			continue;
 		switch (rule->action) {
 		case ACT_HIDE:
-			skipping = 1;
-			ret = -ENOENT;
+			c.skip = 1;
+			c.ret = -ENOENT;
 			break;
 		case ACT_ERRNO:
-			skipping = 1;
-			ret = -rule->err;
+			c.skip = 1;
+			c.ret = -rule->err;
 			break;
-		case ACT_REDIRECT:
-			if (sf_redirect(rule, canon, rw[nrw].path, sizeof(rw[nrw].path)) < 0) {
-				skipping = 1;
-				ret = -ENAMETOOLONG;
+		case ACT_REDIRECT: {
+			struct rewrite *w = &rw[nrw];
+			if (sf_redirect(rule, c.canon[i], w->data, sizeof(w->data)) < 0) {
+				c.skip = 1;
+				c.ret = -ENAMETOOLONG;
 				break;
 			}
-			rw[nrw++].arg = e->path[i];
-			break;
-		case ACT_CONTENT: {
-			struct sf_vfile *v = &sf_tab->vfiles[rule->vfile];
-			int fd = vfile_fd(sf_tab, rule->vfile);
-			skipping = 1;
-			if (fd < 0) {
-				ret = -EIO;
-				break;
-			}
-			if (i == 1 || e->path[1] >= 0) {
-				/* rename/link/mount and friends naming a virtual file */
-				ret = e->vf_errno > 0 ? -e->vf_errno : -EPERM;
-				if (e->vf_errno == SF_VF_SUCCESS)
-					ret = 0;
-				break;
-			}
-			switch (e->cls) {
-			case SC_OPEN:
-			case SC_OPENAT2:
-				skipping = open_vfile(t, e, &r, rule, i, rw, &nrw, &ret);
-				memfd_inject = !skipping && nrw && rw[0].arg == -1;
-				break;
-			case SC_STAT:
-				ret = answer_stat(t, e, &r, v, fd);
-				break;
-			case SC_STATX:
-				ret = answer_statx(t, &r, v, fd);
-				break;
-			case SC_ACCESS:
-				ret = answer_access(e, &r, v);
-				break;
-			case SC_STATFS: {
-				struct statfs sfs;
-				ret = fstatfs(fd, &sfs) ? -EIO
-				      : mem_write(t, sf_arg(&r, 1), &sfs, sizeof(sfs)) ? -EFAULT : 0;
-				break;
-			}
-			case SC_TRUNCATE:
-				if (v->flags & VF_READONLY)
-					ret = -EACCES;
-				else
-					ret = ftruncate(fd, (off_t)sf_arg(&r, 1)) ? -errno : 0;
-				break;
-			default:
-				if (e->vf_errno == SF_VF_REWRITE && vfile_can_view(t)) {
-					skipping = 0;
-					vfile_magic_path(sf_tab, rule->vfile, rw[nrw].path,
-							 sizeof(rw[nrw].path));
-					rw[nrw++].arg = e->path[i];
-				} else if (e->vf_errno == SF_VF_SUCCESS) {
-					ret = 0;
-				} else {
-					ret = e->vf_errno > 0 ? -e->vf_errno : -EOPNOTSUPP;
-				}
-			}
+			w->arg = e->path[i];
+			w->len = strlen(w->data) + 1;
+			nrw++;
 			break;
 		}
+		case ACT_CONTENT:
+			vfile_call(t, &c, rule, i, rw, &nrw);
+			break;
 		}
-	}
-	int rec = sf_tab->record && rec_on() && (rec_want || rec_extra);
-	if (skipping) {
-		int need_exit = skip(t, &r, ret);
-		if (rec && rec_prepare(t, &r, rec_rule, rec_raw, rec_canon, !rec_want)) {
-			t->rec->nr = (int)nr;
-			for (int i = 0; i < 6; i++)
-				t->rec->args[i] = sf_arg(&r, i);
-			if (!need_exit)
-				rec_finish(t, ret);
-		}
-		return need_exit;
-	}
-	if (!nrw) {
-		if (rec && rec_prepare(t, &r, rec_rule, rec_raw, rec_canon, !rec_want)) {
-			t->pending = PD_OBSERVE;
-			return 1;
-		}
-		return 0;
 	}
 
-	int inject;
-	uint64_t base = scratch(t, &inject);
-	if (inject)
-		return inject_scratch(t, &r);
-	if (!base) {
-		DBG("%d: no scratch memory; %s left alone", t->tid, e->name);
-		return 0;
-	}
-	t->saved = r;
-	uint64_t off = 0;
-	for (int k = 0; k < nrw; k++) {
-		size_t len = rw[k].arg == -2 ? sizeof(struct open_how) : strlen(rw[k].path) + 1;
-		if (off + len > SCRATCH_SLOT || mem_write(t, base + off, rw[k].path, len)) {
-			mm_slot_free(t->mm, t->slot);
-			t->slot = -1;
+	int rec = sf_tab->record && rec_on() && (rec_want || rec_extra);
+	if (rec)
+		rec_prepare(t, &c.orig, rec_rule, rec_raw, rec_canon, !rec_want);
+
+	if (c.skip) {
+		if (t->pf & PF_GENFD) {
+			close(t->genfd);
+			t->pf &= ~(unsigned)PF_GENFD;
+		}
+		c.r = c.orig;
+		c.r.orig_rax = (uint64_t)-1;
+		DBG("%d: %ld answered: %ld", t->tid, c.nr, c.ret);
+		if (!t->pf && sf_at_seccomp && (sf_mech & SF_MECH_SKIP_AT_SECCOMP)) {
+			c.r.rax = (uint64_t)c.ret;
+			sf_setregs(t, &c.r);
+			if (rec)
+				rec_finish(t, c.ret);
 			return 0;
 		}
-		if (rw[k].arg >= 0)
-			sf_set_arg(&r, rw[k].arg, base + off);
-		else if (rw[k].arg == -2)
-			sf_set_arg(&r, 2, base + off);
-		else { /* memfd_create(name, flags) */
-			uint64_t fl = e->flagsarg >= 0 ? sf_arg(&t->saved, e->flagsarg) : 0;
-			r.orig_rax = SYS_memfd_create;
-			r.rdi = base + off;
-			r.rsi = (fl & O_CLOEXEC) ? MFD_CLOEXEC : 0;
-		}
-		off += (len + 7) & ~7ull;
+		sf_setregs(t, &c.r);
+		t->saved = c.orig;
+		t->ret = c.ret;
+		t->pf |= PF_RET;
+		return 1;
 	}
-	if (rec)
-		rec_prepare(t, &t->saved, rec_rule, rec_raw, rec_canon, !rec_want);
-	if (setregs(t, &r))
-		return 0;
-	t->pending = memfd_inject ? PD_MEMFD_INJECT : PD_RESTORE;
-	return 1;
+
+	if (nrw) {
+		uint64_t base = scratch(t), off = 0;
+		if (!base) {
+			DBG("%d: no scratch memory; %s left alone", t->tid, e ? e->name : "?");
+			t->pf &= ~(unsigned)(PF_MEMFD | PF_GENFD);
+			return t->pf ? (t->saved = c.orig, 1) : 0;
+		}
+		for (int k = 0; k < nrw; k++) {
+			if (off + rw[k].len > SCRATCH_SLOT ||
+			    mem_write(t, base + off, rw[k].data, rw[k].len)) {
+				mm_slot_free(t->mm, t->slot);
+				t->slot = -1;
+				return 0;
+			}
+			if (rw[k].arg >= 0) {
+				sf_set_arg(&c.r, rw[k].arg, base + off);
+			} else if (rw[k].arg == RW_OPENHOW) {
+				sf_set_arg(&c.r, 2, base + off);
+			} else { /* memfd_create(name, flags) */
+				uint64_t fl = e && e->flagsarg >= 0 ? sf_arg(&c.orig, e->flagsarg) : 0;
+				c.r.orig_rax = SYS_memfd_create;
+				c.r.rdi = base + off;
+				c.r.rsi = (fl & O_CLOEXEC) ? MFD_CLOEXEC : 0;
+			}
+			off += (rw[k].len + 7) & ~7ull;
+		}
+		c.modified = 1;
+	}
+	t->saved = c.orig;
+	if (c.modified) {
+		if (sf_setregs(t, &c.r))
+			return 0;
+		t->pf |= PF_RESTORE;
+	}
+	if (rec && !t->pf)
+		t->pf |= PF_OBSERVE;
+	return t->pf != 0;
 }
+
+/* ---- exit ---- */
 
 static void fill_memfd(struct sf_tracee *t, long fd)
 {
 	char p[64];
 	snprintf(p, sizeof(p), "/proc/%d/fd/%ld", t->tid, fd);
 	int dst = open(p, O_WRONLY | O_CLOEXEC);
-	int src = vfile_fd(sf_tab, t->vfile);
+	int src = (t->pf & PF_GENFD) ? t->genfd : vfile_fd(sf_tab, t->vfile);
 	if (dst < 0 || src < 0) {
 		if (dst >= 0)
 			close(dst);
@@ -491,37 +564,33 @@ static void fill_memfd(struct sf_tracee *t, long fd)
 void sc_exit(struct sf_tracee *t)
 {
 	sf_regs r;
-	enum pending pd = t->pending;
-	t->pending = PD_NONE;
+	unsigned pf = t->pf;
 	int exec_seen = t->exec_seen;
 	t->exec_seen = 0;
-	if (exec_seen)
-		t->magic = 0;
 	if (t->slot >= 0) {
 		mm_slot_free(t->mm, t->slot);
 		t->slot = -1;
 	}
 	if (exec_seen) {
+		t->magic = 0;
+		if (pf & PF_GENFD)
+			close(t->genfd);
+		t->pf = 0;
 		rec_finish(t, 0);
 		return;
 	}
-	if (getregs(t, &r)) {
+	if (sf_getregs(t, &r)) {
+		if (pf & PF_GENFD)
+			close(t->genfd);
+		t->pf = 0;
 		if (t->rec)
 			t->rec->active = 0;
 		return;
 	}
 	long ret = (long)r.rax;
-	DBG("%d: exit pending %d ret %ld", t->tid, (int)pd, ret);
-	switch (pd) {
-	case PD_RET:
-		r.rax = (uint64_t)t->ret;
-		setregs(t, &r);
-		rec_finish(t, t->ret);
-		return;
-	case PD_OBSERVE:
-		rec_finish(t, ret);
-		return;
-	case PD_SCRATCH_MMAP: {
+	DBG("%d: exit work %#x ret %ld", t->tid, pf, ret);
+	if (pf & PF_SCRATCH) {
+		t->pf = 0;
 		if (ret < 0 && ret > -4096) {
 			t->mm->scratch = (uint64_t)-1;
 			DBG("%d: scratch mmap failed: %ld", t->tid, ret);
@@ -531,37 +600,51 @@ void sc_exit(struct sf_tracee *t)
 		}
 		r = t->saved;
 		sf_rewind_syscall(&r, (long)t->saved.orig_rax);
-		setregs(t, &r);
+		sf_setregs(t, &r);
 		return;
 	}
-	case PD_MEMFD_INJECT:
-		if (ret >= 0)
-			fill_memfd(t, ret);
-		break;
-	case PD_RESTORE:
-		break;
-	default:
-		return;
-	}
-	if (pd == PD_RESTORE && t->magic &&
+	if ((pf & PF_RESTORE) && t->magic &&
 	    (ret == -EACCES || ret == -ENOENT || ret == -ELOOP || ret == -EPERM)) {
 		/* Could not open the tracer's memfd (credentials, namespace): replay
 		 * the original call; the next attempt gets its own memfd copy. */
 		t->magic = 0;
 		t->proc->view = 0;
+		if (pf & PF_GENFD)
+			close(t->genfd);
+		t->pf = 0;
+		if (t->rec)
+			t->rec->active = 0;
 		r = t->saved;
 		sf_rewind_syscall(&r, (long)t->saved.orig_rax);
-		setregs(t, &r);
+		sf_setregs(t, &r);
 		return;
 	}
 	t->magic = 0;
-	rec_finish(t, ret);
-	/* Restore every argument register and the number; keep the result. */
-	sf_regs o = t->saved;
-	o.rax = r.rax;
-	o.rip = r.rip;
-	o.rcx = r.rcx;
-	o.r11 = r.r11;
-	o.eflags = r.eflags;
-	setregs(t, &o);
+	if ((pf & PF_MEMFD) && ret >= 0)
+		fill_memfd(t, ret);
+	if (pf & PF_GENFD)
+		close(t->genfd);
+	long nret = ret;
+	if (pf & PF_RET)
+		nret = t->ret;
+	nret = sysrule_exit(t, nret);
+	if (pf & PF_EMUL)
+		nret = emul_exit(t, nret, &r);
+	t->pf = 0;
+	if (t->wait_parked)
+		return; /* the reaper finishes this call later */
+	rec_finish(t, nret);
+	if (pf & PF_RESTORE) {
+		/* Restore every argument register and the number; keep the result. */
+		sf_regs o = t->saved;
+		o.rax = (uint64_t)nret;
+		o.rip = r.rip;
+		o.rcx = r.rcx;
+		o.r11 = r.r11;
+		o.eflags = r.eflags;
+		sf_setregs(t, &o);
+	} else if (nret != ret) {
+		r.rax = (uint64_t)nret;
+		sf_setregs(t, &r);
+	}
 }

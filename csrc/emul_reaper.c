@@ -1,0 +1,318 @@
+/* Reaper emulation for kernels (gVisor) that ignore CLONE_PARENT and
+ * PR_SET_CHILD_SUBREAPER: each process has an intended parent; when the real
+ * kernel gives its exit to someone else, the tracer queues the status for
+ * the intended parent, sends it SIGCHLD and answers its wait4/waitid. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "core.h"
+
+struct exitq {
+	pid_t pid;
+	int status;
+	struct exitq *next;
+};
+
+struct node {
+	pid_t tgid;
+	pid_t iparent;  /* intended parent, 0: none we emulate */
+	int emulated;   /* the kernel will not tell iparent about our exit */
+	int subreaper;  /* asked for PR_SET_CHILD_SUBREAPER (emulated) */
+	struct exitq *q;
+	struct node *next;
+};
+
+static struct node *nodes;
+
+static struct node *find(pid_t tgid)
+{
+	for (struct node *n = nodes; n; n = n->next)
+		if (n->tgid == tgid)
+			return n;
+	return NULL;
+}
+
+static struct node *get(pid_t tgid)
+{
+	struct node *n = find(tgid);
+	if (n)
+		return n;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		abort();
+	n->tgid = tgid;
+	n->next = nodes;
+	nodes = n;
+	return n;
+}
+
+static pid_t real_ppid(pid_t pid)
+{
+	char p[64], buf[2048];
+	snprintf(p, sizeof(p), "/proc/%d/status", pid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t k = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (k <= 0)
+		return 0;
+	buf[k] = 0;
+	char *l = strstr(buf, "\nPPid:");
+	return l ? (pid_t)atoi(l + 6) : 0;
+}
+
+void reaper_reset(void)
+{
+	while (nodes) {
+		struct node *n = nodes;
+		nodes = n->next;
+		while (n->q) {
+			struct exitq *q = n->q;
+			n->q = q->next;
+			free(q);
+		}
+		free(n);
+	}
+}
+
+void reaper_on_link(pid_t child, pid_t creator_tgid, unsigned long flags)
+{
+	if (!(sf_tab->emul & EM_REAPER) || (flags & CLONE_THREAD))
+		return;
+	struct node *cr = get(creator_tgid);
+	struct node *n = get(child);
+	if (flags & CLONE_PARENT) {
+		n->iparent = cr->iparent;
+		/* Linux honours CLONE_PARENT; gVisor makes the caller the parent. */
+		n->emulated = n->iparent && real_ppid(child) != n->iparent;
+	} else {
+		n->iparent = creator_tgid;
+		n->emulated = 0;
+	}
+	if (n->emulated)
+		DBG("reaper: %d's exit goes to %d (CLONE_PARENT)", child, n->iparent);
+}
+
+static void deliver(struct node *parent, pid_t pid, int status);
+
+void reaper_on_exit(pid_t tgid, int status)
+{
+	struct node *n = find(tgid);
+	if (!n)
+		return;
+	if (n->emulated && n->iparent) {
+		struct node *p = find(n->iparent);
+		if (p)
+			deliver(p, tgid, status);
+	}
+	/* Orphans go to the nearest live ancestor that asked to be a subreaper. */
+	pid_t heir = 0;
+	for (struct node *a = find(n->iparent); a; a = find(a->iparent)) {
+		if (a->subreaper) {
+			heir = a->tgid;
+			break;
+		}
+		if (!a->iparent || a->iparent == a->tgid)
+			break;
+	}
+	for (struct node *c = nodes; c; c = c->next)
+		if (c->iparent == tgid) {
+			c->iparent = heir;
+			c->emulated = heir != 0;
+		}
+	/* unlink n */
+	for (struct node **pp = &nodes; *pp; pp = &(*pp)->next)
+		if (*pp == n) {
+			*pp = n->next;
+			break;
+		}
+	while (n->q) {
+		struct exitq *q = n->q;
+		n->q = q->next;
+		free(q);
+	}
+	free(n);
+}
+
+/* ---- wait4 / waitid ---- */
+
+struct waitreq {
+	int waitid;
+	long idtype; /* waitid: P_ALL/P_PID/P_PGID; wait4: from pid */
+	long id;
+	long options;
+};
+
+static int matches(const struct waitreq *w, pid_t pid)
+{
+	if (w->idtype == P_PID)
+		return w->id == pid;
+	return 1; /* P_ALL, and process groups (not tracked): any child */
+}
+
+static void req_of(const sf_regs *r, int is_waitid, struct waitreq *w)
+{
+	w->waitid = is_waitid;
+	if (is_waitid) {
+		w->idtype = (long)(int)r->rdi;
+		w->id = (long)(int)r->rsi;
+		w->options = (long)(int)r->r10;
+	} else {
+		long pid = (long)(int)r->rdi;
+		w->idtype = pid > 0 ? P_PID : P_ALL;
+		w->id = pid;
+		w->options = (long)(int)r->rdx;
+	}
+}
+
+/* Answer a wait from the queue: fill the caller's buffers, return the result. */
+static int answer(struct sf_tracee *t, struct node *n, const sf_regs *saved, long *ret)
+{
+	struct waitreq w;
+	req_of(saved, saved->orig_rax == SYS_waitid, &w);
+	for (struct exitq **pp = &n->q; *pp; pp = &(*pp)->next) {
+		struct exitq *q = *pp;
+		if (!matches(&w, q->pid))
+			continue;
+		if (w.waitid) {
+			siginfo_t si;
+			memset(&si, 0, sizeof(si));
+			si.si_signo = SIGCHLD;
+			si.si_pid = q->pid;
+			if (WIFEXITED(q->status)) {
+				si.si_code = CLD_EXITED;
+				si.si_status = WEXITSTATUS(q->status);
+			} else {
+				si.si_code = WCOREDUMP(q->status) ? CLD_DUMPED : CLD_KILLED;
+				si.si_status = WTERMSIG(q->status);
+			}
+			if (saved->rdx)
+				mem_write(t, saved->rdx, &si, sizeof(si));
+			*ret = 0;
+		} else {
+			if (saved->rsi)
+				mem_write(t, saved->rsi, &q->status, sizeof(int));
+			if (saved->r10) {
+				struct rusage ru;
+				memset(&ru, 0, sizeof(ru));
+				mem_write(t, saved->r10, &ru, sizeof(ru));
+			}
+			*ret = q->pid;
+		}
+		if (!(w.waitid && (w.options & WNOWAIT))) {
+			*pp = q->next;
+			free(q);
+		}
+		DBG("reaper: %d's wait answered: %ld", t->tid, *ret);
+		return 1;
+	}
+	return 0;
+}
+
+static int has_live_child(struct node *n, const struct waitreq *w)
+{
+	for (struct node *c = nodes; c; c = c->next)
+		if (c->iparent == n->tgid && c->emulated && matches(w, c->tgid))
+			return 1;
+	return 0;
+}
+
+struct parked_scan {
+	struct node *n;
+};
+
+static void wake(struct sf_tracee *t, void *arg)
+{
+	struct parked_scan *s = arg;
+	if (!t->wait_parked || t->proc->tgid != s->n->tgid)
+		return;
+	long ret;
+	if (!answer(t, s->n, &t->saved, &ret))
+		return;
+	sf_regs r;
+	if (sf_getregs(t, &r) == 0) {
+		r.rax = (uint64_t)ret;
+		sf_setregs(t, &r);
+	}
+	t->wait_parked = 0;
+	loop_resume(t, 0);
+}
+
+static void deliver(struct node *p, pid_t pid, int status)
+{
+	struct exitq *q = calloc(1, sizeof(*q));
+	if (!q)
+		abort();
+	q->pid = pid;
+	q->status = status;
+	struct exitq **pp = &p->q;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = q;
+	DBG("reaper: queued exit of %d for %d", pid, p->tgid);
+	kill(p->tgid, SIGCHLD);
+	struct parked_scan s = { p };
+	tr_foreach(wake, &s);
+}
+
+void reaper_enter(struct sf_tracee *t, struct sf_call *c)
+{
+	switch (c->nr) {
+	case SYS_wait4:
+		t->pf |= PF_EMUL;
+		t->emul = EMX_WAIT4;
+		break;
+	case SYS_waitid:
+		t->pf |= PF_EMUL;
+		t->emul = EMX_WAITID;
+		break;
+	case SYS_prctl:
+		if (sf_arg(&c->r, 0) == PR_SET_CHILD_SUBREAPER &&
+		    !(sf_mech & SF_MECH_SUBREAPER))
+			get(t->proc->tgid)->subreaper = sf_arg(&c->r, 1) != 0;
+		break;
+	default:
+		break;
+	}
+}
+
+long reaper_exit(struct sf_tracee *t, long ret, sf_regs *r)
+{
+	(void)r;
+	if (t->emul != EMX_WAIT4 && t->emul != EMX_WAITID)
+		return ret;
+	struct node *n = find(t->proc->tgid);
+	if (!n)
+		return ret;
+	struct waitreq w;
+	req_of(&t->saved, t->emul == EMX_WAITID, &w);
+	int nothing = ret == -ECHILD || (ret == 0 && (w.options & WNOHANG));
+	if (!nothing)
+		return ret;
+	if (w.waitid && ret == 0 && (w.options & WNOHANG)) {
+		/* waitid WNOHANG with nothing ready returns 0 with si_pid 0 */
+		siginfo_t si;
+		if (t->saved.rdx && mem_read(t, t->saved.rdx, &si, sizeof(si)) == sizeof(si) &&
+		    si.si_pid != 0)
+			return ret;
+	}
+	long nret;
+	if (answer(t, n, &t->saved, &nret))
+		return nret;
+	if (ret == -ECHILD && !(w.options & WNOHANG) && has_live_child(n, &w)) {
+		t->wait_parked = 1; /* resumed by deliver() */
+		DBG("reaper: %d's blocking wait parked", t->tid);
+	}
+	return ret;
+}
