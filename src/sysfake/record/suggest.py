@@ -6,8 +6,8 @@
   where none is known it is a commented-out placeholder — never a guess;
 * other failed /proc, /sys, /dev (and other recorded) paths become
   comment-only placeholders;
-* failed non-path syscalls become commented-out `syscall:` sketches (syscall
-  rules are not supported yet).
+* failed non-path syscalls become commented-out `syscall:` sketches (the
+  right return value is the user's call, so they are never active).
 
 Each suggestion says which programs read or wrote the path and what they got.
 The output loads with sysfake.rules.load.
@@ -142,7 +142,7 @@ def _syscall_sketch(s: SyscallFailure) -> Suggestion:
     key = s.key_text()
     com = [f"{s.syscall}{' ' + key if key else ''}: {s.errno} x{s.count}",
            f"  by {progs}",
-           "syscall rules are not supported yet (issue 4); a sketch of one:"]
+           "a sketch of a syscall rule (check docs/rules.md, then uncomment):"]
     lines = [f"- syscall: {s.syscall}"]
     proto = prototype(s.syscall) or ()
     names = [spec.name for spec in proto]
