@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from ..model import Action, MatchKind, PathRule
+from ..model import EMULATION_NAMES, Action, ArgOp, MatchKind, PathRule, SetOp, SysAction
 from ..paths import canonical, pattern_matches, redirect_target, rule_applies
 from ..profiles import find_profile, is_profile_name
 from .errors import RulesError
-from .loader import LoadedRule, LoadResult, load_detailed
-from .precedence import why
+from .loader import LoadedRule, LoadedSysRule, LoadResult, load_detailed
+from .precedence import sys_why, why
+from .sysrules import STRUCTS
 from .validate import ERRNO_BY_NUMBER
 
 _KIND = {MatchKind.EXACT: "exact", MatchKind.PREFIX: "prefix", MatchKind.GLOB: "glob"}
@@ -77,6 +78,76 @@ def only_text(r: PathRule) -> str:
     return f" [only {' '.join(parts)}]" if parts else ""
 
 
+_OPS = {ArgOp.EQ: "==", ArgOp.NE: "!=", ArgOp.ANY: "any", ArgOp.ALL: "all",
+        ArgOp.NONE: "none"}
+_SETS = {SetOp.SET: "=", SetOp.OR: "|=", SetOp.CLEAR: "&= ~"}
+
+
+def sys_conditions(sr: LoadedSysRule) -> str:
+    """What a syscall rule matches, in words: `statfs path prefix /a/ [only ...]`."""
+    r = sr.rule
+    parts = [r.name]
+    for m in r.args:
+        v = m.value if m.op in (ArgOp.EQ, ArgOp.NE) else m.mask
+        parts.append(f"arg{m.idx} {_OPS[m.op]} {v:#x}" + (" (32 bits)" if m.width == 4 else ""))
+    if r.path is not None:
+        what = f"fd arg{r.path_arg}" if r.path_fd else f"path arg{r.path_arg}"
+        parts.append(f"{what} {_KIND[r.path_kind]} {r.path}")
+    if r.only_exe or r.only_comm:
+        parts.append("[only " + " ".join(f"{k}={v}" for k, v in
+                                         (("exe", r.only_exe), ("comm", r.only_comm)) if v)
+                     + "]")
+    if sr.spec.when_written:
+        parts.append(f"when {sr.spec.when_written}")
+    if r.if_errno:
+        parts.append("if_errno " + ",".join(ERRNO_BY_NUMBER.get(n, str(n)) for n in r.if_errno))
+    return " ".join(parts)
+
+
+def sys_action(sr: LoadedSysRule) -> str:
+    r = sr.rule
+    if r.action is SysAction.ERRNO:
+        out = f"fail with {errno_text(r.errno)}"
+    elif r.action is SysAction.RETURN:
+        out = f"skip, return {r.retval}"
+    elif r.action is SysAction.PATCH:
+        out = "run, then patch the result"
+    elif r.action is SysAction.PASS:
+        out = "pass (leave the call alone)"
+    elif r.action is SysAction.REWRITE:
+        out = "rewrite " + ", ".join(f"arg{a.idx} {_SETS[a.op]}{a.value:#x}" for a in r.argsets)
+        out += " (restored after the call)"
+    else:
+        out = "delay only"
+    if r.patches:
+        st = STRUCTS[r.name][1] if r.name in STRUCTS else None
+        names = []
+        for p in r.patches:
+            fname = next((n for n, f in st.fields.items() if f.offset == p.offset
+                          and len(p.data) == f.size), None) if st else None
+            if fname is None:
+                names.append(f"{len(p.data)} zero bytes" if not any(p.data)
+                             else f"+{p.offset}")
+            elif st and st.fields[fname].text:
+                names.append(f"{fname}={p.data.rstrip(bytes(1)).decode(errors='replace')!r}")
+            else:
+                names.append(f"{fname}={int.from_bytes(p.data, 'little'):#x}")
+        out += " [" + ", ".join(names) + "]"
+    if r.delay_us:
+        out += f" after a delay of {sr.spec.delay_written or str(r.delay_us) + 'us'}"
+    return out
+
+
+def sys_table_lines(res: LoadResult, start: int) -> list[str]:
+    rows = [(str(start + i + 1), str(sr.origin), "syscall", sys_conditions(sr), sys_action(sr))
+            for i, sr in enumerate(res.sys_rules)]
+    if not rows:
+        return []
+    widths = [max(len(row[c]) for row in rows) for c in range(4)]
+    return ["  ".join([row[0].rjust(widths[0])] + [row[c].ljust(widths[c]) for c in (1, 2, 3)]
+                      + [row[4]]) for row in rows]
+
+
 def table_lines(res: LoadResult) -> list[str]:
     rows = [(str(i + 1), str(lr.origin), _KIND[lr.rule.kind], lr.rule.match + only_text(lr.rule),
              describe(lr)) for i, lr in enumerate(res.rules)]
@@ -110,11 +181,18 @@ def cmd_check(files: list[str]) -> int:
         res = load_detailed(paths, profiles=profiles)
     except RulesError as e:
         return _err(e, err)
-    for line in table_lines(res):
+    for line in table_lines(res) + sys_table_lines(res, len(res.rules)):
         out.write(line + "\n")
+    emul = [n for n, bit in EMULATION_NAMES.items() if res.emulations & bit]
+    if emul:
+        out.write("emulations: " + ", ".join(emul) + "\n")
+    if res.cgroupfs is not None:
+        out.write(f"cgroupfs: v1 tree with {', '.join(res.cgroupfs.controllers)} "
+                  f"({res.cgroupfs.origin}); built at run time with its redirect, "
+                  "/proc/self/cgroup, /proc/cgroups, mountinfo and statfs rules\n")
     for note in res.notes:
         out.write(f"note: {note}\n")
-    n = len(res.rules)
+    n = len(res.rules) + len(res.sys_rules)
     out.write(f"ok: {n} rule{'s' if n != 1 else ''} from {len(res.sources)} "
               f"file{'s' if len(res.sources) != 1 else ''}\n")
     return 0
@@ -194,19 +272,75 @@ def _where(lr: LoadedRule) -> str:
     return o if o == lr.spec.key else f"{o} {lr.spec.key}"
 
 
+@dataclass
+class SysExplanation:
+    rule: LoadedSysRule
+    note: str  # "" when the rule decides the call unconditionally
+
+
+def explain_syscall(res: LoadResult, path: str | None, syscall: str | None,
+                    exe: str | None = None, comm: str | None = None) -> list[SysExplanation]:
+    """The syscall rules that may decide a call on `path` (of `syscall`, or of any), in the
+    order the core tries them, each with what else it needs to match."""
+    p = canonical(path) if path is not None else None
+    out: list[SysExplanation] = []
+    decided: dict[str, LoadedSysRule] = {}
+    for sr in res.sys_rules:
+        r = sr.rule
+        if syscall is not None and r.name != syscall:
+            continue
+        if r.path is not None:
+            if p is None:
+                continue
+            if r.path.startswith(("pipe:", "socket:", "anon_inode:")):
+                continue
+            if not pattern_matches(r.path_kind, r.path, p):
+                continue
+        elif syscall is None:
+            continue  # explain PATH alone lists only the rules that look at paths
+        conds = []
+        if r.args:
+            conds.append("the arguments match")
+        probe = PathRule(r.path or "/", r.path_kind, Action.ERRNO, sr.origin,
+                         only_exe=r.only_exe, only_comm=r.only_comm)
+        if (r.only_exe or r.only_comm) and not rule_applies(probe, p or "/", exe, comm):
+            conds.append(_only_mismatch(probe, exe, comm))
+        if sr.spec.when_written:
+            conds.append(f"the call number is selected by when {sr.spec.when_written}")
+        if r.if_errno:
+            conds.append("the real call fails with "
+                         + " or ".join(ERRNO_BY_NUMBER.get(n, str(n)) for n in r.if_errno))
+        note = "; ".join(conds)
+        prev = decided.get(r.name)
+        if prev is not None and not note:
+            note = f"only if an earlier rule does not match ({sys_why(prev.rule, r)})"
+        if prev is None and not conds:
+            decided[r.name] = sr
+        out.append(SysExplanation(sr, note))
+    return out
+
+
 def cmd_explain(path: str, files: Sequence[str] = (), fakes: Sequence[str] = (),
                 redirects: Sequence[str] = (), hides: Sequence[str] = (),
                 exe: str | None = None, comm: str | None = None,
-                profiles: Sequence[str] = ()) -> int:
+                profiles: Sequence[str] = (), syscall: str | None = None,
+                disable_rules: Sequence[str] = ()) -> int:
     """Say which rule decides `path`, what the process sees, and which rules lost and why.
     Exit 0, or 2 if the rules (or the path) are invalid."""
     out, err = sys.stdout, sys.stderr
     if not path.startswith("/") or "\0" in path:
         return _err(RulesError(f"the path to explain must be absolute, not {path!r}"), err)
     try:
-        res = load_detailed(files, fakes, redirects, hides, profiles)
+        res = load_detailed(files, fakes, redirects, hides, profiles,
+                            disable_rules=disable_rules)
     except RulesError as e:
         return _err(e, err)
+    if syscall is not None:
+        from .suggest import did_you_mean
+        from .sysrules import NR_BY_NAME
+        if syscall not in NR_BY_NAME:
+            return _err(RulesError(f"unknown syscall {syscall!r}"
+                                   f"{did_you_mean(syscall, NR_BY_NAME)}"), err)
     ex = explain(res, path, exe, comm)
     out.write(f"path: {ex.path}\n")
     if ex.path != path:
@@ -226,4 +360,18 @@ def cmd_explain(path: str, files: Sequence[str] = (), fakes: Sequence[str] = (),
             r = lo.rule
             out.write(f"  {_where(r)}: {_KIND[r.rule.kind]} {r.rule.match}"
                       f"{only_text(r.rule)}: {lo.reason}\n")
+    sx = explain_syscall(res, path, syscall, exe, comm)
+    if sx:
+        out.write(f"syscall rules{' for ' + syscall if syscall else ' that look at this path'}"
+                  " (tried in this order):\n")
+        for s in sx:
+            out.write(f"  {s.rule.origin} {s.rule.spec.key}: {sys_conditions(s.rule)}: "
+                      f"{sys_action(s.rule)}" + (f" — if {s.note}" if s.note else "") + "\n")
+    elif syscall is not None:
+        out.write(f"syscall rules for {syscall}: none match this path; the call is not "
+                  "changed\n")
+    if syscall is not None and res.cgroupfs is not None and syscall in ("statfs", "fstatfs") \
+            and pattern_matches(MatchKind.PREFIX, "/sys/fs/cgroup/", canonical(path)):
+        out.write("cgroupfs: at run time /sys/fs/cgroup reports TMPFS_MAGIC and everything "
+                  "below it CGROUP_SUPER_MAGIC (unless a rule above decides first)\n")
     return 0

@@ -21,15 +21,28 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..model import Action, Origin, PathRule, RuleSet, VirtualFile
+from ..model import (
+    EMULATION_NAMES,
+    Action,
+    Emulation,
+    Origin,
+    PathRule,
+    RuleSet,
+    SyscallRule,
+    VirtualFile,
+)
 from ..profiles import available_profiles, find_profile, is_profile_name
 from .errors import RulesError
-from .precedence import identity, kind_name, sort_key
+from .precedence import identity, kind_name, sort_key, sys_identity, sys_sort_key
 from .suggest import did_you_mean
+from .sysrules import SysRuleSpec
 from .validate import (
+    ID_RE,
     MAX_CONTENT,
+    CgroupfsSpec,
     Ctx,
     FileSpec,
+    NameSpec,
     RuleSpec,
     check_action_pattern,
     classify,
@@ -59,15 +72,38 @@ class LoadedRule:
 
 
 @dataclass
+class LoadedSysRule:
+    """A syscall rule of the final set."""
+
+    spec: SysRuleSpec
+    layer: int
+
+    @property
+    def rule(self) -> SyscallRule:
+        return self.spec.rule
+
+    @property
+    def origin(self) -> Origin:
+        return self.spec.rule.origin
+
+
+@dataclass
 class LoadResult:
     rules: list[LoadedRule] = field(default_factory=list)  # precedence order
     overridden: list[tuple[LoadedRule, LoadedRule]] = field(default_factory=list)  # (lost, won)
     skipped: list[tuple[LoadedRule, str]] = field(default_factory=list)  # (rule, why)
     notes: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)  # files read, in order
+    sys_rules: list[LoadedSysRule] = field(default_factory=list)  # precedence order
+    sys_overridden: list[tuple[LoadedSysRule, LoadedSysRule]] = field(default_factory=list)
+    emulations: Emulation = field(default_factory=lambda: Emulation(0))
+    emulate_origin: dict[str, Origin] = field(default_factory=dict)
+    cgroupfs: CgroupfsSpec | None = None
+    disabled: list[NameSpec] = field(default_factory=list)  # names that took effect
 
     def ruleset(self) -> RuleSet:
-        return RuleSet([lr.rule for lr in self.rules])
+        return RuleSet([lr.rule for lr in self.rules], [sr.rule for sr in self.sys_rules],
+                       self.emulations)
 
 
 # ---------------------------------------------------------------- C-style escapes
@@ -131,6 +167,11 @@ def _show_arg(flag: str, arg: str) -> str:
 class _Loader:
     def __init__(self) -> None:
         self.specs: list[RuleSpec] = []
+        self.sys_specs: list[SysRuleSpec] = []
+        self.emulate: list[NameSpec] = []
+        self.disable: list[NameSpec] = []
+        self.cgroupfs: CgroupfsSpec | None = None
+        self.notes: list[str] = []
         self.loaded: set[str] = set()
         self.stack: list[tuple[str, str]] = []  # (realpath, display)
         self.sources: list[str] = []
@@ -182,6 +223,16 @@ class _Loader:
                 shown = os.path.normpath(os.path.join(os.path.dirname(display), inc.name))
                 self.load_file(full, shown, err)
         self.specs.extend(spec.rules)
+        for sr in spec.sys_rules:
+            sr.order = len(self.sys_specs)
+            self.sys_specs.append(sr)
+        self.emulate.extend(spec.emulate)
+        self.disable.extend(spec.disable)
+        if spec.cgroupfs is not None:
+            if self.cgroupfs is not None:
+                self.notes.append(f"{spec.cgroupfs.origin}: cgroupfs replaces the one at "
+                                  f"{self.cgroupfs.origin}")
+            self.cgroupfs = spec.cgroupfs
 
     def load_profile(self, name: str) -> None:
         key = _show_arg("--profile", name)
@@ -232,7 +283,7 @@ def _to_rule(spec: RuleSpec, content: bytes | None) -> PathRule:
     vf = None
     if action is Action.CONTENT:
         assert content is not None
-        vf = VirtualFile(content, spec.mode, spec.uid, spec.gid, spec.readonly)
+        vf = VirtualFile(content, spec.mode, spec.uid, spec.gid, spec.readonly, spec.generator)
     return PathRule(match=spec.match, kind=spec.kind, action=action, origin=spec.origin,
                     vfile=vf, target=spec.target, errno=spec.errno,
                     only_exe=spec.only_exe, only_comm=spec.only_comm)
@@ -305,9 +356,110 @@ def resolve(specs: list[tuple[RuleSpec, int]], read_host: bool = True) -> LoadRe
     return res
 
 
+def _describe_sys(r: SyscallRule) -> str:
+    parts = [r.name]
+    if r.args:
+        parts.append("args " + ", ".join(f"{m.idx}:{m.op.name.lower()}" for m in r.args))
+    if r.path is not None:
+        parts.append(f"path {r.path}")
+    if r.only_exe or r.only_comm:
+        parts.append("only " + " ".join(f"{k}={v}" for k, v in
+                                        (("exe", r.only_exe), ("comm", r.only_comm)) if v))
+    return " ".join(parts)
+
+
+def resolve_sys(specs: list[tuple[SysRuleSpec, int]],
+                res: LoadResult) -> list[LoadedSysRule]:
+    """Equal syscall rules by layer (as for path rules), then precedence order."""
+    groups: dict[object, list[tuple[SysRuleSpec, int]]] = {}
+    for spec, layer in specs:
+        groups.setdefault(sys_identity(spec.rule), []).append((spec, layer))
+    out: list[LoadedSysRule] = []
+    for members in groups.values():
+        top = max(layer for _s, layer in members)
+        best = [(s, layer) for s, layer in members if layer == top]
+        if len(best) > 1:
+            a, b = best[0][0], best[1][0]
+            hint = ("; remove one, or mark the one that should win override: true"
+                    if top == LAYER_FILE else "; only one rule may override it")
+            o = b.origin
+            raise RulesError(f"duplicate syscall rule: {_describe_sys(b.rule)} (with the same "
+                             f"when and if_errno) is also defined at {a.origin}{hint}",
+                             o.file, o.line, o.col, b.key)
+        won = LoadedSysRule(best[0][0], top)
+        out.append(won)
+        for s, layer in members:
+            if layer != top:
+                res.sys_overridden.append((LoadedSysRule(s, layer), won))
+                res.notes.append(f"{s.origin}: {s.key} is overridden by {won.origin}")
+    out.sort(key=lambda lr: sys_sort_key(lr.rule, lr.spec.order))
+    return out
+
+
+def _finish(ld: _Loader, res: LoadResult, disable_rules: Sequence[str]) -> None:
+    """Syscall rules, emulations, cgroupfs, then disable: (after all includes)."""
+    res.notes[:0] = ld.notes
+    ids: dict[str, Origin] = {}
+    for lr in res.rules:
+        rid = lr.spec.rid
+        if rid is not None:
+            if rid in ids:
+                o = lr.origin
+                raise RulesError(f"duplicate rule id {rid!r}: also used at {ids[rid]}",
+                                 o.file, o.line, o.col, f"{lr.spec.key}.id")
+            ids[rid] = lr.origin
+    seen_sys: dict[str, str] = {}  # id -> key (the rules of one syscall: list share an id)
+    for ss in ld.sys_specs:
+        if ss.rid is None:
+            continue
+        where = f"{ss.origin}"
+        if (ss.rid in ids and seen_sys.get(ss.rid) != where):
+            o = ss.origin
+            raise RulesError(f"duplicate rule id {ss.rid!r}: also used at {ids[ss.rid]}",
+                             o.file, o.line, o.col, f"{ss.key}.id")
+        ids[ss.rid] = ss.origin
+        seen_sys[ss.rid] = where
+    res.sys_rules = resolve_sys(
+        [(s, LAYER_OVERRIDE if s.override else LAYER_FILE) for s in ld.sys_specs], res)
+    for e in ld.emulate:
+        res.emulations |= EMULATION_NAMES[e.name]
+        res.emulate_origin.setdefault(e.name, e.origin)
+    res.cgroupfs = ld.cgroupfs
+    if ld.cgroupfs is not None:
+        res.emulations |= Emulation.CGROUPFS
+        res.emulate_origin.setdefault("cgroupfs", ld.cgroupfs.origin)
+    names = list(ld.disable)
+    for d in disable_rules:
+        key = _show_arg("--disable-rule", d)
+        if not ID_RE.match(d):
+            raise RulesError(f"{d!r} is not a rule id or an emulation name", CMDLINE, key=key)
+        names.append(NameSpec(d, Origin(key), key))
+    for n in names:
+        hit = False
+        if n.name in EMULATION_NAMES:
+            res.emulations &= ~EMULATION_NAMES[n.name]
+            hit = True
+        before = len(res.rules) + len(res.sys_rules)
+        res.rules = [lr for lr in res.rules if lr.spec.rid != n.name]
+        res.sys_rules = [sr for sr in res.sys_rules if sr.spec.rid != n.name]
+        if len(res.rules) + len(res.sys_rules) != before:
+            hit = True
+        if not hit:
+            known = sorted(set(ids) | set(EMULATION_NAMES))
+            msg = (f"disable: no rule has id {n.name!r} and no emulation is called that"
+                   f"{did_you_mean(n.name, known)}")
+            o = n.origin
+            if o.line:
+                raise RulesError(msg, o.file, o.line, o.col, n.key)
+            raise RulesError(msg, CMDLINE, key=n.key)
+        res.disabled.append(n)
+        res.notes.append(f"{n.origin}: {n.name} disabled")
+
+
 def load_detailed(files: Sequence[str] = (), fakes: Sequence[str] = (),
                   redirects: Sequence[str] = (), hides: Sequence[str] = (),
-                  profiles: Sequence[str] = (), *, read_host: bool = True) -> LoadResult:
+                  profiles: Sequence[str] = (), *, read_host: bool = True,
+                  disable_rules: Sequence[str] = ()) -> LoadResult:
     """Like load(), but returns the LoadResult used by check and explain."""
     ld = _Loader()
     for name in profiles:
@@ -319,13 +471,19 @@ def load_detailed(files: Sequence[str] = (), fakes: Sequence[str] = (),
         specs.extend((_cli_spec(flag, a), LAYER_CLI) for a in args)
     res = resolve(specs, read_host)
     res.sources = ld.sources
+    _finish(ld, res, disable_rules)
     return res
 
 
 def load(files: Sequence[str] = (), fakes: Sequence[str] = (), redirects: Sequence[str] = (),
-         hides: Sequence[str] = (), profiles: Sequence[str] = ()) -> RuleSet:
-    """Load and compile rules; the RuleSet is in precedence order. Raises RulesError."""
-    return load_detailed(files, fakes, redirects, hides, profiles).ruleset()
+         hides: Sequence[str] = (), profiles: Sequence[str] = (),
+         disable_rules: Sequence[str] = ()) -> RuleSet:
+    """Load and compile rules; the RuleSet is in precedence order. Raises RulesError.
+
+    The cgroupfs: tree is not built here: use sysfake.cgroupfs.prepare_runtime on
+    load_detailed()'s result before encoding the table for a run."""
+    return load_detailed(files, fakes, redirects, hides, profiles,
+                         disable_rules=disable_rules).ruleset()
 
 
 def load_text_detailed(text: str, filename: str = "<string>",
@@ -338,6 +496,7 @@ def load_text_detailed(text: str, filename: str = "<string>",
     specs = [(s, LAYER_OVERRIDE if s.override else LAYER_FILE) for s in ld.specs]
     res = resolve(specs, read_host)
     res.sources = ld.sources
+    _finish(ld, res, ())
     return res
 
 
@@ -345,5 +504,5 @@ def load_text(text: str, filename: str = "<string>", base_dir: str | None = None
     return load_text_detailed(text, filename, base_dir).ruleset()
 
 
-__all__ = ["CMDLINE", "LoadResult", "LoadedRule", "RulesError", "load", "load_detailed",
-           "load_text", "load_text_detailed", "parse_cli_text"]
+__all__ = ["CMDLINE", "LoadResult", "LoadedRule", "LoadedSysRule", "RulesError", "load",
+           "load_detailed", "load_text", "load_text_detailed", "parse_cli_text"]

@@ -21,7 +21,7 @@ Two rules with the same kind, pattern and `only:` are "equal" (see
 """
 from __future__ import annotations
 
-from ..model import MatchKind, PathRule
+from ..model import Action, MatchKind, Origin, PathRule, SyscallRule
 
 _KIND_RANK = {MatchKind.EXACT: 0, MatchKind.GLOB: 1, MatchKind.PREFIX: 2}
 _KIND_NAME = {MatchKind.EXACT: "an exact path", MatchKind.GLOB: "a glob",
@@ -109,3 +109,56 @@ def why(winner: PathRule, loser: PathRule) -> str:
         return (f"same pattern; {names[_only_rank(winner)]} beats "
                 f"{names[_only_rank(loser)]}")
     return "same pattern and kind of only:; the more literal exe/comm glob wins, then text"
+
+
+# ---------------------------------------------------------------- syscall rules
+#
+# Syscall rules are tried per syscall, in this order (the first that matches and
+# whose `when` counter selects the call decides it):
+#
+# 1. specificity, descending: the number of argument matchers, plus 1 for a
+#    `path:`, plus 1 for `only:` (exe and comm together count 1);
+# 2. at equal specificity, a rule with `path:` comes before one without, and two
+#    paths are ordered as path rules are (exact, then glob, then prefix, ...);
+# 3. then the order the rules were read in (profiles, files depth-first with
+#    their includes, then generated rules): `pass` rules are not special, they
+#    sit where their specificity and position put them.
+#
+# Two rules with the same syscall, argument matchers, path (and path argument),
+# `only:`, `when` and `if_errno` are "equal": the second could never decide a
+# call, so the loader rejects it unless one overrides the other.
+
+SysIdentity = tuple[object, ...]
+
+
+def sys_specificity(r: SyscallRule) -> int:
+    only = 1 if (r.only_exe is not None or r.only_comm is not None) else 0
+    return len(r.args) + (1 if r.path is not None else 0) + only
+
+
+_NO_PATH: SortKey = (9, 0, 0, 0, 0, "", 0, 0, 0, "", "")
+
+
+def sys_sort_key(r: SyscallRule, order: int) -> tuple[int, int, int, SortKey, int]:
+    pk = _NO_PATH
+    if r.path is not None:
+        pk = sort_key(PathRule(r.path, r.path_kind, Action.ERRNO, Origin("")))
+    return (r.nr, -sys_specificity(r), 0 if r.path is not None else 1, pk, order)
+
+
+def sys_identity(r: SyscallRule) -> SysIdentity:
+    args = tuple(sorted((m.idx, int(m.op), m.value, m.mask) for m in r.args))
+    return (r.nr, args, r.path, int(r.path_kind) if r.path else None, r.path_arg, r.path_fd,
+            r.only_exe, r.only_comm, r.when_first, r.when_last, r.when_step,
+            tuple(sorted(r.if_errno)))
+
+
+def sys_why(winner: SyscallRule, loser: SyscallRule) -> str:
+    a, b = sys_specificity(winner), sys_specificity(loser)
+    if a != b:
+        return f"more specific ({a} > {b} conditions among args, path, only)"
+    if (winner.path is None) != (loser.path is None):
+        return "equally specific; a rule with path: comes first"
+    if winner.path != loser.path or winner.path_kind != loser.path_kind:
+        return "equally specific; its path is more specific"
+    return "equally specific; it comes first in reading order"

@@ -13,7 +13,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .validate import COMM_MAX, ERRNO_NAMES, MAX_ERRNO, MAX_ID
+from ..model import EMULATION_NAMES
+from .constants import CONSTANTS
+from .sysrules import NR_BY_NAME, STRUCTS
+from .validate import CGROUP_CONTROLLERS, COMM_MAX, ERRNO_NAMES, GENERATORS, MAX_ERRNO, MAX_ID
 
 SCHEMA_ID = "https://sysfake.dev/schemas/rules-v1.schema.json"
 NO_NUL = "^[^\\u0000]*$"
@@ -23,6 +26,120 @@ PREFIX_WRITTEN = ["^[^*?]*/$", "^[^*?]*/\\*\\*$"]  # "/a/" or "/a/**"
 
 def _prefix() -> dict[str, Any]:
     return {"anyOf": [{"pattern": p} for p in PREFIX_WRITTEN]}
+
+
+def _id() -> dict[str, Any]:
+    return {"description": ("A name for this rule, unique across all loaded files, so that "
+                            "disable: [ID] or --disable-rule ID can turn it off."),
+            "type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+            "not": {"enum": sorted(EMULATION_NAMES)}}
+
+
+def _value() -> dict[str, Any]:
+    one = {"anyOf": [{"type": "integer"}, {"type": "string", "enum": sorted(CONSTANTS)},
+                     {"type": "string", "pattern": "^-?(0[xX][0-9a-fA-F]+|[0-9]+)$"}]}
+    return {"anyOf": [one, {"type": "array", "minItems": 1, "items": one}]}
+
+
+def _errno() -> dict[str, Any]:
+    return {"anyOf": [{"type": "string", "enum": sorted(ERRNO_NAMES)},
+                      {"type": "integer", "minimum": 1, "maximum": MAX_ERRNO}]}
+
+
+def syscall_rule_schema() -> dict[str, Any]:
+    names = sorted(NR_BY_NAME)
+    arg_idx = "^[0-5]$"
+    ops = {k: {"description": d, "$ref": "#/$defs/value"} for k, d in (
+        ("eq", "The argument equals this value."),
+        ("ne", "The argument differs from this value."),
+        ("any", "At least one of these bits is set."),
+        ("all", "All of these bits are set."),
+        ("none", "None of these bits is set."))}
+    fields: dict[str, Any] = {}
+    for _arg, st in STRUCTS.values():
+        for fname, f in st.fields.items():
+            fields[fname] = ({"description": f"{st.name} field (a string of at most "
+                                             f"{f.size - 1} bytes).", "type": "string"}
+                             if f.text else {"description": f"{st.name} field.",
+                                             "$ref": "#/$defs/value"})
+    return {
+        "description": "A syscall rule: which calls of which syscalls, and what to do.",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["syscall"],
+        "properties": {
+            "syscall": {"description": "The syscall name (x86_64, python-ptrace's table) or a "
+                                       "list of names.",
+                        "anyOf": [{"enum": names},
+                                  {"type": "array", "minItems": 1, "uniqueItems": True,
+                                   "items": {"enum": names}}]},
+            "id": _id(),
+            "args": {"description": "Argument index (0-5) to a value (equal) or to a mapping "
+                                    "of eq/ne/any/all/none; at most 4 matchers in all.",
+                     "type": "object", "propertyNames": {"pattern": arg_idx},
+                     "additionalProperties": {"anyOf": [
+                         {"$ref": "#/$defs/value"},
+                         {"type": "object", "additionalProperties": False, "minProperties": 1,
+                          "properties": ops}]}},
+            "path": {"description": "Pattern on the path argument, or on the file behind the fd "
+                                    "argument (pipe:*, socket:*, anon_inode:* for non-files).",
+                     "type": "string", "pattern": "^(/|pipe:|socket:|anon_inode:)"},
+            "path_arg": {"description": "Which argument path: looks at (default: the first "
+                                        "path argument, else the first fd argument).",
+                         "type": "integer", "minimum": 0, "maximum": 5},
+            "only": {"$ref": "#/$defs/rule/properties/only"},
+            "when": {"description": "strace's when=: N, N+, N+STEP, N..M, N..M+, N..M+STEP; "
+                                    "counted per rule across the whole run.",
+                     "anyOf": [{"type": "integer", "minimum": 1, "maximum": 65535},
+                               {"type": "string",
+                                "pattern": "^[0-9]+(\\.\\.[0-9]+)?(\\+[0-9]*)?$"}]},
+            "if_errno": {"description": "Act only when the real call failed with one of these "
+                                        "(at most 4).",
+                         "anyOf": [_errno(), {"type": "array", "minItems": 1, "maxItems": 4,
+                                              "items": _errno()}]},
+            "errno": {"description": "Action: skip the call and fail it with this errno.",
+                      **_errno()},
+            "return": {"description": "Action: skip the call and return this value (with patch: "
+                                      "the structure is zero-filled, then patched).",
+                       "type": "integer", "minimum": 0},
+            "patch": {"description": "Action: run the call, then write these fields of its "
+                                     "result structure (statfs, fstatfs, uname).",
+                      "type": "object", "minProperties": 1, "additionalProperties": False,
+                      "properties": fields},
+            "pass": {"description": "Action: stop matching and leave the call alone.",
+                     "const": True},
+            "set_args": {"description": "Action: change arguments before the call (set, or, "
+                                        "clear); registers are restored afterwards.",
+                         "type": "object", "minProperties": 1,
+                         "propertyNames": {"pattern": arg_idx},
+                         "additionalProperties": {
+                             "type": "object", "minProperties": 1,
+                             "additionalProperties": False,
+                             "properties": {k: {"description": d, "$ref": "#/$defs/value"}
+                                            for k, d in (("set", "Replace the value."),
+                                                         ("or", "Set these bits."),
+                                                         ("clear", "Clear these bits."))}}},
+            "delay": {"description": "Delay the call (\"100ms\", \"2s\", \"500us\"; a bare "
+                                     "number is microseconds); alone or with another action.",
+                      "anyOf": [{"type": "number", "exclusiveMinimum": 0},
+                                {"type": "string",
+                                 "pattern": "^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)\\s*(s|ms|us|ns)?$"}]},
+            "override": {"description": "Replace an equal syscall rule from another file.",
+                         "type": "boolean"},
+        },
+        "anyOf": [{"required": [a]} for a in ("errno", "return", "patch", "pass", "set_args",
+                                              "delay")],
+        "not": {"anyOf": [{"required": ["errno", "return"]}, {"required": ["errno", "patch"]},
+                          {"required": ["pass", "errno"]}, {"required": ["pass", "return"]},
+                          {"required": ["pass", "patch"]}, {"required": ["pass", "set_args"]},
+                          {"required": ["set_args", "errno"]},
+                          {"required": ["set_args", "return"]},
+                          {"required": ["set_args", "patch"]}]},
+        "dependentSchemas": {
+            "if_errno": {"anyOf": [{"required": ["errno"]}, {"required": ["return"]}]},
+            "path_arg": {"required": ["path"]},
+        },
+    }
 
 
 def build_schema() -> dict[str, Any]:
@@ -117,6 +234,12 @@ def build_schema() -> dict[str, Any]:
                             "as a duplicate."),
             "type": "boolean",
         },
+        "generate": {
+            "description": ("With content: the file is generated at each open; 'mountinfo' is "
+                            "the process's real /proc/<pid>/mountinfo followed by content."),
+            "enum": sorted(GENERATORS),
+        },
+        "id": _id(),
     }
     attr_needs_content = {"anyOf": [{"required": ["content"]}, {"required": ["from_host"]}]}
     rule = {
@@ -127,7 +250,8 @@ def build_schema() -> dict[str, Any]:
         "properties": rule_props,
         "oneOf": [{"required": [a]} for a in
                   ("content", "from_host", "redirect", "hide", "errno")],
-        "dependentSchemas": {a: attr_needs_content for a in ("readonly", "mode", "uid", "gid")},
+        "dependentSchemas": {**{a: attr_needs_content for a in ("readonly", "mode", "uid", "gid")},
+                             "generate": {"required": ["content"]}},
         "allOf": [
             {"if": {"anyOf": [{"required": ["content"]}, {"required": ["from_host"]}]},
              "then": {"properties": {"match": {"not": _prefix()}}}},
@@ -162,10 +286,36 @@ def build_schema() -> dict[str, Any]:
                 "description": ("The rules. Order does not matter: the most specific rule "
                                 "matching a path decides it."),
                 "type": "array",
-                "items": {"$ref": "#/$defs/rule"},
+                "items": {"anyOf": [{"$ref": "#/$defs/rule"}, {"$ref": "#/$defs/syscall_rule"}]},
+            },
+            "emulate": {
+                "description": ("Emulations the core switches on: " + ", ".join(EMULATION_NAMES)
+                                + " (see docs/rules.md)."),
+                "type": "array", "items": {"enum": list(EMULATION_NAMES)},
+            },
+            "disable": {
+                "description": ("Turn off rules by id: or emulations by name, after all "
+                                "includes are read."),
+                "type": "array",
+                "items": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},
+            },
+            "cgroupfs": {
+                "description": ("Build a fake cgroup v1 tree at run time and serve it at "
+                                "/sys/fs/cgroup, with /proc/self/cgroup, /proc/cgroups, "
+                                "mountinfo lines and statfs magic numbers."),
+                "type": "object", "additionalProperties": False,
+                "properties": {
+                    "controllers": {
+                        "description": ("The controllers (default: all); devices is required."),
+                        "type": "array", "uniqueItems": True, "minItems": 1,
+                        "items": {"enum": list(CGROUP_CONTROLLERS)},
+                        "contains": {"const": "devices"},
+                    },
+                    "version": {"description": "cgroup version: only 1.", "const": 1},
+                },
             },
         },
-        "$defs": {"rule": rule},
+        "$defs": {"rule": rule, "syscall_rule": syscall_rule_schema(), "value": _value()},
     }
 
 

@@ -8,21 +8,28 @@ from __future__ import annotations
 
 import errno as _errno
 import re
-from dataclasses import dataclass
-from typing import Callable, NoReturn
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, NoReturn
 
-from ..model import MatchKind, Origin
+from ..model import EMULATION_NAMES, Generator, MatchKind, Origin
 from ..paths import canonical
 from .errors import RulesError
 from .suggest import did_you_mean
 from .yamlpos import Pos, YEntry, YMap, YNode, YScalar, YSeq, type_name
 
+if TYPE_CHECKING:
+    from .sysrules import SysRuleSpec
+
 FORMAT_VERSION = 1
 NO_POS = Pos(0, 0)
-TOP_KEYS = ("version", "include", "rules")
+TOP_KEYS = ("version", "include", "rules", "emulate", "disable", "cgroupfs")
 ACTIONS = ("content", "from_host", "redirect", "hide", "errno")
 FILE_ATTRS = ("readonly", "mode", "uid", "gid")
-RULE_KEYS = ("match", *ACTIONS, *FILE_ATTRS, "only", "override")
+RULE_KEYS = ("match", *ACTIONS, *FILE_ATTRS, "generate", "only", "override", "id")
+GENERATORS = {"mountinfo": Generator.MOUNTINFO}
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+CGROUPFS_KEYS = ("controllers", "version")
+CGROUP_CONTROLLERS = ("cpuset", "cpu", "cpuacct", "memory", "devices", "freezer", "pids")
 ONLY_KEYS = ("exe", "comm")
 MAX_ID = 0xFFFFFFFE  # (uid_t)-1 is "no change" to the kernel
 MAX_ERRNO = 4095
@@ -32,10 +39,8 @@ COMM_MAX = 15  # TASK_COMM_LEN - 1
 # Keys that are part of the language but not implemented yet. Each maps to the
 # message users get; an implementation replaces its entry with a real handler.
 RESERVED_RULE_KEYS = {
-    "generate": "generated content (generate:) is not supported yet",
-    "extra": "generated content (generate:/extra:) is not supported yet",
+    "extra": "extra: is not a key: with generate: mountinfo, content: holds the extra lines",
     "list": "directory rules (list:) are not supported yet",
-    "syscall": "syscall rules (syscall:) are not supported yet",
 }
 
 
@@ -74,6 +79,8 @@ class RuleSpec:
     override: bool = False
     match_written: str = ""
     match_pos: Pos = NO_POS
+    rid: str | None = None  # the rule's id: (for disable:)
+    generator: Generator = Generator.STATIC
 
 
 @dataclass
@@ -84,9 +91,29 @@ class IncludeSpec:
 
 
 @dataclass
+class NameSpec:
+    """One name of an emulate: or disable: list (or of --disable-rule)."""
+
+    name: str
+    origin: Origin
+    key: str
+
+
+@dataclass
+class CgroupfsSpec:
+    controllers: tuple[str, ...]
+    origin: Origin
+    key: str = "cgroupfs"
+
+
+@dataclass
 class FileSpec:
     includes: list[IncludeSpec]
     rules: list[RuleSpec]
+    sys_rules: list[SysRuleSpec] = field(default_factory=list)
+    emulate: list[NameSpec] = field(default_factory=list)
+    disable: list[NameSpec] = field(default_factory=list)
+    cgroupfs: CgroupfsSpec | None = None
 
 
 class Ctx:
@@ -280,12 +307,66 @@ def validate_document(doc: YNode | None, filename: str) -> FileSpec:
             if not name:
                 ctx.fail("must not be empty", item.pos, k)
             includes.append(IncludeSpec(name, item.pos, k))
-    rules: list[RuleSpec] = []
+    spec = FileSpec(includes, [])
     if "rules" in top.entries:
+        from .sysrules import validate_sysrule
         seq = _seq(ctx, top.entries["rules"].value, "rules", "a list of rules (use [] for none)")
         for i, item in enumerate(seq.items):
-            rules.append(validate_rule(ctx, item, f"rules[{i}]"))
-    return FileSpec(includes, rules)
+            k = f"rules[{i}]"
+            if isinstance(item, YMap) and "syscall" in item.entries:
+                if "match" in item.entries:
+                    ctx.fail("a rule has either match: (a path rule) or syscall: (a syscall "
+                             "rule), not both; syscall rules match paths with path:",
+                             item.entries["match"].key_pos, f"{k}.match")
+                spec.sys_rules.extend(validate_sysrule(ctx, item, k))
+            else:
+                spec.rules.append(validate_rule(ctx, item, k))
+    for lk in ("emulate", "disable"):
+        if lk in top.entries:
+            seq = _seq(ctx, top.entries[lk].value, lk, "a list of names")
+            for i, item in enumerate(seq.items):
+                k = f"{lk}[{i}]"
+                name = _string(ctx, item, k, "a name")
+                if lk == "emulate" and name not in EMULATION_NAMES:
+                    ctx.fail(f"unknown emulation {name!r}{did_you_mean(name, EMULATION_NAMES)}; "
+                             "known: " + ", ".join(EMULATION_NAMES), item.pos, k)
+                if lk == "disable" and not ID_RE.match(name):
+                    ctx.fail(f"{name!r} is not a rule id or an emulation name", item.pos, k)
+                getattr(spec, lk).append(
+                    NameSpec(name, Origin(filename, item.pos.line, item.pos.col), k))
+    if "cgroupfs" in top.entries:
+        spec.cgroupfs = _cgroupfs(ctx, top.entries["cgroupfs"])
+    return spec
+
+
+def _cgroupfs(ctx: Ctx, en: YEntry) -> CgroupfsSpec:
+    m = _map(ctx, en.value, "cgroupfs", "a mapping like {controllers: [cpu, devices], version: 1}")
+    _unknown(ctx, m, CGROUPFS_KEYS, "cgroupfs")
+    if "version" in m.entries:
+        v = m.entries["version"].value
+        if not isinstance(v, YScalar) or as_int(v.value) != 1:
+            ctx.fail("only cgroup version 1 can be faked (cgroup v2 needs bpf() for the device "
+                     "controller, which gVisor lacks)", v.pos, "cgroupfs.version")
+    ctrls: tuple[str, ...] = CGROUP_CONTROLLERS
+    if "controllers" in m.entries:
+        seq = _seq(ctx, m.entries["controllers"].value, "cgroupfs.controllers",
+                   "a list of controller names")
+        names: list[str] = []
+        for i, item in enumerate(seq.items):
+            k = f"cgroupfs.controllers[{i}]"
+            c = _string(ctx, item, k, "a controller name")
+            if c not in CGROUP_CONTROLLERS:
+                ctx.fail(f"unknown cgroup v1 controller {c!r}"
+                         f"{did_you_mean(c, CGROUP_CONTROLLERS)}; known: "
+                         + ", ".join(CGROUP_CONTROLLERS), item.pos, k)
+            if c in names:
+                ctx.fail(f"{c} is listed twice", item.pos, k)
+            names.append(c)
+        if "devices" not in names:
+            ctx.fail("the devices controller is always needed (runc checks it); add devices",
+                     seq.pos, "cgroupfs.controllers")
+        ctrls = tuple(names)
+    return CgroupfsSpec(ctrls, Origin(ctx.filename, m.pos.line, m.pos.col))
 
 
 def validate_rule(ctx: Ctx, node: YNode, key: str) -> RuleSpec:
@@ -326,12 +407,17 @@ def validate_rule(ctx: Ctx, node: YNode, key: str) -> RuleSpec:
                                                        f"a number 0..{MAX_ID}")),
         "only": lambda en, k: _set_only(ctx, spec, en, k),
         "override": lambda en, k: setattr(spec, "override", _bool(ctx, en.value, k)),
+        "id": lambda en, k: setattr(spec, "rid", parse_id(ctx, en, k)),
+        "generate": lambda en, k: _set_generate(ctx, spec, en, k),
     }
     for k, en in e.items():
         if k in handlers:
             handlers[k](en, f"{key}.{k}")
     if action == "hide":
         spec.errno = _errno.ENOENT
+    if spec.generator is not Generator.STATIC and action != "content":
+        ctx.fail(f"generate: needs content: (the lines added after the generated ones), "
+                 f"not {action}", e["generate"].key_pos, f"{key}.generate")
     check_action_pattern(ctx, spec, mnode.pos, e[action].value.pos)
     return spec
 
@@ -392,16 +478,47 @@ def _set_hide(ctx: Ctx, en: YEntry, k: str) -> None:
 
 
 def _set_only(ctx: Ctx, spec: RuleSpec, en: YEntry, k: str) -> None:
+    spec.only_exe, spec.only_comm = parse_only(ctx, en, k)
+
+
+def parse_only(ctx: Ctx, en: YEntry, k: str) -> tuple[str | None, str | None]:
     m = _map(ctx, en.value, k, "a mapping like {exe: \"*/runc\", comm: runc}")
     _unknown(ctx, m, ONLY_KEYS, k)
     if not m.entries:
         ctx.fail("needs exe, comm or both", m.pos, k)
+    exe = comm = None
     if "exe" in m.entries:
         v = m.entries["exe"].value
-        spec.only_exe = _string(ctx, v, f"{k}.exe", "a glob on the executable's path")
-        if not spec.only_exe:
+        exe = _string(ctx, v, f"{k}.exe", "a glob on the executable's path")
+        if not exe:
             ctx.fail("must not be empty", v.pos, f"{k}.exe")
     if "comm" in m.entries:
         v = m.entries["comm"].value
-        spec.only_comm = _string(ctx, v, f"{k}.comm", "a command name (or glob)")
-        _comm_ok(ctx, spec.only_comm, v.pos, f"{k}.comm")
+        comm = _string(ctx, v, f"{k}.comm", "a command name (or glob)")
+        _comm_ok(ctx, comm, v.pos, f"{k}.comm")
+    return exe, comm
+
+
+def parse_id(ctx: Ctx, en: YEntry, k: str) -> str:
+    s = _string(ctx, en.value, k, "a rule id like runc-statfs")
+    if not ID_RE.match(s):
+        ctx.fail(f"a rule id is letters, digits, '.', '_' and '-' (starting with a letter "
+                 f"or digit), not {s!r}", en.value.pos, k)
+    if s in EMULATION_NAMES:
+        ctx.fail(f"{s!r} is the name of an emulation; choose another id", en.value.pos, k)
+    return s
+
+
+def _set_generate(ctx: Ctx, spec: RuleSpec, en: YEntry, k: str) -> None:
+    s = _string(ctx, en.value, k, "a generator name")
+    if s not in GENERATORS:
+        ctx.fail(f"unknown generator {s!r}{did_you_mean(s, GENERATORS)}; known: "
+                 + ", ".join(GENERATORS), en.value.pos, k)
+    spec.generator = GENERATORS[s]
+
+
+string_value = _string
+bool_value = _bool
+map_node = _map
+seq_node = _seq
+unknown_keys = _unknown
