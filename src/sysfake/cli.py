@@ -30,6 +30,8 @@ def _add_rule_args(p: argparse.ArgumentParser) -> None:
                    help="map a path (or a prefix ending in /) onto another")
     g.add_argument("--hide", action="append", default=[], metavar="PATH",
                    help="make a path (or a prefix ending in /) report ENOENT")
+    g.add_argument("--disable-rule", action="append", default=[], metavar="ID",
+                   help="turn off the rules with this id: (or an emulation by name)")
 
 
 def _build() -> argparse.ArgumentParser:
@@ -61,6 +63,8 @@ def _build() -> argparse.ArgumentParser:
     _add_rule_args(e)
     e.add_argument("--exe", help="exe path of the process that asks")
     e.add_argument("--comm", help="comm of the process that asks")
+    e.add_argument("--syscall", metavar="NAME",
+                   help="also say which syscall rules of NAME decide a call on the path")
 
     sub.add_parser("schema", help="print the JSON Schema of rules files")
     sub.add_parser("doctor", help="say what this environment lacks and what sysfake can do")
@@ -79,7 +83,8 @@ def _build() -> argparse.ArgumentParser:
 
 
 def _cmd_run(ns: argparse.Namespace) -> int:
-    from .rules import RulesError, load
+    from .cgroupfs import prepare_runtime
+    from .rules import RulesError, load_detailed
     from .table import encode
 
     cmd: list[str] = list(ns.command)
@@ -89,11 +94,19 @@ def _cmd_run(ns: argparse.Namespace) -> int:
         sys.stderr.write("sysfake: error: no command given (sysfake run [OPTIONS] -- CMD ...)\n")
         return 2
     try:
-        rules = load(ns.rules, ns.fake, ns.redirect, ns.hide, ns.profile)
+        loaded = load_detailed(ns.rules, ns.fake, ns.redirect, ns.hide, ns.profile,
+                               disable_rules=ns.disable_rule)
     except RulesError as err:
         sys.stderr.write(f"sysfake: {err}\n")
         return 2
-    table = encode(rules)
+    rules, cleanup = prepare_runtime(loaded)
+    try:
+        return _run_table(ns, cmd, encode(rules))
+    finally:
+        cleanup()
+
+
+def _run_table(ns: argparse.Namespace, cmd: list[str], table: bytes) -> int:
     if ns.backend == "python":
         sys.stderr.write("sysfake: warning: --backend python is the slow reference tracer\n")
         from .backends.pyref import run as pyrun
@@ -142,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ns.cmd == "explain":
         from .rules import cmd_explain
         return cmd_explain(ns.path, ns.rules, ns.fake, ns.redirect, ns.hide, ns.exe, ns.comm,
-                           ns.profile)
+                           ns.profile, ns.syscall, ns.disable_rule)
     if ns.cmd == "schema":
         from .rules import cmd_schema
         return cmd_schema()
