@@ -197,6 +197,8 @@ struct sf_tracee {
 	pid_t creator;       /* tid of the tracee whose fork event created us, 0 unknown */
 	int parked;          /* first stop seen before the creator's event */
 	int parked_sig;
+	pid_t pk_tgid, pk_ppid; /* from /proc/<tid>/status when parked */
+	int pk_nons;         /* no NSpid (gVisor): match creations by creator */
 	struct sf_tracee *next; /* hash chain */
 };
 

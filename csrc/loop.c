@@ -179,13 +179,26 @@ static void start_child(struct sf_tracee *c)
 	resume(c, 0);
 }
 
-static pid_t scan_id;
+static pid_t scan_id, scan_creator;
+static unsigned long scan_flags;
 static struct sf_tracee *scan_found;
+
+static int creation_fits(pid_t tid, pid_t tgid, pid_t ppid, unsigned long flags, pid_t creator)
+{
+	if (flags & CLONE_THREAD)
+		return tgid != tid && tgid == creator;
+	return tgid == tid && (ppid == creator || (flags & CLONE_PARENT));
+}
 
 static void scan_parked(struct sf_tracee *x, void *arg)
 {
 	(void)arg;
-	if (!scan_found && x->parked && x->ns_tid == scan_id)
+	if (scan_found || !x->parked)
+		return;
+	if (x->ns_tid == scan_id && !x->pk_nons)
+		scan_found = x;
+	else if (x->pk_nons &&
+		 creation_fits(x->tid, x->pk_tgid, x->pk_ppid, scan_flags, scan_creator))
 		scan_found = x;
 }
 
@@ -205,8 +218,11 @@ static void on_new_child_event(struct sf_tracee *t, int event)
 		return;
 	}
 	if (!c) {
-		/* Also match by the id inside a nested PID namespace (gVisor reports that). */
+		/* Match by the id inside a nested PID namespace, or, where the kernel
+		 * gives no namespace ids (gVisor), by the creator. */
 		scan_id = id;
+		scan_flags = flags;
+		scan_creator = t->proc->tgid;
 		scan_found = NULL;
 		tr_foreach(scan_parked, NULL);
 		if (scan_found) {
@@ -252,14 +268,8 @@ static void on_unknown(struct sf_tracee *c)
 	if (!hit && nsid < 0) {
 		for (struct creation **pp = &creations; *pp; pp = &(*pp)->next) {
 			struct creation *cr = *pp;
-			int thread = (cr->flags & CLONE_THREAD) != 0;
-			int same;
-			if (thread)
-				same = tgid != c->tid && cr->creator_tgid == tgid;
-			else
-				same = tgid == c->tid &&
-				       (cr->creator_tgid == ppid || (cr->flags & CLONE_PARENT));
-			if (same && !tr_find(cr->id))
+			if (creation_fits(c->tid, tgid, ppid, cr->flags, cr->creator_tgid) &&
+			    !tr_find(cr->id))
 				hit = pp; /* keep scanning: the list is newest first */
 		}
 	}
@@ -270,6 +280,9 @@ static void on_unknown(struct sf_tracee *c)
 		return;
 	}
 	c->parked = 1;
+	c->pk_tgid = tgid;
+	c->pk_ppid = ppid;
+	c->pk_nons = nsid < 0;
 	nparked++;
 	DBG("%d: parked until its creator's event (tgid %d ppid %d)", c->tid, tgid, ppid);
 }

@@ -441,7 +441,7 @@ int sc_enter(struct sf_tracee *t)
 	if (t->srule)
 		rec_rule = (int)t->srule->rule_id, rec_want = 1;
 
-	for (int i = 0; i < 2 && e && !c.skip && !t->srule; i++) {
+	for (int i = 0; i < 2 && e && !c.skip; i++) {
 		const struct sf_rule *rule = prule[i];
 		if (!rule)
 			continue;
