@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sysfake.core import check_table
@@ -120,11 +120,10 @@ def test_mutated_tables_never_crash(table: bytes, path: str) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.integers(0, 40), st.integers(0, 0xFFFFFFFF))
+@given(st.integers(0, 7), st.integers(0, 0xFFFFFFFF))
 def test_header_counts_never_overflow(field: int, value: int) -> None:
     # each u32 of the header of a small valid table set to a hostile value
     blob = bytearray(encode(RuleSet([PathRule("/a/", MatchKind.PREFIX, Action.HIDE, ORIGIN)])))
-    assume(field * 4 + 4 <= 32)
     struct.pack_into("<I", blob, field * 4, value)
     check_table(bytes(blob))
     match_c(bytes(blob), "/a/b")
