@@ -53,6 +53,8 @@ def _build() -> argparse.ArgumentParser:
     r.add_argument("--disable", action="append", default=[], metavar="MECH",
                    help="pretend a kernel mechanism is missing (debugging, benchmarks)")
     r.add_argument("--verbose", "-v", action="store_true", help="log every decision to stderr")
+    r.add_argument("--no-profile", action="store_true",
+                   help="no default profile when no rules are given (see sysfake doctor)")
     r.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD ARGS")
 
     c = sub.add_parser("check", help="validate rules files and print the compiled table")
@@ -93,8 +95,15 @@ def _cmd_run(ns: argparse.Namespace) -> int:
     if not cmd:
         sys.stderr.write("sysfake: error: no command given (sysfake run [OPTIONS] -- CMD ...)\n")
         return 2
+    profiles = list(ns.profile)
+    if not (profiles or ns.rules or ns.fake or ns.redirect or ns.hide or ns.no_profile):
+        from .environment import detect_profile
+        profiles = [detect_profile()]  # gvisor in gVisor, else minimal
+        if ns.verbose:
+            sys.stderr.write(f"sysfake: no rules given: using the {profiles[0]} profile "
+                             "(sysfake doctor says why)\n")
     try:
-        loaded = load_detailed(ns.rules, ns.fake, ns.redirect, ns.hide, ns.profile,
+        loaded = load_detailed(ns.rules, ns.fake, ns.redirect, ns.hide, profiles,
                                disable_rules=ns.disable_rule)
     except RulesError as err:
         sys.stderr.write(f"sysfake: {err}\n")
@@ -125,16 +134,13 @@ def _run_table(ns: argparse.Namespace, cmd: list[str], table: bytes) -> int:
 
 
 def _cmd_doctor() -> int:
-    from .core import CoreError, probe
-    try:
-        p = probe()
-    except CoreError as err:
-        sys.stderr.write(f"sysfake: {err}\n")
-        return 1
-    print(f"tracing: {'works' if p.ok else 'DOES NOT WORK: ' + p.error}")
-    for name, ok in p.mechanisms.items():
-        print(f"  {name:18} {'yes' if ok else 'no'}")
-    return 0 if p.ok else 1
+    from .environment import doctor_report
+    lines, ok, _profile = doctor_report()
+    for line in lines:
+        print(line)
+    if not ok:
+        sys.stderr.write("sysfake: cannot work here: tracing does not work (see above)\n")
+    return 0 if ok else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
