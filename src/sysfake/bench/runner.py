@@ -203,16 +203,19 @@ def run_workload(ctx: Ctx, opts: Options, w: Workload, cs: list[Contender],
     _run_capture(sandbox(opts, cmd), ctx.workdir)  # warm the page cache
     res.intercepted = count_intercepted(ctx, opts, cmd)
     slow: set[str] = set()
+    hung: set[str] = set()
     for rep in range(opts.reps):
         for c in cs:  # ABAB: every repetition runs all contenders in turn
-            if c.name in slow and rep >= opts.slow_reps:
-                res.capped[c.name] = opts.slow_reps
+            if c.name in hung or (c.name in slow and rep >= opts.slow_reps):
+                res.capped[c.name] = len([r for r in res.runs if r.contender == c.name])
                 continue
             t0 = time.monotonic()
             r = run_once(ctx, opts, c, cmd, rep)
             res.runs.append(r)
-            if (r.seconds or 0.0) > opts.slow_seconds or "timed out" in r.error:
+            if (r.seconds or 0.0) > opts.slow_seconds:
                 slow.add(c.name)
+            if "timed out" in r.error:
+                hung.add(c.name)  # one timeout per workload is enough
             if opts.verbose or not r.ok:
                 took = f"{r.seconds:.3f}s" if r.seconds is not None else \
                     f"({time.monotonic() - t0:.1f}s)"
