@@ -97,8 +97,10 @@ def _cmd_run(ns: argparse.Namespace) -> int:
         return 2
     profiles = list(ns.profile)
     if not (profiles or ns.rules or ns.fake or ns.redirect or ns.hide or ns.no_profile):
-        from .environment import detect_profile
-        profiles = [detect_profile()]  # gvisor in gVisor, else minimal
+        from .environment import DEFAULT_PROFILE, detect_profile
+        # gvisor in gVisor, else minimal; the Python reference backend has no
+        # syscall rules or emulations, so it gets minimal everywhere
+        profiles = [detect_profile() if ns.backend == "c" else DEFAULT_PROFILE]
         if ns.verbose:
             sys.stderr.write(f"sysfake: no rules given: using the {profiles[0]} profile "
                              "(sysfake doctor says why)\n")
