@@ -97,3 +97,17 @@ def test_default_profile_in_gvisor() -> None:
     rc, out = run_in_gvisor(["sh", "-c", script])
     missing = f"cat: {CAP}: No such file or directory\n"
     assert (rc, out) == (0, "40\na=0\n" + missing + "b=1\n" + missing + "c=1\n38\nd=0\n"), out
+
+
+def test_gvisor_detection_needs_several_signals() -> None:
+    from sysfake.environment import Signal
+
+    def sig(name: str, present: bool, identity: bool = False) -> Signal:
+        return Signal(name, present, "", identity)
+    uname = sig("uname", True, identity=True)
+    others = [sig("NSpid", True), sig("cap_last_cap", True), sig("mountinfo", True)]
+    assert not is_gvisor([uname])                        # one signal is never enough
+    assert not is_gvisor([uname, others[0]])
+    assert is_gvisor([uname, *others[:2]])               # identity + two more
+    assert not is_gvisor(others)                         # no kernel identity: a container
+    assert not is_gvisor([sig("uname", False, True), *others])
