@@ -37,7 +37,8 @@ def _id() -> dict[str, Any]:
 
 def _value() -> dict[str, Any]:
     one = {"anyOf": [{"type": "integer"}, {"type": "string", "enum": sorted(CONSTANTS)},
-                     {"type": "string", "pattern": "^-?(0[xX][0-9a-fA-F]+|[0-9]+)$"}]}
+                     {"type": "string",
+                      "pattern": "^-?(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0|[1-9][0-9]*)$"}]}
     return {"anyOf": [one, {"type": "array", "minItems": 1, "items": one}]}
 
 

@@ -159,7 +159,7 @@ class SysRuleSpec:
 
 # ---------------------------------------------------------------- values
 
-NUM_TEXT = re.compile(r"^-?(?:0[xX][0-9a-fA-F]+|[0-9]+)$")
+NUM_TEXT = re.compile(r"^-?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0|[1-9][0-9]*)$")
 
 
 def const_value(ctx: Ctx, node: YNode, key: str, what: str = "a value") -> int:
