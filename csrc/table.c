@@ -123,7 +123,7 @@ static int sf_parse_sysrules(struct sf_table *t, const unsigned char *sysr, uint
 			     (x->argm[k].width != 4 && x->argm[k].width != 8)))
 				goto bad;
 		}
-		if (x->nr >= SF_MAX_NR || x->action < SA_ERRNO || x->action > SA_DELAY ||
+		if (x->nr >= SF_MAX_NR || x->rule_id > INT32_MAX || x->action < SA_ERRNO || x->action > SA_DELAY ||
 		    (x->path.n && (x->path_arg > 5 || x->path_kind > MK_GLOB)) ||
 		    (uint64_t)x->patch_first + x->patch_count > npatch ||
 		    (uint64_t)x->aset_first + x->aset_count > naset ||
@@ -245,7 +245,8 @@ int sf_table_parse(struct sf_table *t, const unsigned char *blob_in, size_t len,
 			sf_table_free(t);
 			return fail(err, errlen, "rule table: rule %u string out of bounds", i);
 		}
-		if (x->kind > MK_GLOB)
+		/* ids are indices into the loader's rule list; they must fit an int */
+		if (x->kind > MK_GLOB || x->rule_id > INT32_MAX)
 			goto bad;
 		if (!x->pattern.n || x->pattern.p[0] != '/' || memchr(x->pattern.p, 0, x->pattern.n))
 			goto bad;
