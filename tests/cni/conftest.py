@@ -174,8 +174,8 @@ def allocation_files(state_dir: Path, network: str = "testnet") -> dict[str, str
 
 
 @pytest.fixture(scope="session")
-def cnitool(request: pytest.FixtureRequest) -> str:
-    """The libcni client: $SYSFAKE_CNITOOL, or built by build_cnitool.sh into the cache."""
+def cnitool(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The libcni client: $SYSFAKE_CNITOOL, or built by build_cnitool.sh once per session."""
     given = os.environ.get("SYSFAKE_CNITOOL")
     if given:
         require(os.access(given, os.X_OK), f"SYSFAKE_CNITOOL={given} is not executable")
@@ -185,7 +185,8 @@ def cnitool(request: pytest.FixtureRequest) -> str:
         Path("/usr/share/gocode/src/github.com/containernetworking/cni/libcni").is_dir(),
         "libcni sources missing (apt-get install golang-github-appc-cni-dev)",
     )
-    out = Path(request.config.cache.mkdir("sysfake-cnitool"))
+    # Not the pytest cache: CI runs with -p no:cacheprovider.
+    out = tmp_path_factory.mktemp("sysfake-cnitool")
     proc = subprocess.run(
         ["sh", str(HERE / "build_cnitool.sh"), str(out)],
         capture_output=True,
