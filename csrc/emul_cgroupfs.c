@@ -70,7 +70,8 @@ static void populate(const char *dir)
 	memcpy(ctrl, rel, k);
 	ctrl[k] = 0;
 	char tdir[SF_PATH_MAX];
-	snprintf(tdir, sizeof(tdir), "%s/%s", sf_tab->cg_template, ctrl);
+	if (snprintf(tdir, sizeof(tdir), "%s/%s", sf_tab->cg_template, ctrl) >= (int)sizeof(tdir))
+		return;
 	DIR *d = opendir(tdir);
 	if (!d)
 		return;
@@ -171,7 +172,8 @@ static void acc_merge(char *dst, const char *add, int remove)
 static void devices_apply(const char *dir)
 {
 	char list[SF_PATH_MAX];
-	snprintf(list, sizeof(list), "%s/devices.list", dir);
+	if (snprintf(list, sizeof(list), "%s/devices.list", dir) >= (int)sizeof(list))
+		return;
 	struct dev_rule rules[256];
 	int n = 0, def_allow = 0;
 	FILE *f = fopen(list, "re");
@@ -207,7 +209,8 @@ static void devices_apply(const char *dir)
 		if (!bestname[0])
 			break;
 		char p[SF_PATH_MAX];
-		snprintf(p, sizeof(p), "%s/%s", dir, bestname);
+		if (snprintf(p, sizeof(p), "%s/%s", dir, bestname) >= (int)sizeof(p))
+			return;
 		int allow = strstr(bestname, ".allow") != NULL;
 		f = fopen(p, "re");
 		while (f && fgets(line, sizeof(line), f)) {
