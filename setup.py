@@ -14,10 +14,13 @@ from setuptools.command.build_py import build_py
 class BuildPy(build_py):
     def run(self) -> None:
         super().run()
-        dst = os.path.join(self.build_lib, "sysfake", "profiles")
-        os.makedirs(dst, exist_ok=True)
-        for src in glob.glob(os.path.join(os.path.dirname(__file__) or ".", "rules", "*.yaml")):
-            shutil.copy(src, dst)
+        here = os.path.dirname(__file__) or "."
+        # rules/*.yaml are profiles; rules/data/*.yaml is data the recorder reads.
+        for sub in ("", "data"):
+            dst = os.path.join(self.build_lib, "sysfake", "profiles", sub)
+            os.makedirs(dst, exist_ok=True)
+            for src in glob.glob(os.path.join(here, "rules", sub, "*.yaml")):
+                shutil.copy(src, dst)
 
 
 setup(cffi_modules=["src/sysfake/_build_core.py:ffibuilder"], cmdclass={"build_py": BuildPy})

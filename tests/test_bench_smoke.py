@@ -102,3 +102,13 @@ def test_c_sources_compile_without_warnings(tmp_path: Path, name: str) -> None:
     )
     assert p.returncode == 0, p.stderr
     assert p.stderr.strip() == ""
+
+
+def test_cli_front_door_passes_options_through() -> None:
+    """`sysfake bench --quick ...` reaches the harness's own parser (not the CLI's)."""
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "sysfake", "bench", "--quick", "--help"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "--quick" in proc.stdout and "--contenders" in proc.stdout

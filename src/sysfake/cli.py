@@ -147,6 +147,9 @@ def _cmd_doctor() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["bench"]:  # the harness parses its own arguments
+        from .bench import main as bench_main
+        return bench_main(args[1:])
     if args[:1] in (["record"], ["report"], ["suggest"]):  # they parse their own arguments
         from .record import cli as record_cli
         return int(getattr(record_cli, "cmd_" + args[0])(args[1:]))

@@ -1,0 +1,59 @@
+"""The built wheel carries what an installed sysfake needs at run time.
+
+Builds a wheel from this checkout, installs it (without dependencies) into a
+fresh venv that sees the system's site-packages, and runs that copy: the C
+core, the shipped profiles, the sysctl data file and the benchmark sources
+must all be inside the wheel, not only in the source tree.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(ROOT)],
+        capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (whl,) = out.glob("sysfake-*.whl")
+    return whl
+
+
+def test_wheel_contents(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for want in ("sysfake/_core.abi3.so", "sysfake/profiles/gvisor.yaml",
+                 "sysfake/profiles/k3s.yaml", "sysfake/profiles/data/sysctl-defaults.yaml",
+                 "sysfake/bench/csrc/floor.c", "sysfake/bench/csrc/gowl.go",
+                 "sysfake/data/rules.schema.json", "sysfake/py.typed"):
+        assert want in names, f"{want} missing from {wheel.name}"
+
+
+def test_installed_wheel_runs(wheel: Path, tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
+                   check=True, timeout=120)
+    py = venv / "bin" / "python"
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
+                   check=True, timeout=300)
+    where = subprocess.run([str(py), "-c", "import sysfake; print(sysfake.__file__)"],
+                           capture_output=True, text=True, check=True, cwd=tmp_path).stdout
+    assert str(venv) in where, f"the venv imported the checkout, not the wheel: {where}"
+    run = subprocess.run(
+        [str(venv / "bin" / "sysfake"), "run", "--profile", "gvisor", "--",
+         "cat", "/proc/sys/kernel/cap_last_cap"],
+        capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path)
+    assert (run.returncode, run.stdout) == (0, "40\n"), run.stderr
+    # the recorder's data file is found from the installed copy
+    data = subprocess.run(
+        [str(py), "-c", "from sysfake.record import sysctl; print(sysctl.load_known())"],
+        capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path)
+    assert data.returncode == 0 and "overcommit_memory" in data.stdout, data.stderr
