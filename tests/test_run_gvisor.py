@@ -74,3 +74,12 @@ def test_exit_status_and_signal_status() -> None:
                              f"{shlex.join(_sysfake(cmd=['sh', '-c', 'exit 7']))}; echo a=$?; "
                              f"{shlex.join(_sysfake(cmd=['sh', '-c', 'kill -9 $$']))}; echo b=$?"])
     assert (rc, out) == (0, "a=7\nb=137\n")
+
+
+def test_python_backend_in_sandbox(busybox: str) -> None:
+    """The reference tracer runs in gVisor too (no subreaper there): a
+    grandchild sees the fake, and the command's exit status comes back."""
+    inner = f"{busybox} cat {CAP}; exit 3"
+    rc, out = run_in_gvisor(_sysfake(["--backend=python"], fake(CAP, CAP_TEXT_GVISOR),
+                                     cmd=["sh", "-c", f"sh -c '{inner}'; echo rc=$?; exit 5"]))
+    assert (rc, out) == (5, CAP_TEXT_GVISOR + "rc=3\n")

@@ -267,8 +267,9 @@ def test_writes_do_not_leak_to_host_or_next_run(progs: Progs, real_cap_text: str
 
 # --- bad pointers -----------------------------------------------------------
 
+@pytest.mark.parametrize("backend", ["default", "python"])
 @pytest.mark.parametrize("static", [False, True], ids=["dynamic", "static"])
-def test_efault_passthrough(progs: Progs, static: bool) -> None:
+def test_efault_passthrough(progs: Progs, static: bool, backend: str) -> None:
     prog = progs.static("efault") if static else progs["efault"]
     plain = subprocess.run([prog, CAP], capture_output=True, text=True, timeout=30, check=False)
     expected = ("open_null: ERR EFAULT\n"
@@ -285,5 +286,6 @@ def test_efault_passthrough(progs: Progs, static: bool) -> None:
                 "readlink_valid_badbuf: ERR EFAULT\n"
                 "read_badbuf: ERR EFAULT\n")
     assert (plain.returncode, plain.stdout) == (0, expected)
-    res = run_sysfake(run(fake(CAP, CAP_TEXT), cmd=[prog, CAP]))
+    opts = [] if backend == "default" else [f"--backend={backend}"]
+    res = run_sysfake(run(opts, fake(CAP, CAP_TEXT), cmd=[prog, CAP]))
     assert (res.returncode, res.stdout) == (0, expected), describe(res)

@@ -21,6 +21,10 @@ from .runner import child_env, require
 
 RUNSC_ARGS = ("--platform=ptrace", "--network=none")
 
+#: What `--backend python` always prints on stderr; stderr is merged into the
+#: output here, so it is dropped to compare outputs across backends.
+SLOW_BACKEND_WARNING = "sysfake: warning: --backend python is the slow reference tracer\n"
+
 
 def run_in_gvisor(cmd: Sequence[str], timeout: float = 120.0) -> tuple[int, str]:
     """Run `cmd` in a fresh `runsc do` sandbox; return (exit status, output).
@@ -37,4 +41,5 @@ def run_in_gvisor(cmd: Sequence[str], timeout: float = 120.0) -> tuple[int, str]
         with open(out, "ab") as f:
             proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=f, stderr=f,
                                   env=child_env(), timeout=timeout + 30, check=False)
-        return proc.returncode, out.read_text(errors="replace")
+        text = out.read_text(errors="replace").replace(SLOW_BACKEND_WARNING, "")
+        return proc.returncode, text

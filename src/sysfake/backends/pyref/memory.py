@@ -21,6 +21,9 @@ from .syscalls import NR
 
 PAGE = 4096
 PATH_MAX = 4096
+# Above this no user address exists (x86_64 user space ends at 2**47); pread
+# would also overflow its signed offset, so such pointers are plain EFAULT.
+USER_END = 1 << 63
 SLOT = 16 * 1024  # per thread: two paths of PATH_MAX, an open_how, padding
 REGION = 16 * SLOT
 PROT_READ, PROT_WRITE = 1, 2
@@ -30,6 +33,8 @@ SYSCALL_INSN_LEN = 2
 
 def read_bytes(pid: int, addr: int, size: int) -> bytes:
     """Read up to `size` bytes; stops early at an unreadable page. Raises OSError."""
+    if addr >= USER_END or addr < 0:
+        raise OSError(14, "bad address")  # EFAULT
     fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
     try:
         out = bytearray()
@@ -51,7 +56,7 @@ def read_bytes(pid: int, addr: int, size: int) -> bytes:
 
 def read_cstring(pid: int, addr: int, limit: int = PATH_MAX) -> bytes | None:
     """The NUL-terminated string at `addr`, or None (NULL, unreadable, too long)."""
-    if addr == 0:
+    if addr == 0 or addr >= USER_END or addr < 0:
         return None
     fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
     try:

@@ -72,7 +72,9 @@ class Tracer:
         vfiles = VirtualFiles(self.rules)
         self.decider = Decider(self.rules, vfiles)
         old_subreaper = _prctl_get_subreaper()
-        _prctl(PR_SET_CHILD_SUBREAPER, 1)
+        # gVisor has no subreapers (EINVAL): orphans then go to the sandbox's
+        # init, but stay traced by us, so their exits still reach this loop.
+        subreaper = _prctl(PR_SET_CHILD_SUBREAPER, 1, required=False)
         old_handlers: dict[int, Callable[[int, FrameType | None], object] | int | None] = {}
         try:
             self.main_pid = self._spawn(argv, env)
@@ -88,7 +90,8 @@ class Tracer:
         finally:
             for signum, handler in old_handlers.items():
                 signal.signal(signum, handler)
-            _prctl(PR_SET_CHILD_SUBREAPER, old_subreaper)
+            if subreaper:  # gVisor accepts setting it but refuses clearing it
+                _prctl(PR_SET_CHILD_SUBREAPER, old_subreaper, required=False)
             vfiles.close()
         status = self.main_status if self.main_status is not None else 0
         if os.WIFSIGNALED(status):
@@ -373,9 +376,15 @@ def _libc_prctl() -> Callable[..., int]:
     return fn
 
 
-def _prctl(option: int, value: int) -> None:
-    if _libc_prctl()(option, value, 0, 0, 0) != 0:
-        raise OSError(errno.EPERM, f"prctl({option}) failed")
+def _prctl(option: int, value: int, required: bool = True) -> bool:
+    import ctypes
+
+    if _libc_prctl()(option, value, 0, 0, 0) == 0:
+        return True
+    err = ctypes.get_errno()
+    if required:
+        raise OSError(err, f"prctl({option}) failed: {os.strerror(err)}")
+    return False
 
 
 def _prctl_get_subreaper() -> int:
