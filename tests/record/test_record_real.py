@@ -91,3 +91,53 @@ def test_record_suggest_rerun_in_gvisor(progs: Progs, tmp_path: Path) -> None:
     # cap_last_cap comes from the kernel default, the others from kubelet's values
     assert out == ("ERR ENOENT\n" * 3 + "outer=1\nrec=0\nsug=0\n3\n"
                    "40\n1\n1000000\nouter=0\nrun=0\n"), out
+
+
+def _run_with_tty_stderr(argv: list[str], timeout: float = 60.0) -> tuple[int, str]:
+    """Run argv with stderr on a pseudo-terminal (stdout to /dev/null); return
+    (exit status, what the terminal received)."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import time
+
+    from support import child_env
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=slave, env=child_env())
+    os.close(slave)
+    got = bytearray()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: every writer closed the terminal
+                break
+            if not chunk:
+                break
+            got += chunk
+        elif proc.poll() is not None:
+            break
+    os.close(master)
+    return proc.wait(timeout=10), got.decode(errors="replace")
+
+
+def test_live_progress_only_on_a_terminal(tmp_path: Path) -> None:
+    """A record that lasts shows a live process/event count when stderr is a
+    terminal, and nothing of the kind when it is not."""
+    cmd = ["sh", "-c", "for i in 1 2 3 4 5 6; do cat /proc/sys/kernel/ostype >/dev/null; "
+           "sleep 0.2; done"]
+    trace = tmp_path / "t.jsonl"
+    rc, tty = _run_with_tty_stderr(sysfake_cmd(["record", "-o", str(trace), "--", *cmd]))
+    assert rc == 0, tty
+    lines = [x for x in tty.replace("\r", "\n").splitlines() if x.startswith("sysfake record:")]
+    assert lines, f"no progress line on the terminal: {tty!r}"
+    last = lines[-1]
+    assert " processes (" in last and " events" in last, last
+    assert int(last.split(":")[1].split()[0]) >= 7, last  # sh + 6 cats (sleeps too)
+    res = run_sysfake(["record", "-o", str(tmp_path / "u.jsonl"), "--", *cmd])
+    assert res.returncode == 0 and "sysfake record:" not in res.stderr, describe(res)
