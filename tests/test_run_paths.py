@@ -289,3 +289,21 @@ def test_efault_passthrough(progs: Progs, static: bool, backend: str) -> None:
     opts = [] if backend == "default" else [f"--backend={backend}"]
     res = run_sysfake(run(opts, fake(CAP, CAP_TEXT), cmd=[prog, CAP]))
     assert (res.returncode, res.stdout) == (0, expected), describe(res)
+
+
+# --- restarted syscalls -------------------------------------------------------
+
+@pytest.mark.parametrize("static", [False, True], ids=["dynamic", "static"])
+def test_restarted_open_is_redirected_again_and_registers_intact(
+        progs: Progs, tmp_path: Path, static: bool) -> None:
+    """SIGALRM (SA_RESTART) interrupts a blocking open of a redirected FIFO
+    many times; each kernel restart must be translated again, and the program
+    must find its argument registers unchanged afterwards."""
+    import os
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    src = tmp_path / "src"  # does not exist: only the redirect makes it the FIFO
+    prog = progs.static("restart") if static else progs["restart"]
+    res = run_sysfake(run(redirect(str(src), str(fifo)), cmd=[prog, str(src), str(fifo)]))
+    assert (res.returncode, res.stdout) == (0, "ok interrupted=1\n"), describe(res)
