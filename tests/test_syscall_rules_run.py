@@ -6,6 +6,8 @@ import subprocess
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from support import child_env, describe, require, run_sysfake
 from support.progs import Progs
 
@@ -190,3 +192,32 @@ def test_siocsifflags_return_0_in_new_netns(tmp_path: Path, progs: Progs) -> Non
         describe(plain)
     res = run_sysfake(["run", "--rules", rules(tmp_path, PROMISC_RULE), "--", *nobody])
     assert (res.returncode, res.stdout) == (0, "set: ok\npromisc: no\n"), describe(res)
+
+
+@pytest.mark.parametrize("mech", ["default", "peekpoke"])
+def test_answers_into_read_only_buffer_fail_with_efault(tmp_path: Path, progs: Progs,
+                                                        mech: str) -> None:
+    """`return` + `patch` writes into the caller's buffer: a read-only page gets
+    EFAULT, as from the kernel, and stays untouched. peekpoke: only
+    PEEK/POKEDATA, as in gVisor (POKEDATA writes through PROT_READ)."""
+    f = tmp_path / "f"
+    f.write_text("x")
+    cmd = [progs["robuf"], str(f)]
+    expected = "uname: ERR EFAULT\nstatfs: ERR EFAULT\nfstatfs: ERR EFAULT\npage intact: yes\n"
+    plain = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env=child_env(),
+                           check=False)
+    assert (plain.returncode, plain.stdout) == (0, expected), describe(plain)
+    text = f"""
+        rules:
+          - syscall: uname
+            return: 0
+            patch: {{release: "5.15.0-sf"}}
+          - syscall: [statfs, fstatfs]
+            path: {f}
+            return: 0
+            patch: {{f_type: CGROUP2_SUPER_MAGIC}}
+    """
+    disable = [] if mech == "default" else [
+        "--disable", "vm_readv", "--disable", "vm_writev", "--disable", "mem_write"]
+    res = run_sysfake(["run", "--rules", rules(tmp_path, text), *disable, "--", *cmd])
+    assert (res.returncode, res.stdout) == (0, expected), describe(res)
