@@ -10,6 +10,9 @@
 #include "arch/x86_64.h"
 
 #define SF_PATH_MAX 4096
+/* A canonical path: a relative name (< SF_PATH_MAX) under a directory (< SF_PATH_MAX)
+ * can name a file deeper than PATH_MAX; prefix and glob rules still see it. */
+#define SF_CANON_MAX (2 * SF_PATH_MAX)
 
 /* ---- table.c: the compiled rule table ---- */
 enum { MK_EXACT = 0, MK_PREFIX = 1, MK_GLOB = 2 };
@@ -220,6 +223,8 @@ void mm_slot_free(struct sf_mm *m, int slot);
 ssize_t mem_read(struct sf_tracee *t, uint64_t addr, void *buf, size_t len);
 int mem_read_str(struct sf_tracee *t, uint64_t addr, char *buf, size_t cap);
 int mem_write(struct sf_tracee *t, uint64_t addr, const void *buf, size_t len);
+/* Into a buffer the tracee named: fails (EFAULT) where the tracee could not write. */
+int mem_write_user(struct sf_tracee *t, uint64_t addr, const void *buf, size_t len);
 void mem_close(struct sf_mm *m);
 
 /* ---- path.c ---- */
@@ -278,7 +283,7 @@ struct sf_call {
 	long ret;
 	int modified;         /* r differs from orig and needs restoring */
 	size_t emul_used;     /* bytes emulations put in scratch */
-	char canon[2][SF_PATH_MAX]; /* canonical path per path slot, "" unknown */
+	char canon[2][SF_CANON_MAX]; /* canonical path per path slot, "" unknown */
 	int canon_ok[2];
 };
 /* Try the syscall rules; may set c->skip/ret, c->r, t->pf, t->srule, t->delay_until_us. */

@@ -197,18 +197,20 @@ static int answer(struct sf_tracee *t, struct node *n, const sf_regs *saved, lon
 				si.si_code = WCOREDUMP(q->status) ? CLD_DUMPED : CLD_KILLED;
 				si.si_status = WTERMSIG(q->status);
 			}
-			if (saved->rdx)
-				mem_write(t, saved->rdx, &si, sizeof(si));
 			*ret = 0;
+			if (saved->rdx && mem_write_user(t, saved->rdx, &si, sizeof(si)))
+				*ret = -EFAULT;
 		} else {
-			if (saved->rsi)
-				mem_write(t, saved->rsi, &q->status, sizeof(int));
+			*ret = q->pid;
+			/* as kernel_wait4: the child is reaped all the same */
+			if (saved->rsi && mem_write_user(t, saved->rsi, &q->status, sizeof(int)))
+				*ret = -EFAULT;
 			if (saved->r10) {
 				struct rusage ru;
 				memset(&ru, 0, sizeof(ru));
-				mem_write(t, saved->r10, &ru, sizeof(ru));
+				if (mem_write_user(t, saved->r10, &ru, sizeof(ru)))
+					*ret = -EFAULT;
 			}
-			*ret = q->pid;
 		}
 		if (!(w.waitid && (w.options & WNOWAIT))) {
 			*pp = q->next;

@@ -70,15 +70,16 @@ ssize_t mem_read(struct sf_tracee *t, uint64_t addr, void *buf, size_t len)
 }
 
 /* Read a NUL-terminated string without crossing into an unmapped page early.
- * Returns its length, or -1 (unreadable or longer than cap-1). */
+ * Returns its length, or -1 (unreadable, or no NUL in the first cap bytes: the
+ * kernel's PATH_MAX of 4096 counts the NUL, so cap = 4096 takes 4095 chars). */
 int mem_read_str(struct sf_tracee *t, uint64_t addr, char *buf, size_t cap)
 {
 	size_t done = 0;
-	while (done < cap - 1) {
+	while (done < cap) {
 		uint64_t a = addr + done;
 		size_t chunk = 4096 - (a & 4095);
-		if (chunk > cap - 1 - done)
-			chunk = cap - 1 - done;
+		if (chunk > cap - done)
+			chunk = cap - done;
 		ssize_t n = mem_read(t, a, buf + done, chunk);
 		if (n <= 0)
 			return -1;
@@ -122,4 +123,61 @@ int mem_write(struct sf_tracee *t, uint64_t addr, const void *buf, size_t len)
 		done += n;
 	}
 	return 0;
+}
+
+/* Is [addr, addr+len) mapped writable in the tracee? Read from /proc/PID/maps
+ * each time: mprotect/munmap are not trapped, so a cache could go stale. */
+static int user_writable(pid_t tid, uint64_t addr, size_t len)
+{
+	uint64_t need = addr, end = addr + len;
+	if (!len)
+		return 1;
+	if (end < addr)
+		return 0;
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%d/maps", tid);
+	FILE *f = fopen(p, "re");
+	if (!f)
+		return 0;
+	char line[512];
+	int ok = 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long lo, hi;
+		char perms[8];
+		int whole = strchr(line, '\n') != NULL;
+		if (sscanf(line, "%llx-%llx %7s", &lo, &hi, perms) == 3 && hi > need) {
+			if (lo > need || perms[1] != 'w')
+				break; /* a hole or a read-only mapping */
+			need = hi;
+			if (need >= end) {
+				ok = 1;
+				break;
+			}
+		}
+		while (!whole && fgets(line, sizeof(line), f)) /* the rest of a long line */
+			whole = strchr(line, '\n') != NULL;
+	}
+	fclose(f);
+	return ok;
+}
+
+/* Write an answer into a buffer the tracee passed, as the kernel's copy_to_user
+ * would: -1 (EFAULT) where the tracee could not write itself. /proc/PID/mem and
+ * POKEDATA write through PROT_READ, so they are used only after a maps check.
+ * (Letting the real syscall write, e.g. stat on the tracer's memfd, would cover
+ * only the stat family, needs the /proc view, and the metadata would still be
+ * patched; sysrule patches and reaper answers have no real call to borrow.) */
+int mem_write_user(struct sf_tracee *t, uint64_t addr, const void *buf, size_t len)
+{
+	if (sf_mech & SF_MECH_VM_WRITEV) {
+		struct iovec l = { (void *)buf, len }, r = { (void *)addr, len };
+		ssize_t n = process_vm_writev(t->tid, &l, 1, &r, 1, 0);
+		if (n == (ssize_t)len)
+			return 0;
+		if (n >= 0 || errno == EFAULT)
+			return -1; /* honours protections: exactly the tracee's view */
+	}
+	if (!user_writable(t->tid, addr, len))
+		return -1;
+	return mem_write(t, addr, buf, len);
 }

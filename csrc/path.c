@@ -164,26 +164,31 @@ int path_resolve(struct sf_tracee *t, int dirfd, const char *in, char *out, size
 {
 	if (!in[0])
 		return -1;
-	size_t inl = strlen(in);
-	if (in[0] == '/') {
-		if (inl + 1 > outlen)
-			return -1;
-		memcpy(out, in, inl + 1);
-	} else {
+	/* The kernel limits only the string passed (< PATH_MAX) and walks it from
+	 * the start directory one component at a time: base + "/" + in may exceed
+	 * PATH_MAX while naming a short path. Join where both fit, normalise, and
+	 * only then ask whether the result fits. */
+	char buf[2 * SF_PATH_MAX + 2];
+	size_t bl = 0, inl = strlen(in);
+	if (in[0] != '/') {
 		char what[32];
 		if (dirfd == AT_FDCWD)
 			strcpy(what, "cwd");
 		else
 			snprintf(what, sizeof(what), "fd/%d", dirfd);
-		if (proc_link(t, what, out, outlen))
+		if (proc_link(t, what, buf, SF_PATH_MAX + 1))
 			return -1;
-		size_t bl = strlen(out);
-		if (bl + 1 + inl + 1 > outlen)
-			return -1;
-		out[bl] = '/';
-		memcpy(out + bl + 1, in, inl + 1);
+		bl = strlen(buf);
+		buf[bl++] = '/';
 	}
-	normalize(out);
-	alias_proc(t, out);
+	if (bl + inl + 1 > sizeof(buf))
+		return -1;
+	memcpy(buf + bl, in, inl + 1);
+	normalize(buf);
+	alias_proc(t, buf);
+	size_t n = strlen(buf);
+	if (n + 1 > outlen)
+		return -1;
+	memcpy(out, buf, n + 1);
 	return 0;
 }

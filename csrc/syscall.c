@@ -127,7 +127,7 @@ static long answer_stat(struct sf_tracee *t, const struct sf_sysent *e, const sf
 	st.st_gid = v->gid;
 	st.st_nlink = 1;
 	uint64_t buf = sf_arg(r, e->nr == SYS_newfstatat ? 2 : 1);
-	return mem_write(t, buf, &st, sizeof(st)) ? -EFAULT : 0;
+	return mem_write_user(t, buf, &st, sizeof(st)) ? -EFAULT : 0;
 }
 
 static long answer_statx(struct sf_tracee *t, const sf_regs *r, struct sf_vfile *v, int fd)
@@ -153,7 +153,7 @@ static long answer_statx(struct sf_tracee *t, const sf_regs *r, struct sf_vfile 
 	sx.stx_uid = v->uid;
 	sx.stx_gid = v->gid;
 	sx.stx_nlink = 1;
-	return mem_write(t, sf_arg(r, 4), &sx, sizeof(sx)) ? -EFAULT : 0;
+	return mem_write_user(t, sf_arg(r, 4), &sx, sizeof(sx)) ? -EFAULT : 0;
 }
 
 static long answer_access(const struct sf_sysent *e, const sf_regs *r, struct sf_vfile *v)
@@ -297,7 +297,7 @@ static void vfile_call(struct sf_tracee *t, struct sf_call *c, const struct sf_r
 	case SC_STATFS: {
 		struct statfs sfs;
 		c->ret = fstatfs(fd, &sfs) ? -EIO
-			 : mem_write(t, sf_arg(&c->orig, 1), &sfs, sizeof(sfs)) ? -EFAULT : 0;
+			 : mem_write_user(t, sf_arg(&c->orig, 1), &sfs, sizeof(sfs)) ? -EFAULT : 0;
 		break;
 	}
 	case SC_TRUNCATE:
@@ -362,6 +362,16 @@ static void rec_finish(struct sf_tracee *t, long ret)
 
 /* ---- entry ---- */
 
+/* gVisor has no openat2: its ENOSYS comes before any path lookup, so a path
+ * rule must not answer the call (runc falls back to openat on ENOSYS). */
+static int openat2_missing(void)
+{
+	static int missing = -1;
+	if (missing < 0)
+		missing = syscall(SYS_openat2, -1, NULL, NULL, (size_t)0) < 0 && errno == ENOSYS;
+	return missing;
+}
+
 int sc_enter(struct sf_tracee *t)
 {
 	struct sf_call c;
@@ -407,7 +417,8 @@ int sc_enter(struct sf_tracee *t)
 
 	/* Path rules: resolve each path argument once (syscall rules reuse it). */
 	const struct sf_rule *prule[2] = { NULL, NULL };
-	if (e && !c.skip && !(e->flags & SF_NSCHANGE)) {
+	if (e && !c.skip && !(e->flags & SF_NSCHANGE) &&
+	    !(e->cls == SC_OPENAT2 && openat2_missing())) {
 		char comm[64];
 		const char *exe = sf_tab->need_exe ? exe_of(t) : NULL;
 		const char *cm = sf_tab->need_comm ? comm_of(t, comm, sizeof(comm)) : NULL;

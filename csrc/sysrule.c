@@ -123,7 +123,7 @@ int sysrule_write_patches(struct sf_tracee *t, const struct sf_sysrule *sr, cons
 	for (uint32_t i = 0; i < sr->patch_count; i++) {
 		const struct sf_patch *p = &sf_tab->patches[sr->patch_first + i];
 		uint64_t base = sf_arg(r, p->arg);
-		if (!base || mem_write(t, base + p->offset, p->data.p, p->data.n))
+		if (!base || mem_write_user(t, base + p->offset, p->data.p, p->data.n))
 			return -EFAULT;
 	}
 	return 0;
@@ -147,7 +147,7 @@ void sysrule_enter(struct sf_tracee *t, struct sf_call *c)
 {
 	if (c->nr < 0 || c->nr >= SF_MAX_NR || !sf_tab->has_sysrule[c->nr])
 		return;
-	char path[SF_PATH_MAX];
+	char path[SF_CANON_MAX];
 	for (uint32_t i = 0; i < sf_tab->nsysrules; i++) {
 		struct sf_sysrule *sr = &sf_tab->sysrules[i];
 		if ((long)sr->nr != c->nr)

@@ -1,10 +1,15 @@
 """Syscall rules with real processes under `sysfake run` (the C core)."""
 from __future__ import annotations
 
+import os
+import subprocess
 import textwrap
 from pathlib import Path
 
-from support import run_sysfake
+import pytest
+
+from support import child_env, describe, require, run_sysfake
+from support.progs import Progs
 
 
 def rules(tmp_path: Path, text: str) -> str:
@@ -114,3 +119,105 @@ def test_cgroupfs_tree(tmp_path: Path) -> None:
     assert lines[5:7] == ["1021994", "27e0eb"]
     assert lines[7:] == ["/sys/fs/cgroup tmpfs tmpfs", "/sys/fs/cgroup/cpu cgroup cgroup",
                          "/sys/fs/cgroup/devices cgroup cgroup"], out
+
+
+CGROUP2_SUPER_MAGIC, CGROUP_SUPER_MAGIC = "63677270", "27e0eb"
+
+
+def fs_tree(tmp_path: Path) -> tuple[Path, str]:
+    """Files under v2/ and v1/ and one outside, with rules patching f_type for
+    statfs and fstatfs by path glob (fstatfs: the path behind the fd)."""
+    d = tmp_path / "fs"
+    for sub in ("v2/a", "v1/b/c", "plain"):
+        (d / sub).parent.mkdir(parents=True, exist_ok=True)
+        (d / sub).write_text("x")
+    text = f"""
+        rules:
+          - syscall: [statfs, fstatfs]
+            path: {d}/v2/**
+            patch: {{f_type: CGROUP2_SUPER_MAGIC}}
+          - syscall: [statfs, fstatfs]
+            path: {d}/v1/**
+            patch: {{f_type: CGROUP_SUPER_MAGIC}}
+    """
+    return d, text
+
+
+def fs_expected(d: Path, real: str) -> str:
+    return (f"{d}/v2/a statfs={CGROUP2_SUPER_MAGIC} fstatfs={CGROUP2_SUPER_MAGIC}\n"
+            f"{d}/v1/b/c statfs={CGROUP_SUPER_MAGIC} fstatfs={CGROUP_SUPER_MAGIC}\n"
+            f"{d}/plain statfs={real} fstatfs={real}\n")
+
+
+def test_fstatfs_on_fd_under_path_glob(tmp_path: Path, progs: Progs) -> None:
+    d, text = fs_tree(tmp_path)
+    plain = subprocess.run([progs["fsmagic"], str(d / "plain")], capture_output=True,
+                           text=True, timeout=30, env=child_env(), check=False)
+    assert plain.returncode == 0, describe(plain)
+    real = plain.stdout.split()[1].removeprefix("statfs=")
+    assert real not in (CGROUP2_SUPER_MAGIC, CGROUP_SUPER_MAGIC)
+    for prog in (progs["fsmagic"], progs.static("fsmagic")):
+        res = run_sysfake(["run", "--rules", rules(tmp_path, text), "--", prog,
+                           str(d / "v2/a"), str(d / "v1/b/c"), str(d / "plain")])
+        assert (res.returncode, res.stdout) == (0, fs_expected(d, real)), describe(res)
+
+
+PROMISC_RULE = """
+    rules:
+      - syscall: ioctl
+        args: {1: SIOCSIFFLAGS}
+        return: 0
+"""
+
+
+def test_siocsifflags_return_0_in_new_netns(tmp_path: Path, progs: Progs) -> None:
+    """What the CNI bridge plugin does (IFF_PROMISC on an interface), in a fresh
+    network namespace: `return: 0` skips the call, so the flag stays clear."""
+    unshare = require("unshare")
+    netns = [unshare, "-n"] if os.geteuid() == 0 else [unshare, "-rn"]
+    cmd = [*netns, progs["promisc"], "lo"]
+    plain = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env=child_env(),
+                           check=False)
+    assert (plain.returncode, plain.stdout) == (0, "set: ok\npromisc: yes\n"), describe(plain)
+    res = run_sysfake(["run", "--rules", rules(tmp_path, PROMISC_RULE), "--", *cmd])
+    assert (res.returncode, res.stdout) == (0, "set: ok\npromisc: no\n"), describe(res)
+    if os.geteuid() != 0:
+        return
+    # without CAP_NET_ADMIN the kernel refuses; the rule answers 0 all the same
+    nobody = [unshare, "-n", require("setpriv"), "--reuid=65534", "--regid=65534",
+              "--clear-groups", progs["promisc"], "lo"]
+    plain = subprocess.run(nobody, capture_output=True, text=True, timeout=30,
+                           env=child_env(), check=False)
+    assert (plain.returncode, plain.stdout) == (0, "set: ERR EPERM\npromisc: no\n"), \
+        describe(plain)
+    res = run_sysfake(["run", "--rules", rules(tmp_path, PROMISC_RULE), "--", *nobody])
+    assert (res.returncode, res.stdout) == (0, "set: ok\npromisc: no\n"), describe(res)
+
+
+@pytest.mark.parametrize("mech", ["default", "peekpoke"])
+def test_answers_into_read_only_buffer_fail_with_efault(tmp_path: Path, progs: Progs,
+                                                        mech: str) -> None:
+    """`return` + `patch` writes into the caller's buffer: a read-only page gets
+    EFAULT, as from the kernel, and stays untouched. peekpoke: only
+    PEEK/POKEDATA, as in gVisor (POKEDATA writes through PROT_READ)."""
+    f = tmp_path / "f"
+    f.write_text("x")
+    cmd = [progs["robuf"], str(f)]
+    expected = "uname: ERR EFAULT\nstatfs: ERR EFAULT\nfstatfs: ERR EFAULT\npage intact: yes\n"
+    plain = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env=child_env(),
+                           check=False)
+    assert (plain.returncode, plain.stdout) == (0, expected), describe(plain)
+    text = f"""
+        rules:
+          - syscall: uname
+            return: 0
+            patch: {{release: "5.15.0-sf"}}
+          - syscall: [statfs, fstatfs]
+            path: {f}
+            return: 0
+            patch: {{f_type: CGROUP2_SUPER_MAGIC}}
+    """
+    disable = [] if mech == "default" else [
+        "--disable", "vm_readv", "--disable", "vm_writev", "--disable", "mem_write"]
+    res = run_sysfake(["run", "--rules", rules(tmp_path, text), *disable, "--", *cmd])
+    assert (res.returncode, res.stdout) == (0, expected), describe(res)

@@ -82,6 +82,17 @@ OPENAT2_HOW_ARG = 2
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
+_OPENAT2_MISSING: list[bool] = []
+
+
+def _openat2_missing() -> bool:
+    """The kernel has no openat2 (gVisor); asked once, in the tracer (same kernel)."""
+    if not _OPENAT2_MISSING:
+        _libc.syscall.restype = ctypes.c_long
+        rc = _libc.syscall(ctypes.c_long(sc.NR["openat2"]), -1, None, None, ctypes.c_size_t(0))
+        _OPENAT2_MISSING.append(rc < 0 and ctypes.get_errno() == errno.ENOSYS)
+    return _OPENAT2_MISSING[0]
+
 
 class UnsupportedTable(ValueError):
     """The table uses something the reference backend does not implement."""
@@ -175,6 +186,8 @@ class Decider:
     def decide(self, call: Call) -> Outcome | None:
         out = Outcome()
         info = call.info
+        if info.name == "openat2" and _openat2_missing():
+            return None  # gVisor: the kernel's ENOSYS comes before any lookup
         for n, (argi, dirfdi) in enumerate(info.paths):
             cond = sc.CONDITIONAL_PATHS.get((info.name, argi))
             if cond is not None and not call.args[cond[0]] & cond[1]:

@@ -93,8 +93,31 @@ def write_bytes(pid: int, addr: int, data: bytes) -> None:
         pt.pokedata(pid, addr + off, int.from_bytes(padded[off:off + 8], "little"))
 
 
+def writable(pid: int, addr: int, size: int) -> bool:
+    """Is [addr, addr+size) mapped writable in the tracee (/proc/PID/maps)?"""
+    need, end = addr, addr + size
+    with open(f"/proc/{pid}/maps", "rb") as f:
+        for line in f:
+            rng, perms = line.split(maxsplit=2)[:2]
+            lo, hi = (int(x, 16) for x in rng.split(b"-"))
+            if hi <= need:
+                continue
+            if lo > need or perms[1:2] != b"w":
+                return False  # a hole or a read-only mapping
+            need = hi
+            if need >= end:
+                return True
+    return False
+
+
 def write_any(pid: int, addr: int, data: bytes) -> None:
-    """Write `data` at any address: edge words are read, merged and written back."""
+    """Write `data` at any address: edge words are read, merged and written back.
+
+    For answers into the tracee's own buffers: POKEDATA writes through
+    PROT_READ, the kernel's copy_to_user gives EFAULT, so the maps are checked.
+    """
+    if addr >= USER_END or addr < 0 or not writable(pid, addr, len(data)):
+        raise OSError(14, "bad address")  # EFAULT
     start = addr & ~7
     end = (addr + len(data) + 7) & ~7
     buf = bytearray(read_exact(pid, start, end - start))
