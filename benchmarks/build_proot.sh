@@ -8,7 +8,7 @@
 # installs it as DIR/proot (default: the bench cache,
 # ${XDG_CACHE_HOME:-~/.cache}/sysfake-bench/proot-5.4.0, where `sysfake bench`
 # looks for its `proot-sc` contender). Prints the binary's path on stdout,
-# everything else on stderr. Needs curl or wget, make, gcc and talloc
+# everything else on stderr. Needs curl, wget or python3, make, gcc and talloc
 # (Debian: apt-get install libtalloc-dev).
 set -euo pipefail
 
@@ -53,8 +53,11 @@ if ! echo "$SHA256  $tarball" | sha256sum -c --status 2>/dev/null; then
         curl -fsSL --retry 3 -o "$tarball.part" "$URL" || die "download failed: $URL"
     elif command -v wget >/dev/null; then
         wget -q -O "$tarball.part" "$URL" || die "download failed: $URL"
+    elif command -v python3 >/dev/null; then
+        python3 -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])' \
+            "$URL" "$tarball.part" || die "download failed: $URL"
     else
-        die "neither curl nor wget is installed"
+        die "neither curl, wget nor python3 is installed"
     fi
     got=$(sha256sum "$tarball.part" | cut -d' ' -f1)
     [ "$got" = "$SHA256" ] || die "sha256 mismatch for $URL: got $got, want $SHA256"
