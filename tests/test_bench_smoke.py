@@ -4,6 +4,10 @@ Runs the short version with the contenders this machine has, then checks the
 JSON structure and that every run's result line shows what it must: the
 redirected file for contenders that apply the SRC -> DST rule, the real one
 for the others. No timing assertions.
+
+PRoot 5.4.0 with its seccomp accelerator (the `proot-sc` contender) is
+covered when benchmarks/build_proot.sh has built it into the bench cache;
+under CI=true the session builds it (and fails if it cannot).
 """
 from __future__ import annotations
 
@@ -17,13 +21,32 @@ from typing import Any
 
 import pytest
 
+from support import require
 from sysfake import bench
-from sysfake.bench import runner, workloads
+from sysfake.bench import contenders, machine, runner, workloads
+
+BUILD_PROOT = Path(__file__).resolve().parent.parent / "benchmarks" / "build_proot.sh"
 
 pytestmark = pytest.mark.skipif(
     platform.system() != "Linux" or platform.machine() != "x86_64" or not shutil.which("cc"),
     reason="the harness needs Linux x86_64 and a C compiler",
 )
+
+
+def _proot_sc_binary() -> str | None:
+    """The cache's proot-sc; under CI=true, build it when it is missing."""
+    exe = contenders.proot_sc_default(runner.default_cache_dir())
+    if not exe.exists() and os.environ.get("CI") == "true":
+        p = subprocess.run(["bash", str(BUILD_PROOT), str(exe.parent)], capture_output=True,
+                           text=True, timeout=900, check=False, stdin=subprocess.DEVNULL)
+        assert p.returncode == 0, f"{BUILD_PROOT} failed:\n{p.stderr[-3000:]}"
+        assert p.stdout.strip().splitlines()[-1] == str(exe)
+    return str(exe) if exe.exists() else None
+
+
+@pytest.fixture(scope="session")
+def proot_sc() -> str | None:
+    return _proot_sc_binary()
 
 
 def _run(tmp_path: Path, *extra: str) -> dict[str, Any]:
@@ -69,18 +92,66 @@ def _check(doc: dict[str, Any], want_workloads: set[str]) -> None:
         assert t["status"] in ("met", "missed", "n/a")
 
 
-def test_quick_host(tmp_path: Path) -> None:
-    doc = _run(tmp_path)
+def _check_proot_sc(doc: dict[str, Any], exe: str | None) -> None:
+    """proot-sc ran and redirected on every workload (checked by _check), its
+    facts are recorded, and the PRoot target compares against it; or, with no
+    binary, it is unavailable with a note that says how to build one."""
+    c = next(c for c in doc["contenders"] if c["name"] == "proot-sc")
+    if exe is None:
+        assert not c["available"]
+        assert "build_proot.sh" in c["note"], c["note"]
+        return
+    assert c["available"], c["note"]
+    info = doc["machine"]["proots"]["proot-sc"]
+    assert info["path"] == exe
+    assert info["version"] == "5.4.0"
+    assert info["accelerators"] == {"process_vm": True, "seccomp_filter": True}
+    assert c["proot"] == "PRoot 5.4.0 (process_vm=yes, seccomp_filter=yes)"
+    ran = [w for w in doc["workloads"] if not w["skipped"] and w["key"] != "startup"]
+    assert ran
+    for w in ran:
+        assert w["results"]["proot-sc"]["seen"] == ["dst"]
+    rows = [t for t in doc["targets"] if "PRoot" in t["target"]]
+    assert {t["workload"] for t in rows} == {w["key"] for w in ran}
+    for t in rows:
+        assert t["compared"] == "proot-sc", t
+        assert t["proot"] == c["proot"]
+        if t["value"] is not None:
+            assert t["status"] in ("met", "missed"), t
+
+
+def test_quick_host(tmp_path: Path, proot_sc: str | None) -> None:
+    doc = _run(tmp_path, *(["--proot-sc", proot_sc] if proot_sc else []))
     _check(doc, {w.key for w in workloads.WORKLOADS})
+    _check_proot_sc(doc, proot_sc)
+    if shutil.which("proot"):
+        info = doc["machine"]["proots"]["proot"]
+        assert set(info["accelerators"]) == {"process_vm", "seccomp_filter"}
+
+
+def test_proot_sc_is_built(proot_sc: str | None) -> None:
+    """The PRoot the issue's target names is there to be measured (built by
+    benchmarks/build_proot.sh; CI builds it)."""
+    if proot_sc is None:
+        pytest.skip(f"PRoot 5.4.0 with seccomp is not built: run {BUILD_PROOT} "
+                    "(CI builds it)")
+    info = machine.proot_info(proot_sc)
+    assert info["seccomp_accelerator"] is True, info
+    assert info["version"] == "5.4.0"
 
 
 @pytest.mark.gvisor
-@pytest.mark.skipif(not shutil.which("runsc"), reason="needs gVisor's runsc")
-def test_quick_gvisor(tmp_path: Path) -> None:
-    doc = _run(tmp_path, "--gvisor", "--workloads", "stat,forkexec",
-               "--contenders", "floor,floor-r,floor-x,sysfake")
+def test_quick_gvisor(tmp_path: Path, proot_sc: str | None) -> None:
+    require("runsc")
+    cs = "floor,floor-r,floor-x,sysfake" + (",proot-sc" if proot_sc else "")
+    doc = _run(tmp_path, "--gvisor", "--workloads", "stat,forkexec", "--contenders", cs,
+               *(["--proot-sc", proot_sc] if proot_sc else []))
     _check(doc, {"stat", "forkexec"})
     assert doc["sandbox_machine"]["in_gvisor"] is True
+    # PRoot in gVisor: no process_vm_readv there, so it reads through PEEKDATA
+    assert doc["sandbox_machine"]["process_vm_readv"] is False
+    if proot_sc:
+        _check_proot_sc(doc, proot_sc)
 
 
 def test_seen_classifies_result_lines() -> None:

@@ -66,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="how to start sysfake (default: `sysfake` on PATH)")
     p.add_argument("--cache-dir", metavar="DIR",
                    help="where the compiled helpers go (default ~/.cache/sysfake-bench)")
+    p.add_argument("--proot-sc", metavar="PATH",
+                   help="PRoot built with its seccomp accelerator, for the proot-sc contender "
+                   "(default: CACHE/proot-5.4.0/proot, where benchmarks/build_proot.sh "
+                   "puts it)")
     p.add_argument("--list", action="store_true", help="list workloads and contenders")
     p.add_argument("-v", "--verbose", action="store_true", help="print every run")
     return p
@@ -94,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.merge:
         return _merge(args.merge, args.json, args.png, log)
     sysfake = cmod.sysfake_cmd(args.sysfake)
-    all_cs = cmod.all_contenders(sysfake)
+    cache = Path(args.cache_dir) if args.cache_dir else runner.default_cache_dir()
+    proot_sc, proot_sc_note = cmod.find_proot_sc(args.proot_sc, cache)
+    all_cs = cmod.all_contenders(sysfake, proot_sc, proot_sc_note)
     if args.list:
         for w in wmod.WORKLOADS:
             print(f"workload {w.number} {w.key:9s} {w.title} (reference {w.reference})")
@@ -122,7 +128,6 @@ def main(argv: list[str] | None = None) -> int:
     opts = runner.Options(reps=max(1, reps), pin=args.pin, cpu=cpu, gvisor=args.gvisor,
                           timeout=args.timeout, verbose=args.verbose,
                           slow_seconds=args.slow_seconds, slow_reps=max(1, args.slow_reps))
-    cache = Path(args.cache_dir) if args.cache_dir else runner.default_cache_dir()
     try:
         floor, sfwl, gowl, go_note = runner.build_tools(cache, log)
     except runner.BenchError as e:
@@ -136,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     if go_note:
         notes.append(go_note)
     started = datetime.datetime.now(datetime.timezone.utc)
-    host = machine.collect()
+    proots = {c.name: c.exe for c in all_cs if c.name.startswith("proot") and c.exe}
+    host = machine.collect(proots)
     load_start = host.get("loadavg", [])
     if load_start and load_start[0] > 0.5:
         notes.append(f"load average {load_start[0]:.2f} at start: other work was running, "
@@ -157,17 +163,24 @@ def main(argv: list[str] | None = None) -> int:
         active = [c for c in cs if c.available]
         sandbox_machine: dict[str, Any] | None = None
         if opts.gvisor:
-            sandbox_machine = runner.machine_in_sandbox(opts)
+            sandbox_machine = runner.machine_in_sandbox(opts, proots)
             if not sandbox_machine.get("in_gvisor"):
                 notes.append("--gvisor: the sandbox did not look like gVisor")
         results = [runner.run_workload(ctx, opts, w, active, log) for w in ws]
 
     load_end = machine.loadavg()
-    proot = host.get("proot", {})
-    accel = proot.get("seccomp_accelerator") if proot.get("installed") else None
-    if proot.get("installed") and not accel:
-        notes.append("PRoot here is built without its seccomp accelerator (Debian's build): "
-                     "it stops at every syscall, so it is far slower than PRoot 5.4 with it")
+    for c in cs:
+        if c.name.startswith("proot") and c.exe:
+            info = host["proots"].get(c.name, {})
+            c.extra["proot"] = machine.describe_proot(info)
+            if c.available and not info.get("seccomp_accelerator"):
+                notes.append(f"{c.name} is {machine.describe_proot(info)}: without its "
+                             "seccomp accelerator it stops at every syscall, so it is far "
+                             "slower than PRoot with it")
+    if opts.gvisor and sandbox_machine is not None \
+            and sandbox_machine.get("process_vm_readv") is False:
+        notes.append("--gvisor: process_vm_readv is missing in the sandbox, so PRoot's "
+                     "process_vm accelerator falls back to PTRACE_PEEKDATA there")
     names = [c.name for c in active]
     doc: dict[str, Any] = {
         "schema": report.SCHEMA,
@@ -184,9 +197,9 @@ def main(argv: list[str] | None = None) -> int:
         "sysfake_cmd": sysfake,
         "loadavg_end": load_end,
         "contenders": [{"name": c.name, "description": c.description, "redirects": c.redirects,
-                        "available": c.available, "note": c.note} for c in cs],
+                        "available": c.available, "note": c.note, **c.extra} for c in cs],
         "workloads": [],
-        "targets": report.targets(results, accel),
+        "targets": report.targets(results, _proots_compared(cs, host)),
         "notes": notes,
     }
     for res in results:
@@ -204,6 +217,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.scale != 1.0 and not args.quick:
         notes.append(f"--scale {args.scale:g}: the counts are the titles' counts x {args.scale:g}")
     return _output(doc, args.json, args.png, log)
+
+
+def _proots_compared(cs: list[cmod.Contender],
+                     host: dict[str, Any]) -> list[report.ProotRef]:
+    """The PRoots the targets may compare against, best first: proot-sc
+    (built with the seccomp accelerator the target names), then PATH's."""
+    out: list[report.ProotRef] = []
+    for name in ("proot-sc", "proot"):
+        c = next((c for c in cs if c.name == name and c.available), None)
+        if c is not None:
+            info = host.get("proots", {}).get(name, {})
+            out.append(report.ProotRef(name, machine.describe_proot(info),
+                                       bool(info.get("seccomp_accelerator"))))
+    return out
 
 
 def _output(doc: dict[str, Any], json_path: str | None, png_path: str | None,

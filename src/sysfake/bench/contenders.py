@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from .workloads import Ctx, seen
@@ -33,6 +34,7 @@ class Contender:
     available: bool = True
     note: str = ""
     extra: dict[str, object] = field(default_factory=dict)
+    exe: str | None = None  # the program it runs, where one must be found
 
 
 def _untraced(ctx: Ctx, cmd: list[str]) -> list[str]:
@@ -46,8 +48,35 @@ def _floor(mode: str) -> Wrap:
     return wrap
 
 
-def _proot(ctx: Ctx, cmd: list[str]) -> list[str]:
-    return ["proot", "-b", f"{ctx.dst}:{ctx.src}", *cmd]
+def _proot(exe: str) -> Wrap:
+    def wrap(ctx: Ctx, cmd: list[str]) -> list[str]:
+        return [exe, "-b", f"{ctx.dst}:{ctx.src}", *cmd]
+
+    return wrap
+
+
+# The PRoot that issue 6's targets name, built by benchmarks/build_proot.sh
+PROOT_SC_VERSION = "5.4.0"
+PROOT_SC_BUILD = "benchmarks/build_proot.sh"
+
+
+def proot_sc_default(cache: Path) -> Path:
+    """Where build_proot.sh puts its binary by default (under the bench cache)."""
+    return cache / f"proot-{PROOT_SC_VERSION}" / "proot"
+
+
+def find_proot_sc(explicit: str | None, cache: Path) -> tuple[str | None, str]:
+    """The proot-sc binary: --proot-sc PATH, else the cache's build; or None
+    with a note that says how to get one."""
+    if explicit:
+        if os.path.isfile(explicit) and os.access(explicit, os.X_OK):
+            return os.path.abspath(explicit), ""
+        return None, f"--proot-sc {explicit}: not an executable file"
+    exe = proot_sc_default(cache)
+    if os.path.isfile(exe) and os.access(exe, os.X_OK):
+        return str(exe), ""
+    return None, (f"not built: run `{PROOT_SC_BUILD} {exe.parent}` from a sysfake checkout "
+                  f"(needs libtalloc-dev), or pass --proot-sc PATH")
 
 
 def _strace(ctx: Ctx, cmd: list[str]) -> list[str]:
@@ -89,7 +118,8 @@ def _sysfake(base: list[str], sub: list[str], ctx_record: bool) -> Wrap:
     return wrap
 
 
-def all_contenders(sysfake: list[str] | None) -> list[Contender]:
+def all_contenders(sysfake: list[str] | None, proot_sc: str | None = None,
+                   proot_sc_note: str = "") -> list[Contender]:
     base = sysfake or ["sysfake"]
     cs = [
         Contender("untraced", "the workload alone", False, _untraced),
@@ -105,9 +135,14 @@ def all_contenders(sysfake: list[str] | None) -> list[Contender]:
                   _sysfake(base, ["record"], True)),
         Contender("sysfake-py", "sysfake run --backend python --redirect SRC=DST", True,
                   _sysfake(base, ["run", "--backend", "python"], False)),
-        Contender("proot", "proot -b DST:SRC", True, _proot),
+        Contender("proot", "proot -b DST:SRC (the proot on PATH)", True, _proot("proot"),
+                  exe=shutil.which("proot")),
+        Contender("proot-sc", f"PRoot {PROOT_SC_VERSION} with seccomp_filter, -b DST:SRC",
+                  True, _proot(proot_sc or "proot"), exe=proot_sc,
+                  available=proot_sc is not None,
+                  note="" if proot_sc else proot_sc_note or "not built"),
         Contender("strace", "strace -f --seccomp-bpf -e trace=%file -o /dev/null", False,
-                  _strace),
+                  _strace, exe=shutil.which("strace")),
     ]
     if sysfake is None:
         for c in cs:
@@ -118,18 +153,16 @@ def all_contenders(sysfake: list[str] | None) -> list[Contender]:
 
 
 def probe(c: Contender, ctx: Ctx, runner: Callable[[list[str]], list[str]],
-          timeout: float = 60) -> None:
+          timeout: float = 150) -> None:
     """Run the contender once on a one-stat workload; mark it unavailable
     (with a note) when it cannot run or does not do what it must.
 
-    ``runner`` wraps the argv (for gVisor: ``runsc do``)."""
+    ``runner`` wraps the argv (for gVisor: ``runsc do``) in a `timeout -k`
+    shorter than ``timeout``, so that a hung contender is killed whole."""
     if not c.available:
         return
-    if c.name == "proot" and not shutil.which("proot"):
-        c.available, c.note = False, "proot is not installed"
-        return
-    if c.name == "strace" and not shutil.which("strace"):
-        c.available, c.note = False, "strace is not installed"
+    if c.name in ("proot", "strace") and not c.exe:
+        c.available, c.note = False, f"{c.name} is not installed"
         return
     argv = runner(c.wrap(ctx, [ctx.sfwl, "stat", ctx.src, "1"]))
     try:
@@ -142,6 +175,8 @@ def probe(c: Contender, ctx: Ctx, runner: Callable[[list[str]], list[str]],
     err = p.stderr.decode(errors="replace").strip()
     if p.returncode != 0:
         first = err.splitlines()[-1] if err else f"exit status {p.returncode}"
+        if p.returncode in (124, 137):  # from the sandbox's `timeout -k`
+            first = f"timed out: {first}"
         low = err.lower()
         if any(s in low for s in _NOT_THERE):
             c.note = f"skipped, not implemented yet: {first}"

@@ -61,19 +61,26 @@ def cpu_model() -> str:
 
 
 def proot_info(proot: str | None = None) -> dict[str, Any]:
-    """PRoot's version and whether it was built with its seccomp accelerator."""
+    """A PRoot's version and the accelerators it was built with (`proot
+    --version`: process_vm and seccomp_filter)."""
     exe = proot or shutil.which("proot")
     if not exe:
         return {"installed": False}
     out = _run([exe, "--version"])
     info: dict[str, Any] = {"installed": True, "path": exe}
-    m = re.search(r"v?(\d+\.\d+\.\d+)", out)
-    if m:
-        info["version"] = m.group(1)
-    m = re.search(r"seccomp_filter\s*=\s*(\w+)", out)
-    if m:
-        info["seccomp_accelerator"] = m.group(1) == "yes"
-        info["evidence"] = f"`proot --version`: seccomp_filter = {m.group(1)}"
+    # the version ends the ASCII-art banner ("|____| 5.1.0"); a build from a
+    # tarball without git history prints "-" there
+    m = re.search(r"\|____\|\s+(\S+)", out) or re.search(r"\bv?(\d+\.\d+\.\d+)\b", out)
+    if m and re.match(r"v?\d", m.group(1)):
+        info["version"] = m.group(1).lstrip("v")
+    else:
+        info["version"] = None
+    accel = dict(re.findall(r"\b(process_vm|seccomp_filter)\s*=\s*(\w+)", out))
+    if accel:
+        info["accelerators"] = {k: v == "yes" for k, v in accel.items()}
+    if "seccomp_filter" in accel:
+        info["seccomp_accelerator"] = accel["seccomp_filter"] == "yes"
+        info["evidence"] = f"`proot --version`: seccomp_filter = {accel['seccomp_filter']}"
     else:
         try:
             with open(exe, "rb") as f:
@@ -82,10 +89,46 @@ def proot_info(proot: str | None = None) -> dict[str, Any]:
             blob = b""
         info["seccomp_accelerator"] = b"PROOT_NO_SECCOMP" in blob
         info["evidence"] = "PROOT_NO_SECCOMP string in the binary"
-    dpkg = _run(["dpkg-query", "-W", "-f", "${Version}", "proot"]).strip()
-    if dpkg and "no packages found" not in dpkg:
-        info["debian_package"] = dpkg
+    real = os.path.realpath(exe)
+    if real.startswith("/usr/"):  # a packaged proot: which package version
+        dpkg = _run(["dpkg-query", "-W", "-f", "${Version}", "proot"]).strip()
+        if dpkg and "no packages found" not in dpkg:
+            info["debian_package"] = dpkg
     return info
+
+
+def describe_proot(info: dict[str, Any]) -> str:
+    """One line: "PRoot 5.4.0 (process_vm=yes, seccomp_filter=yes)"."""
+    if not info.get("installed"):
+        return "PRoot (not installed)"
+    acc = info.get("accelerators") or {}
+    flags = ", ".join(f"{k}={'yes' if v else 'no'}" for k, v in acc.items())
+    if not flags:
+        flags = f"seccomp_filter={'yes' if info.get('seccomp_accelerator') else 'no'}"
+    return f"PRoot {info.get('version') or '(version unknown)'} ({flags})"
+
+
+def process_vm_works() -> bool:
+    """Whether process_vm_readv works here (gVisor does not implement it; tracers
+    such as PRoot then fall back to PTRACE_PEEKDATA word by word)."""
+    import ctypes
+
+    class _Iov(ctypes.Structure):
+        _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.process_vm_readv
+    except (OSError, AttributeError):
+        return False
+    fn.restype = ctypes.c_ssize_t
+    src = ctypes.create_string_buffer(b"sysfake", 8)
+    dst = ctypes.create_string_buffer(8)
+    local = _Iov(ctypes.cast(dst, ctypes.c_void_p), 8)
+    remote = _Iov(ctypes.cast(src, ctypes.c_void_p), 8)
+    n = fn(os.getpid(), ctypes.byref(local), ctypes.c_ulong(1), ctypes.byref(remote),
+           ctypes.c_ulong(1), ctypes.c_ulong(0))
+    return bool(n == 8 and dst.raw == src.raw)
 
 
 def _first_line(text: str) -> str:
@@ -134,7 +177,9 @@ def sysfake_info() -> dict[str, Any]:
     return info
 
 
-def collect() -> dict[str, Any]:
+def collect(proots: dict[str, str] | None = None) -> dict[str, Any]:
+    """The facts; ``proots`` maps each PRoot contender to its binary, whose
+    version and accelerators go under "proots" ("proot" is the one on PATH)."""
     u = os.uname()
     proc_version = _read("/proc/version").strip()
     in_gvisor, evidence = detect_gvisor(u.release, proc_version)
@@ -159,7 +204,9 @@ def collect() -> dict[str, Any]:
         "loadavg": [float(x) for x in load] if load else [],
         "python": sys.version.split()[0],
         "tools": tool_versions(),
+        "process_vm_readv": process_vm_works(),
         "proot": proot_info(),
+        "proots": {name: proot_info(exe) for name, exe in (proots or {}).items()},
         "sysfake": sysfake_info(),
     }
 
@@ -168,8 +215,11 @@ def loadavg() -> list[float]:
     return [float(x) for x in _read("/proc/loadavg").split()[:3]]
 
 
-def main() -> int:
-    json.dump(collect(), sys.stdout, indent=2)
+def main(argv: list[str] | None = None) -> int:
+    """Arguments: NAME=PATH for each PRoot contender."""
+    args = sys.argv[1:] if argv is None else argv
+    proots = dict(a.split("=", 1) for a in args if "=" in a)
+    json.dump(collect(proots), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0
 

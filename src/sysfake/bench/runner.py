@@ -224,10 +224,11 @@ def run_workload(ctx: Ctx, opts: Options, w: Workload, cs: list[Contender],
     return res
 
 
-def machine_in_sandbox(opts: Options) -> dict[str, Any]:
+def machine_in_sandbox(opts: Options, proots: dict[str, str] | None = None) -> dict[str, Any]:
     import json
 
-    argv = sandbox(opts, [sys.executable, "-m", "sysfake.bench.machine"], timeout=120)
+    args = [f"{k}={v}" for k, v in (proots or {}).items()]
+    argv = sandbox(opts, [sys.executable, "-m", "sysfake.bench.machine", *args], timeout=120)
     with tempfile.TemporaryDirectory() as d:
         rc, out, err = _run_capture(argv, Path(d))
     try:
