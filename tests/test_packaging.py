@@ -7,6 +7,7 @@ must all be inside the wheel, not only in the source tree.
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -37,23 +38,30 @@ def test_wheel_contents(wheel: Path) -> None:
         assert want in names, f"{want} missing from {wheel.name}"
 
 
+def _clean_env() -> dict[str, str]:
+    """No PYTHONPATH: it would put a checkout ahead of the installed wheel."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
 def test_installed_wheel_runs(wheel: Path, tmp_path: Path) -> None:
+    env = _clean_env()
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
-                   check=True, timeout=120)
+                   check=True, timeout=120, env=env)
     py = venv / "bin" / "python"
     subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
-                   check=True, timeout=300)
+                   check=True, timeout=300, env=env)
     where = subprocess.run([str(py), "-c", "import sysfake; print(sysfake.__file__)"],
-                           capture_output=True, text=True, check=True, cwd=tmp_path).stdout
+                           capture_output=True, text=True, check=True, cwd=tmp_path,
+                           env=env).stdout
     assert str(venv) in where, f"the venv imported the checkout, not the wheel: {where}"
     run = subprocess.run(
         [str(venv / "bin" / "sysfake"), "run", "--profile", "gvisor", "--",
          "cat", "/proc/sys/kernel/cap_last_cap"],
-        capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path)
+        capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path, env=env)
     assert (run.returncode, run.stdout) == (0, "40\n"), run.stderr
     # the recorder's data file is found from the installed copy
     data = subprocess.run(
         [str(py), "-c", "from sysfake.record import sysctl; print(sysctl.load_known())"],
-        capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path)
+        capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path, env=env)
     assert data.returncode == 0 and "overcommit_memory" in data.stdout, data.stderr

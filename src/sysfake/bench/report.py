@@ -138,15 +138,18 @@ def targets(results: list[WorkloadResult], proots: list[ProotRef]) -> list[dict[
             out.append({"target": "workload 2 within 3% of the floor", "workload": w.key,
                         "value": _rnd(v, 3), "limit": 1.03, "status": status(v, 1.03),
                         "measure": "paired median t(sysfake)/t(floor)"})
-        v = paired_between(res, "sysfake", w.reference)
-        out.append({"target": f"sysfake <= 1.15 x {w.reference}", "workload": w.key,
-                    "value": _rnd(v, 3), "limit": 1.15, "status": status(v, 1.15),
-                    "measure": f"paired median t(sysfake)/t({w.reference})"})
+        # the issue bounds overheads (traced/untraced - 1), not times
+        v = overhead_ratio(res, "sysfake", w.reference)
+        out.append({"target": f"sysfake overhead <= 1.15 x {w.reference} overhead",
+                    "workload": w.key, "value": _rnd(v, 3), "limit": 1.15,
+                    "status": status(v, 1.15),
+                    "measure": f"(sysfake overhead)/({w.reference} overhead), paired medians"})
         out.append(_proot_target(res, proots, status))
-        v = paired_between(res, "sysfake-record", "sysfake")
-        out.append({"target": "record <= 1.3 x plain sysfake", "workload": w.key,
-                    "value": _rnd(v, 3), "limit": 1.3, "status": status(v, 1.3),
-                    "measure": "paired median t(sysfake-record)/t(sysfake)"})
+        v = overhead_ratio(res, "sysfake-record", "sysfake")
+        out.append({"target": "record overhead <= 1.3 x plain sysfake overhead",
+                    "workload": w.key, "value": _rnd(v, 3), "limit": 1.3,
+                    "status": status(v, 1.3),
+                    "measure": "(sysfake-record overhead)/(sysfake overhead), paired medians"})
     return out
 
 
