@@ -192,6 +192,7 @@ struct sf_tracee {
 	long ret;            /* for PD_RET */
 	uint32_t vfile;      /* for PD_MEMFD_INJECT */
 	int vf_trunc;
+	int vf_write;        /* the PF_MEMFD open can write: watch the copy */
 	int magic;           /* the path was rewritten to a tracer memfd */
 	int group_stop;      /* in PTRACE_LISTEN */
 	sf_regs saved;
@@ -238,6 +239,10 @@ int proc_ns_ids(struct sf_tracee *t);
 int vfile_fd(struct sf_table *tab, uint32_t idx);
 int vfile_can_view(struct sf_tracee *t);
 int vfile_magic_path(struct sf_table *tab, uint32_t idx, char *out, size_t outlen);
+/* A writable private memfd copy (fd in tracee t): fold its writes back later. */
+void vfile_shadow_add(struct sf_tracee *t, uint32_t idx, long fd);
+/* Fold writes made to private copies of vfile idx into the shared memfd. */
+void vfile_sync(uint32_t idx);
 
 /* ---- seccomp.c ---- */
 int seccomp_install(const struct sf_table *t);

@@ -252,6 +252,7 @@ static void open_vfile(struct sf_tracee *t, struct sf_call *c, const struct sf_r
 	/* Outside our view of /proc: the process gets its own memfd copy. */
 	t->vfile = rule->vfile;
 	t->vf_trunc = (flags & O_TRUNC) != 0;
+	t->vf_write = tmp < 0 && (acc != O_RDONLY || (flags & O_TRUNC));
 	if (tmp >= 0) {
 		t->genfd = tmp;
 		t->pf |= PF_GENFD;
@@ -269,6 +270,7 @@ static void vfile_call(struct sf_tracee *t, struct sf_call *c, const struct sf_r
 {
 	const struct sf_sysent *e = c->e;
 	struct sf_vfile *v = &sf_tab->vfiles[rule->vfile];
+	vfile_sync(rule->vfile);
 	c->skip = 1;
 	if (slot == 1 || e->path[1] >= 0) {
 		/* rename/link/mount and friends naming a virtual file */
@@ -631,8 +633,11 @@ void sc_exit(struct sf_tracee *t)
 		return;
 	}
 	t->magic = 0;
-	if ((pf & PF_MEMFD) && ret >= 0)
+	if ((pf & PF_MEMFD) && ret >= 0) {
 		fill_memfd(t, ret);
+		if (t->vf_write)
+			vfile_shadow_add(t, t->vfile, ret);
+	}
 	if (pf & PF_GENFD)
 		close(t->genfd);
 	long nret = ret;

@@ -1,0 +1,102 @@
+"""Virtual files hold where the tracer's /proc and the host paths cannot be reached
+(issue 3): after chroot into a directory without /proc, after unshare -m and
+pivot_root, and in a new PID namespace with a fresh /proc. Each case checks that
+stat, access, faccessat2, statx and readlink agree with open (statcheck)."""
+from __future__ import annotations
+
+import shlex
+import shutil
+from pathlib import Path
+
+import pytest
+
+from support import describe, require, run_in_gvisor, run_sysfake, sysfake_cmd
+from support.fakes import CAP, CAP_TEXT, CAP_TEXT_GVISOR, VIRT, VIRT_TEXT, fake, run
+from support.progs import Progs
+from test_run_paths import stat_lines
+
+
+def _jail(tmp_path: Path, progs: Progs, busybox: str | None = None) -> Path:
+    """A root directory with static programs only: no /proc, no /dev, no libc."""
+    root = tmp_path / "jail"
+    root.mkdir()
+    shutil.copy(progs.static("statcheck"), root / "statcheck")
+    shutil.copy(progs.static("readfile"), root / "readfile")
+    if busybox:
+        shutil.copy(busybox, root / "busybox")
+    assert not (root / "proc").exists()
+    return root
+
+
+@pytest.mark.parametrize(("path", "text"), [(CAP, CAP_TEXT), (VIRT, VIRT_TEXT)])
+def test_chroot_without_proc(progs: Progs, tmp_path: Path, path: str, text: str) -> None:
+    root = _jail(tmp_path, progs)
+    res = run_sysfake(run(fake(path, text),
+                          cmd=[require("chroot"), str(root), "/statcheck", path]))
+    assert (res.returncode, res.stdout) == (0, stat_lines(text)), describe(res)
+
+
+def test_chroot_write_then_read_by_another_process(progs: Progs, tmp_path: Path,
+                                                   busybox: str) -> None:
+    # Written inside the chroot (no /proc: a private memfd copy), read outside and inside.
+    root = _jail(tmp_path, progs, busybox)
+    chroot = require("chroot")
+    script = (f"{chroot} {root} /readfile -w '7\n' {VIRT}; cat {VIRT}; "
+              f"{chroot} {root} /busybox cat {VIRT}")
+    res = run_sysfake(run(fake(VIRT, VIRT_TEXT), cmd=["sh", "-c", script]))
+    assert (res.returncode, res.stdout) == (0, "wrote 2\n7\n7\n"), describe(res)
+
+
+def test_pivot_root_in_new_mount_namespace(progs: Progs, tmp_path: Path,
+                                           busybox: str) -> None:
+    root = _jail(tmp_path, progs, busybox)
+    (root / "old").mkdir()
+    # The new root must be a mount point; the old root is detached after the pivot.
+    inner = ("/busybox umount -l /old && /busybox ls /old | /busybox wc -l && "
+             f"/statcheck {CAP} && /statcheck {VIRT}")
+    script = (f"mount --make-rprivate / && mount --bind {root} {root} && cd {root} && "
+              f"pivot_root . old && exec /busybox sh -c {shlex.quote(inner)}")
+    res = run_sysfake(run(fake(CAP, CAP_TEXT), fake(VIRT, VIRT_TEXT),
+                          cmd=[require("unshare"), "-m", "sh", "-c", script]))
+    expected = "0\n" + stat_lines(CAP_TEXT) + stat_lines(VIRT_TEXT)
+    assert (res.returncode, res.stdout) == (0, expected), describe(res)
+
+
+def test_new_pid_namespace_with_fresh_proc(progs: Progs) -> None:
+    # The tracer is not visible in the new /proc; /proc/<pid> aliases /proc/self with
+    # the pid as the process sees it.
+    script = (f"echo $$; {progs['statcheck']} {CAP}; {progs['statcheck']} {VIRT}; "
+              f"cat /proc/self/setgroups; {progs['readfile']} /proc/%p/setgroups")
+    res = run_sysfake(run(fake(CAP, CAP_TEXT), fake(VIRT, VIRT_TEXT),
+                          fake("/proc/self/setgroups", "sfk-deny\n"),
+                          cmd=[require("unshare"), "-pfm", "--mount-proc", "sh", "-c", script]))
+    expected = ("1\n" + stat_lines(CAP_TEXT) + stat_lines(VIRT_TEXT)
+                + "sfk-deny\nsfk-deny\n")
+    assert (res.returncode, res.stdout) == (0, expected), describe(res)
+
+
+def test_new_pid_namespace_write_then_read(progs: Progs) -> None:
+    # A write inside the new PID namespace is seen by a later process outside it.
+    inner = f"printf '99\\n' > {VIRT}; cat {VIRT}"
+    script = f"unshare -pfm --mount-proc sh -c {shlex.quote(inner)}; cat {VIRT}"
+    res = run_sysfake(run(fake(VIRT, VIRT_TEXT), cmd=["sh", "-c", script]))
+    assert (res.returncode, res.stdout) == (0, "99\n99\n"), describe(res)
+
+
+@pytest.mark.gvisor
+def test_chroot_without_proc_in_gvisor(progs: Progs, tmp_path: Path) -> None:
+    root = _jail(tmp_path, progs)
+    cmd = sysfake_cmd(run(fake(CAP, CAP_TEXT_GVISOR), fake(VIRT, VIRT_TEXT),
+                          cmd=["sh", "-c", f"chroot {root} /statcheck {CAP}; "
+                                           f"chroot {root} /statcheck {VIRT}"]))
+    rc, out = run_in_gvisor(cmd)
+    assert (rc, out) == (0, stat_lines(CAP_TEXT_GVISOR) + stat_lines(VIRT_TEXT))
+
+
+@pytest.mark.gvisor
+def test_chroot_write_then_read_in_gvisor(progs: Progs, tmp_path: Path, busybox: str) -> None:
+    root = _jail(tmp_path, progs, busybox)
+    script = (f"chroot {root} /readfile -w '7\n' {VIRT}; cat {VIRT}; "
+              f"chroot {root} /busybox cat {VIRT}")
+    rc, out = run_in_gvisor(sysfake_cmd(run(fake(VIRT, VIRT_TEXT), cmd=["sh", "-c", script])))
+    assert (rc, out) == (0, "wrote 2\n7\n7\n")
