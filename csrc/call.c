@@ -41,6 +41,8 @@ int fd_path(struct sf_tracee *t, int fd, char *out, size_t outlen)
 		if (!out[0])
 			strcpy(out, "/");
 	}
+	if (sf_tab->nvdirs && vdir_unmap(out, outlen))
+		t->via_vdir = 1;
 	unredirect(out, outlen);
 	return 0;
 }

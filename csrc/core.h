@@ -23,9 +23,14 @@ struct sf_str { const char *p; uint32_t n; };
 struct sf_vfile {
 	struct sf_str content;
 	uint32_t mode, uid, gid, flags;
-	int memfd;          /* tracer-owned backing file, -1 until first use */
+	int memfd;          /* tracer-owned backing file, -1 until first use;
+			     * for a directory: O_DIRECTORY fd of the placeholder */
+	/* VF_DIR: content = placeholder path NUL, then records "<f|d>name" NUL */
+	struct sf_str ph, ents, vpath; /* vpath: the virtual directory (rule pattern) */
 };
 #define VF_READONLY 1
+#define VF_DIR 2
+#define VF_DIR_WEAK 4 /* list it only where the process lacks the real directory */
 #define VF_GENERATOR(v) (((v)->flags >> 8) & 0xff)
 enum { GEN_STATIC = 0, GEN_MOUNTINFO = 1 };
 
@@ -86,6 +91,7 @@ struct sf_table {
 	uint32_t nrules;
 	struct sf_vfile *vfiles;
 	uint32_t nvfiles;
+	uint32_t nvdirs;            /* vfiles with VF_DIR: getdents64 is trapped */
 	int need_exe, need_comm;
 	int record;                 /* record mode: the table has a trap list */
 	struct sf_str *watch;       /* record: watched prefixes */
@@ -144,6 +150,10 @@ struct sf_proc {
 	char exe[SF_PATH_MAX];
 	int exe_known;
 	int pivoted;            /* emulated pivot_root: skip the umount2 that follows */
+	/* fds opened on "/" in place of a virtual directory the process could not
+	 * reach (see vdir.c); checked by dev/ino before use */
+	struct sf_vmark { int fd; uint32_t vfile; dev_t dev; ino_t ino; } vmarks[8];
+	int nvmarks;
 };
 
 enum await { AW_NONE = 0, AW_ENTER, AW_EXIT };
@@ -159,6 +169,10 @@ enum await { AW_NONE = 0, AW_ENTER, AW_EXIT };
 #define PF_GENFD    0x080 /* close the tracer's per-open memfd t->genfd */
 #define PF_EMUL     0x100 /* an emulation's exit hook (t->emul) */
 #define PF_REPLAY   0x200 /* rewind and run the original call again */
+#define PF_VDIRMARK 0x400 /* the open stands in for virtual directory t->vfile: mark the fd */
+#define PF_FDNEW    0x800 /* an open in a process with marks: unmark the new fd */
+#define PF_VDIRLS   0x1000 /* getdents64 answered, turned into lseek: result t->ret */
+#define PF_VDIRPOS  0x2000 /* getdents64 turned into lseek(SEEK_CUR): note, replay */
 
 /* A syscall whose result record mode wants, kept from entry to exit. */
 struct sf_recpend {
@@ -194,6 +208,9 @@ struct sf_tracee {
 	int vf_trunc;
 	int vf_write;        /* the PF_MEMFD open can write: watch the copy */
 	int magic;           /* the path was rewritten to a tracer memfd */
+	int via_vdir;        /* path_resolve went through a virtual directory stand-in */
+	int vdir_pos_fd;     /* getdents64 replayed: the position of this fd is known */
+	long vdir_pos;       /* -1: not known */
 	int group_stop;      /* in PTRACE_LISTEN */
 	sf_regs saved;
 	struct sf_recpend *rec; /* record mode: what to write at exit, or NULL */
@@ -243,6 +260,20 @@ int vfile_magic_path(struct sf_table *tab, uint32_t idx, char *out, size_t outle
 void vfile_shadow_add(struct sf_tracee *t, uint32_t idx, long fd);
 /* Fold writes made to private copies of vfile idx into the shared memfd. */
 void vfile_sync(uint32_t idx);
+
+/* ---- vdir.c: virtual directories ---- */
+/* A path inside a placeholder directory -> the same path below the virtual
+ * directory. Returns 1 if it was mapped. */
+int vdir_unmap(char *path, size_t outlen);
+/* The virtual directory (vfile index) a marked fd stands in for, or -1. */
+int vdir_marked(struct sf_tracee *t, int fd);
+void vdir_mark(struct sf_tracee *t, uint32_t idx, long fd);
+void vdir_unmark(struct sf_tracee *t, long fd);
+/* Does the directory exist in the process's view? */
+int vdir_exists(struct sf_tracee *t, const char *path);
+/* getdents64 on a virtual directory: may answer or rewrite the call. */
+struct sf_call;
+void vdir_getdents(struct sf_tracee *t, struct sf_call *c);
 
 /* ---- seccomp.c ---- */
 int seccomp_install(const struct sf_table *t);

@@ -141,6 +141,9 @@ static void link_child(struct sf_tracee *c, unsigned long flags, struct sf_proc 
 		if (pp) {
 			memcpy(c->proc->exe, pp->exe, sizeof(pp->exe));
 			c->proc->exe_known = pp->exe_known;
+			/* fds are inherited (or shared): so are virtual directory stand-ins */
+			memcpy(c->proc->vmarks, pp->vmarks, sizeof(pp->vmarks));
+			c->proc->nvmarks = pp->nvmarks;
 		}
 	}
 	if (pm && (flags & CLONE_VM))

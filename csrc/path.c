@@ -157,6 +157,30 @@ static int proc_link(struct sf_tracee *t, const char *what, char *out, size_t ou
 		if (!out[0])
 			strcpy(out, "/");
 	}
+	if (sf_tab->nvdirs && vdir_unmap(out, outlen))
+		t->via_vdir = 1;
+	return 0;
+}
+
+/* Does `..` step out of a virtual directory that does not exist for the
+ * process? The kernel would fail there, so the caller uses the lexical result. */
+static int dotdot_through_vdir(struct sf_tracee *t, const char *p)
+{
+	char pre[SF_PATH_MAX];
+	for (const char *q = strstr(p, "/.."); q; q = strstr(q + 1, "/..")) {
+		if (q[3] != 0 && q[3] != '/')
+			continue;
+		size_t n = (size_t)(q - p);
+		if (n == 0 || n >= sizeof(pre))
+			continue;
+		memcpy(pre, p, n);
+		pre[n] = 0;
+		normalize(pre);
+		const struct sf_rule *r = sf_match(sf_tab, pre, NULL, NULL);
+		if (r && r->action == ACT_CONTENT && (sf_tab->vfiles[r->vfile].flags & VF_DIR) &&
+		    !vdir_exists(t, pre))
+			return 1;
+	}
 	return 0;
 }
 
@@ -172,18 +196,27 @@ int path_resolve(struct sf_tracee *t, int dirfd, const char *in, char *out, size
 	size_t bl = 0, inl = strlen(in);
 	if (in[0] != '/') {
 		char what[32];
+		int vd = -1;
 		if (dirfd == AT_FDCWD)
 			strcpy(what, "cwd");
 		else
 			snprintf(what, sizeof(what), "fd/%d", dirfd);
-		if (proc_link(t, what, buf, SF_PATH_MAX + 1))
+		if (dirfd != AT_FDCWD && t->proc->nvmarks && (vd = vdir_marked(t, dirfd)) >= 0) {
+			const struct sf_str *vp = &sf_tab->vfiles[vd].vpath;
+			memcpy(buf, vp->p, vp->n); /* < SF_PATH_MAX (table.c) */
+			buf[vp->n] = 0;
+			t->via_vdir = 1;
+		} else if (proc_link(t, what, buf, SF_PATH_MAX + 1)) {
 			return -1;
+		}
 		bl = strlen(buf);
 		buf[bl++] = '/';
 	}
 	if (bl + inl + 1 > sizeof(buf))
 		return -1;
 	memcpy(buf + bl, in, inl + 1);
+	if (sf_tab->nvdirs && strstr(buf, "/..") && dotdot_through_vdir(t, buf))
+		t->via_vdir = 1;
 	normalize(buf);
 	alias_proc(t, buf);
 	size_t n = strlen(buf);

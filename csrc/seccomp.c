@@ -43,6 +43,10 @@ void seccomp_plan(const struct sf_table *t)
 			trapped[emnr[i].nr] = 1;
 			nrs[nnrs++] = emnr[i].nr;
 		}
+	if (t->nvdirs && !trapped[SYS_getdents64]) {
+		trapped[SYS_getdents64] = 1;
+		nrs[nnrs++] = SYS_getdents64;
+	}
 	if (!t->nrules && !t->nwatch)
 		goto sort;
 	for (const struct sf_sysent *e = sf_systab; e->nr >= 0; e++) {

@@ -122,10 +122,11 @@ static long answer_stat(struct sf_tracee *t, const struct sf_sysent *e, const sf
 	struct stat st;
 	if (fstat(fd, &st))
 		return -EIO;
-	st.st_mode = S_IFREG | v->mode;
+	int dir = (v->flags & VF_DIR) != 0;
+	st.st_mode = (dir ? S_IFDIR : S_IFREG) | v->mode;
 	st.st_uid = v->uid;
 	st.st_gid = v->gid;
-	st.st_nlink = 1;
+	st.st_nlink = dir ? 2 : 1;
 	uint64_t buf = sf_arg(r, e->nr == SYS_newfstatat ? 2 : 1);
 	return mem_write_user(t, buf, &st, sizeof(st)) ? -EFAULT : 0;
 }
@@ -149,10 +150,11 @@ static long answer_statx(struct sf_tracee *t, const sf_regs *r, struct sf_vfile 
 		sx.stx_dev_major = major(st.st_dev);
 		sx.stx_dev_minor = minor(st.st_dev);
 	}
-	sx.stx_mode = (uint16_t)(S_IFREG | v->mode);
+	int dir = (v->flags & VF_DIR) != 0;
+	sx.stx_mode = (uint16_t)((dir ? S_IFDIR : S_IFREG) | v->mode);
 	sx.stx_uid = v->uid;
 	sx.stx_gid = v->gid;
-	sx.stx_nlink = 1;
+	sx.stx_nlink = dir ? 2 : 1;
 	return mem_write_user(t, sf_arg(r, 4), &sx, sizeof(sx)) ? -EFAULT : 0;
 }
 
@@ -264,12 +266,144 @@ static void open_vfile(struct sf_tracee *t, struct sf_call *c, const struct sf_r
 	t->pf |= PF_MEMFD;
 }
 
+/* Point the path argument at our placeholder directory through the tracer's fd. */
+static int vdir_magic(struct sf_tracee *t, struct sf_call *c, uint32_t idx, struct rewrite *rw,
+		      int *nrw)
+{
+	const struct sf_sysent *e = c->e;
+	int fd = vfile_fd(sf_tab, idx);
+	if (fd < 0 || !vfile_can_view(t))
+		return -1;
+	char mp[64];
+	snprintf(mp, sizeof(mp), "/proc/%d/fd/%d", getpid(), fd);
+	rw_path(&rw[(*nrw)++], e->path[0], mp);
+	t->magic = 1;
+	return 0;
+}
+
+/* A listing rule names this directory (docs/design.md, "Virtual directories"):
+ * where it exists for the process the call runs as usual (getdents64 is
+ * answered later); else stat and friends are answered, and opens get a stand-in. */
+static void vdir_call(struct sf_tracee *t, struct sf_call *c, const struct sf_rule *rule,
+		      int slot, struct rewrite *rw, int *nrw)
+{
+	const struct sf_sysent *e = c->e;
+	uint32_t idx = rule->vfile;
+	struct sf_vfile *v = &sf_tab->vfiles[idx];
+	if (vdir_exists(t, c->canon[slot]))
+		return;
+	c->skip = 1;
+	if (slot == 1 || e->path[1] >= 0) {
+		c->ret = -EXDEV; /* rename/link/mount of a directory that is not there */
+		return;
+	}
+	int fd = vfile_fd(sf_tab, idx);
+	if (fd < 0) {
+		c->ret = -EIO;
+		return;
+	}
+	uint64_t flags = 0;
+	struct open_how how = { 0 };
+	switch (e->cls) {
+	case SC_OPEN:
+	case SC_OPENAT2:
+		if (e->cls == SC_OPENAT2) {
+			size_t sz = sf_arg(&c->orig, 3);
+			if (sz < sizeof(how) ||
+			    mem_read(t, sf_arg(&c->orig, 2), &how, sizeof(how)) != sizeof(how)) {
+				c->ret = sz < sizeof(how) ? -EINVAL : -EFAULT;
+				return;
+			}
+			flags = how.flags;
+		} else {
+			flags = e->flagsarg >= 0 ? sf_arg(&c->orig, e->flagsarg)
+						 : O_CREAT | O_WRONLY | O_TRUNC;
+		}
+		if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) {
+			c->ret = -EEXIST;
+			return;
+		}
+		if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC))) {
+			c->ret = -EISDIR;
+			return;
+		}
+		c->skip = 0;
+		if (vdir_magic(t, c, idx, rw, nrw) == 0) {
+			if (e->cls == SC_OPENAT2) {
+				how.flags &= ~(uint64_t)O_NOFOLLOW;
+				how.resolve = 0;
+				struct rewrite *w = &rw[(*nrw)++];
+				w->arg = RW_OPENHOW;
+				w->len = sizeof(how);
+				memcpy(w->data, &how, sizeof(how));
+			} else if (flags & O_NOFOLLOW) {
+				sf_set_arg(&c->r, e->flagsarg, flags & ~(uint64_t)O_NOFOLLOW);
+				c->modified = 1;
+			}
+			return;
+		}
+		/* Nothing of ours is reachable: open "/" and remember the fd. */
+		rw_path(&rw[(*nrw)++], e->path[0], "/");
+		t->vfile = idx;
+		t->pf |= PF_VDIRMARK;
+		return;
+	case SC_STAT:
+		c->ret = answer_stat(t, e, &c->orig, v, fd);
+		return;
+	case SC_STATX:
+		c->ret = answer_statx(t, &c->orig, v, fd);
+		return;
+	case SC_ACCESS:
+		c->ret = answer_access(e, &c->orig, v);
+		return;
+	case SC_READLINK:
+		c->ret = -EINVAL;
+		return;
+	case SC_EXEC:
+		c->ret = -EACCES;
+		return;
+	default:
+		break;
+	}
+	switch (c->nr) {
+	case SYS_chdir:
+		c->skip = 0; /* unreachable: the kernel says ENOENT */
+		vdir_magic(t, c, idx, rw, nrw);
+		return;
+	case SYS_mkdir:
+	case SYS_mkdirat:
+		c->ret = -EEXIST;
+		return;
+	case SYS_rmdir:
+		c->ret = -EBUSY;
+		return;
+	case SYS_unlink:
+		c->ret = -EISDIR;
+		return;
+	case SYS_unlinkat:
+		c->ret = (sf_arg(&c->orig, 2) & AT_REMOVEDIR) ? -EBUSY : -EISDIR;
+		return;
+	}
+	if (e->vf_errno == SF_VF_REWRITE) {
+		c->skip = 0;
+		if (vdir_magic(t, c, idx, rw, nrw))
+			c->ret = -EOPNOTSUPP, c->skip = 1;
+	} else {
+		c->ret = e->vf_errno == SF_VF_SUCCESS ? 0 : e->vf_errno > 0 ? -e->vf_errno
+										: -EOPNOTSUPP;
+	}
+}
+
 /* A path rule decided a virtual file for this call. */
 static void vfile_call(struct sf_tracee *t, struct sf_call *c, const struct sf_rule *rule,
 		       int slot, struct rewrite *rw, int *nrw)
 {
 	const struct sf_sysent *e = c->e;
 	struct sf_vfile *v = &sf_tab->vfiles[rule->vfile];
+	if (v->flags & VF_DIR) {
+		vdir_call(t, c, rule, slot, rw, nrw);
+		return;
+	}
 	vfile_sync(rule->vfile);
 	c->skip = 1;
 	if (slot == 1 || e->path[1] >= 0) {
@@ -416,6 +550,9 @@ int sc_enter(struct sf_tracee *t)
 	if (sf_tab->emul)
 		emul_enter(t, &c);
 	e = c.e; /* an emulation may have changed the call */
+	if (c.nr == SYS_getdents64 && sf_tab->nvdirs && !c.skip)
+		vdir_getdents(t, &c);
+	int via_vdir[2] = { 0, 0 };
 
 	/* Path rules: resolve each path argument once (syscall rules reuse it). */
 	const struct sf_rule *prule[2] = { NULL, NULL };
@@ -434,9 +571,11 @@ int sc_enter(struct sf_tracee *t)
 			if (!addr || mem_read_str(t, addr, raw, sizeof(raw)) < 0)
 				continue; /* EFAULT/ENAMETOOLONG: the kernel reports it as usual */
 			int dirfd = e->dfd[i] >= 0 ? (int)sf_arg(&c.r, e->dfd[i]) : AT_FDCWD;
+			t->via_vdir = 0;
 			if (path_resolve(t, dirfd, raw, c.canon[i], sizeof(c.canon[i])))
 				continue;
 			c.canon_ok[i] = 1;
+			via_vdir[i] = t->via_vdir;
 			prule[i] = sf_match(sf_tab, c.canon[i], exe, cm);
 			DBG("%d: %s(%s) -> %s rule %d", t->tid, e->name, raw, c.canon[i],
 			    prule[i] ? (int)prule[i]->rule_id : -1);
@@ -456,6 +595,13 @@ int sc_enter(struct sf_tracee *t)
 
 	for (int i = 0; i < 2 && e && !c.skip; i++) {
 		const struct sf_rule *rule = prule[i];
+		if (via_vdir[i] && (!rule || (rule->action == ACT_CONTENT &&
+					      (sf_tab->vfiles[rule->vfile].flags & VF_DIR)))) {
+			/* Relative to a virtual directory's stand-in, or `..` out of a
+			 * missing one: look the name up at its real place, never among
+			 * our placeholders (a stand-in rewrite below replaces this one). */
+			rw_path(&rw[nrw++], e->path[i], c.canon[i]);
+		}
 		if (!rule)
 			continue;
 		switch (rule->action) {
@@ -485,6 +631,9 @@ int sc_enter(struct sf_tracee *t)
 		}
 	}
 
+	if (e && (e->cls == SC_OPEN || e->cls == SC_OPENAT2) && t->proc->nvmarks &&
+	    !c.skip && !(t->pf & PF_VDIRMARK))
+		t->pf |= PF_FDNEW; /* the new fd may reuse a marked number */
 	int rec = sf_tab->record && rec_on() && (rec_want || rec_extra);
 	if (rec)
 		rec_prepare(t, &c.orig, rec_rule, rec_raw, rec_canon, !rec_want);
@@ -616,6 +765,16 @@ void sc_exit(struct sf_tracee *t)
 		sf_setregs(t, &r);
 		return;
 	}
+	if ((pf & PF_VDIRPOS) && ret >= 0) {
+		t->pf = 0;
+		t->vdir_pos = ret;
+		if (t->rec)
+			t->rec->active = 0;
+		r = t->saved;
+		sf_rewind_syscall(&r, (long)t->saved.orig_rax);
+		sf_setregs(t, &r);
+		return;
+	}
 	if ((pf & PF_RESTORE) && t->magic &&
 	    (ret == -EACCES || ret == -ENOENT || ret == -ELOOP || ret == -EPERM)) {
 		/* Could not open the tracer's memfd (credentials, namespace): replay
@@ -633,6 +792,12 @@ void sc_exit(struct sf_tracee *t)
 		return;
 	}
 	t->magic = 0;
+	if ((pf & PF_VDIRMARK) && ret >= 0)
+		vdir_mark(t, t->vfile, ret);
+	if ((pf & PF_FDNEW) && ret >= 0)
+		vdir_unmark(t, ret);
+	if (pf & PF_VDIRLS)
+		ret = ret >= 0 ? t->ret : ret; /* lseek moved the position: the entries count */
 	if ((pf & PF_MEMFD) && ret >= 0) {
 		fill_memfd(t, ret);
 		if (t->vf_write)

@@ -43,6 +43,10 @@ static int str(struct sf_str *s, const unsigned char *pool, uint32_t plen, uint3
 	return 0;
 }
 
+static int parse_rules(struct sf_table *t, const unsigned char *b, uint32_t nrules,
+		       uint32_t nvf, const unsigned char *pool, uint32_t plen,
+		       char *err, size_t errlen);
+
 static uint64_t u64(const unsigned char *p)
 {
 	return (uint64_t)u32(p) | (uint64_t)u32(p + 4) << 32;
@@ -227,9 +231,38 @@ int sf_table_parse(struct sf_table *t, const unsigned char *blob_in, size_t len,
 		f->gid = u32(v + 16);
 		f->flags = u32(v + 20);
 		f->memfd = -1;
+		if (f->flags & VF_DIR) {
+			const char *nul = f->content.n ? memchr(f->content.p, 0, f->content.n) : NULL;
+			if (!nul || nul == f->content.p || f->content.p[0] != '/' ||
+			    (size_t)(nul - f->content.p) >= SF_PATH_MAX ||
+			    f->content.p[f->content.n - 1] != 0 || (f->flags >> 8)) {
+				sf_table_free(t);
+				return fail(err, errlen, "rule table: vfile %u: bad directory", i);
+			}
+			f->ph.p = f->content.p;
+			f->ph.n = (uint32_t)(nul - f->content.p);
+			f->ents.p = nul + 1;
+			f->ents.n = f->content.n - f->ph.n - 1;
+			t->nvdirs++;
+		}
 	}
 	if (sf_parse_sysrules(t, sysr, nsys, pat, npatch, ase, naset, pool, plen, err, errlen))
 		return -1;
+	int rc = parse_rules(t, b, nrules, nvf, pool, plen, err, errlen);
+	if (rc)
+		return rc;
+	for (uint32_t i = 0; i < nvf; i++)
+		if ((t->vfiles[i].flags & VF_DIR) && !t->vfiles[i].vpath.n) {
+			sf_table_free(t);
+			return fail(err, errlen, "rule table: directory vfile %u has no rule", i);
+		}
+	return 0;
+}
+
+static int parse_rules(struct sf_table *t, const unsigned char *b, uint32_t nrules,
+		       uint32_t nvf, const unsigned char *pool, uint32_t plen,
+		       char *err, size_t errlen)
+{
 	for (uint32_t i = 0; i < nrules; i++) {
 		const unsigned char *r = b + HDR + (size_t)i * RULE;
 		struct sf_rule *x = &t->rules[i];
@@ -256,6 +289,13 @@ int sf_table_parse(struct sf_table *t, const unsigned char *blob_in, size_t len,
 		case ACT_CONTENT:
 			if (x->vfile >= nvf)
 				goto bad;
+			if (t->vfiles[x->vfile].flags & VF_DIR) {
+				/* one directory, named once: vpath maps placeholders back */
+				if (x->kind != MK_EXACT || t->vfiles[x->vfile].vpath.n ||
+				    x->pattern.n >= SF_PATH_MAX)
+					goto bad;
+				t->vfiles[x->vfile].vpath = x->pattern;
+			}
 			break;
 		case ACT_REDIRECT:
 			if (!x->target.n || x->target.p[0] != '/' || x->kind == MK_GLOB ||

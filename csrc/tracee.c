@@ -25,6 +25,7 @@ struct sf_tracee *tr_new(pid_t tid)
 		abort();
 	t->tid = tid;
 	t->slot = -1;
+	t->vdir_pos = -1;
 	unsigned h = hash(tid);
 	t->next = buckets[h];
 	buckets[h] = t;

@@ -18,6 +18,12 @@ int vfile_fd(struct sf_table *tab, uint32_t idx)
 	struct sf_vfile *v = &tab->vfiles[idx];
 	if (v->memfd >= 0)
 		return v->memfd;
+	if (v->flags & VF_DIR) {
+		char p[SF_PATH_MAX];
+		snprintf(p, sizeof(p), "%.*s", (int)v->ph.n, v->ph.p);
+		v->memfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		return v->memfd;
+	}
 	int fd = (int)syscall(SYS_memfd_create, "sysfake-vfile", MFD_CLOEXEC);
 	if (fd < 0)
 		return -1;

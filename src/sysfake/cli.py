@@ -112,7 +112,14 @@ def _cmd_run(ns: argparse.Namespace) -> int:
         return 2
     rules, cleanup = prepare_runtime(loaded)
     try:
-        return _run_table(ns, cmd, encode(rules))
+        if ns.backend == "python":  # no virtual directories: it refuses list: rules
+            return _run_table(ns, cmd, encode(rules))
+        from .vdirs import prepare as prepare_dirs
+        rules, cleanup_dirs = prepare_dirs(rules)
+        try:
+            return _run_table(ns, cmd, encode(rules))
+        finally:
+            cleanup_dirs()
     finally:
         cleanup()
 

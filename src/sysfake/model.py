@@ -45,6 +45,10 @@ class VirtualFile:
     gid: int = 0
     readonly: bool = False
     generator: Generator = Generator.STATIC
+    # A virtual directory: `content` is the tracer-view path of a directory of
+    # placeholders whose names are the listing (filled in by sysfake.vdirs).
+    directory: bool = False
+    weak: bool = False  # directory: list only where the real one is missing
 
 
 @dataclass

@@ -35,6 +35,8 @@ ASET = struct.Struct("<BBHIQ")  # idx op pad pad value
 NO_ARG = 0xFF
 
 VFILE_READONLY = 1
+VFILE_DIR = 2  # content is the tracer-view path of the placeholder directory
+VFILE_DIR_WEAK = 4  # a directory listed only where the process lacks the real one
 
 
 @dataclass
@@ -87,7 +89,9 @@ def encode(rules: RuleSet, record: RecordSpec | None = None) -> bytes:
     vrecs = bytearray()
     for v in vfiles:
         off, ln = pool.add(v.content)
-        flags = (VFILE_READONLY if v.readonly else 0) | (int(v.generator) << 8)
+        flags = ((VFILE_READONLY if v.readonly else 0) | (VFILE_DIR if v.directory else 0)
+                 | (VFILE_DIR_WEAK if v.weak else 0)
+                 | (int(v.generator) << 8))
         vrecs += VFILE.pack(off, ln, v.mode & 0o7777, v.uid, v.gid, flags)
     traps = bytearray()
     n_trap = 0
@@ -190,6 +194,9 @@ def decode(blob: bytes) -> RuleSet:
             raise ValueError("content outside pool")
         if fl >> 8:
             raise ValueError("generated virtual files are not supported by this decoder")
+        if fl & VFILE_DIR:
+            raise ValueError("virtual directories (list: rules) are not supported by this "
+                             "decoder (the Python reference backend); use the C backend")
         vfiles.append(VirtualFile(bytes(pool[co:co + cl]), mode, uid, gid,
                                   bool(fl & VFILE_READONLY)))
     out = RuleSet()
@@ -213,6 +220,8 @@ def describe(rules: PathRule) -> str:
     r = rules
     if r.action is Action.CONTENT:
         assert r.vfile is not None
+        if r.vfile.directory:
+            return f"list (virtual directory) mode {r.vfile.mode:o}"
         return f"content {r.vfile.content!r} mode {r.vfile.mode:o}"
     if r.action is Action.REDIRECT:
         return f"redirect -> {r.target}"

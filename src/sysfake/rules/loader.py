@@ -55,7 +55,8 @@ CMDLINE = "<command line>"
 MAX_FILE = 16 << 20
 LAYER_FILE, LAYER_OVERRIDE, LAYER_CLI = 0, 1, 2
 _ACTION = {"content": Action.CONTENT, "from_host": Action.CONTENT,
-           "redirect": Action.REDIRECT, "hide": Action.HIDE, "errno": Action.ERRNO}
+           "redirect": Action.REDIRECT, "hide": Action.HIDE, "errno": Action.ERRNO,
+           "list": Action.CONTENT}
 
 
 @dataclass
@@ -281,7 +282,9 @@ def _cli_spec(flag: str, arg: str) -> RuleSpec:
 def _to_rule(spec: RuleSpec, content: bytes | None) -> PathRule:
     action = _ACTION[spec.action]
     vf = None
-    if action is Action.CONTENT:
+    if spec.action == "list":  # the listing is made at run time (sysfake.vdirs)
+        vf = VirtualFile(b"", spec.mode, spec.uid, spec.gid, True, directory=True)
+    elif action is Action.CONTENT:
         assert content is not None
         vf = VirtualFile(content, spec.mode, spec.uid, spec.gid, spec.readonly, spec.generator)
     return PathRule(match=spec.match, kind=spec.kind, action=action, origin=spec.origin,
@@ -347,7 +350,8 @@ def resolve(specs: list[tuple[RuleSpec, int]], read_host: bool = True) -> LoadRe
                 res.notes.append(f"{spec.origin}: {spec.key}: {why}")
                 continue
             content = data
-        loaded.append(LoadedRule(_to_rule(spec, content), spec, layer))
+        loaded.append(LoadedRule(_to_rule(spec, content if content is not None else b""),
+                                 spec, layer))
     # fix up the winners recorded in `overridden` now that contents are known
     by_id = {id(lr.spec): lr for lr in loaded}
     res.overridden = [(lost, by_id.get(id(won.spec), won)) for lost, won in res.overridden]

@@ -181,6 +181,13 @@ def build_schema() -> dict[str, Any]:
             "description": "Action: the path does not exist (ENOENT). Only 'true' is allowed.",
             "const": True,
         },
+        "list": {
+            "description": ("Action: this directory exists and lists its real entries plus the "
+                            "virtual files below it, minus hidden ones. Only 'true' is "
+                            "allowed; directories that hold virtual files get this without a "
+                            "rule."),
+            "const": True,
+        },
         "errno": {
             "description": ("Action: every access fails with this error: a name such as "
                             f"EACCES, or a number 1..{MAX_ERRNO}."),
@@ -194,19 +201,20 @@ def build_schema() -> dict[str, Any]:
             "type": "boolean",
         },
         "mode": {
-            "description": ("With content/from_host: the permission bits stat reports, as an "
-                            "octal string such as \"0644\" (default \"0644\")."),
+            "description": ("With content/from_host/list: the permission bits stat reports, "
+                            "as an octal string such as \"0644\" (default \"0644\", "
+                            "\"0555\" for list)."),
             "anyOf": [
                 {"type": "string", "pattern": "^(0o|0)?[0-7]{1,4}$"},
                 {"type": "integer", "minimum": 0, "maximum": 4095},
             ],
         },
         "uid": {
-            "description": "With content/from_host: the owner stat reports (default 0).",
+            "description": "With content/from_host/list: the owner stat reports (default 0).",
             "type": "integer", "minimum": 0, "maximum": MAX_ID,
         },
         "gid": {
-            "description": "With content/from_host: the group stat reports (default 0).",
+            "description": "With content/from_host/list: the group stat reports (default 0).",
             "type": "integer", "minimum": 0, "maximum": MAX_ID,
         },
         "only": {
@@ -243,6 +251,8 @@ def build_schema() -> dict[str, Any]:
         "id": _id(),
     }
     attr_needs_content = {"anyOf": [{"required": ["content"]}, {"required": ["from_host"]}]}
+    attr_needs_content_or_list = {"anyOf": [*attr_needs_content["anyOf"],
+                                            {"required": ["list"]}]}
     rule = {
         "description": "One rule: a match pattern and exactly one action.",
         "type": "object",
@@ -250,12 +260,15 @@ def build_schema() -> dict[str, Any]:
         "required": ["match"],
         "properties": rule_props,
         "oneOf": [{"required": [a]} for a in
-                  ("content", "from_host", "redirect", "hide", "errno")],
-        "dependentSchemas": {**{a: attr_needs_content for a in ("readonly", "mode", "uid", "gid")},
+                  ("content", "from_host", "redirect", "hide", "errno", "list")],
+        "dependentSchemas": {"readonly": attr_needs_content,
+                             **{a: attr_needs_content_or_list for a in ("mode", "uid", "gid")},
                              "generate": {"required": ["content"]}},
         "allOf": [
             {"if": {"anyOf": [{"required": ["content"]}, {"required": ["from_host"]}]},
              "then": {"properties": {"match": {"not": _prefix()}}}},
+            {"if": {"required": ["list"]},
+             "then": {"properties": {"match": {"pattern": "^[^*?]*$"}}}},
             {"if": {"required": ["redirect"]},
              "then": {"properties": {"match": {"anyOf": [{"pattern": "^[^*?]*$"},
                                                           {"pattern": PREFIX_WRITTEN[1]}]}}}},

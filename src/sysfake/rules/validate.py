@@ -23,8 +23,10 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 NO_POS = Pos(0, 0)
 TOP_KEYS = ("version", "include", "rules", "emulate", "disable", "cgroupfs")
-ACTIONS = ("content", "from_host", "redirect", "hide", "errno")
+ACTIONS = ("content", "from_host", "redirect", "hide", "errno", "list")
 FILE_ATTRS = ("readonly", "mode", "uid", "gid")
+DIR_ATTRS = ("mode", "uid", "gid")  # what list: takes of FILE_ATTRS
+DIR_MODE = 0o555
 RULE_KEYS = ("match", *ACTIONS, *FILE_ATTRS, "generate", "only", "override", "id")
 GENERATORS = {"mountinfo": Generator.MOUNTINFO}
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -40,7 +42,6 @@ COMM_MAX = 15  # TASK_COMM_LEN - 1
 # message users get; an implementation replaces its entry with a real handler.
 RESERVED_RULE_KEYS = {
     "extra": "extra: is not a key: with generate: mountinfo, content: holds the extra lines",
-    "list": "directory rules (list:) are not supported yet",
 }
 
 
@@ -384,12 +385,16 @@ def validate_rule(ctx: Ctx, node: YNode, key: str) -> RuleSpec:
                  f"(line {e[acts[0]].key_pos.line})", second.key_pos, f"{key}.{acts[1]}")
     action = acts[0]
     for a in FILE_ATTRS:
-        if a in e and action not in ("content", "from_host"):
-            ctx.fail(f"'{a}' only goes with content or from_host, not with {action}",
+        if a in e and action not in ("content", "from_host") and not (
+                action == "list" and a in DIR_ATTRS):
+            goes = "content, from_host or list" if a in DIR_ATTRS else "content or from_host"
+            ctx.fail(f"'{a}' only goes with {goes}, not with {action}",
                      e[a].key_pos, f"{key}.{a}")
     mnode = e["match"].value
     written = _string(ctx, mnode, f"{key}.match", "a path pattern")
     pattern, kind = classify(ctx, written, mnode.pos, f"{key}.match")
+    if action == "list":
+        pattern, kind = _dir_pattern(ctx, pattern, kind, mnode.pos, f"{key}.match")
     spec = RuleSpec(origin=Origin(ctx.filename, m.pos.line, m.pos.col), key=key,
                     match=pattern, kind=kind, action=action, match_written=written,
                     match_pos=mnode.pos)
@@ -409,12 +414,15 @@ def validate_rule(ctx: Ctx, node: YNode, key: str) -> RuleSpec:
         "override": lambda en, k: setattr(spec, "override", _bool(ctx, en.value, k)),
         "id": lambda en, k: setattr(spec, "rid", parse_id(ctx, en, k)),
         "generate": lambda en, k: _set_generate(ctx, spec, en, k),
+        "list": lambda en, k: _set_list(ctx, spec, en, k),
     }
     for k, en in e.items():
         if k in handlers:
             handlers[k](en, f"{key}.{k}")
     if action == "hide":
         spec.errno = _errno.ENOENT
+    if action == "list" and "mode" not in e:
+        spec.mode = DIR_MODE
     if spec.generator is not Generator.STATIC and action != "content":
         ctx.fail(f"generate: needs content: (the lines added after the generated ones), "
                  f"not {action}", e["generate"].key_pos, f"{key}.generate")
@@ -469,6 +477,23 @@ def redirect_target(ctx: Ctx, s: str, pos: Pos | None, k: str) -> str:
     if GLOB_CHARS & set(s):
         ctx.fail("a redirect target cannot contain wildcards", pos, k)
     return canonical(s, keep_trailing_slash=True)
+
+
+def _dir_pattern(ctx: Ctx, pattern: str, kind: MatchKind, pos: Pos,
+                 k: str) -> tuple[str, MatchKind]:
+    """list: names one directory: '/a/b' and '/a/b/' are the same; no globs."""
+    if kind is MatchKind.GLOB:
+        ctx.fail("list needs one directory (an exact path, a trailing '/' is allowed), "
+                 "not a glob", pos, k)
+    if kind is MatchKind.PREFIX and pattern != "/":
+        pattern = pattern.rstrip("/")
+    return pattern, MatchKind.EXACT
+
+
+def _set_list(ctx: Ctx, spec: RuleSpec, en: YEntry, k: str) -> None:
+    if not _bool(ctx, en.value, k):
+        ctx.fail("list: false is not an action (directories that contain virtual files "
+                 "are listed anyway; remove the rule)", en.value.pos, k)
 
 
 def _set_hide(ctx: Ctx, en: YEntry, k: str) -> None:
