@@ -152,3 +152,22 @@ def test_listing_after_chroot_in_gvisor(tmp_path: Path, busybox: str) -> None:
     rc, out = run_in_gvisor(cmd)
     assert (rc, out) == (0, f"/proc/sys:\nkernel\n\n{KERNEL}:\nsfk_virtual\n")
 
+
+
+def test_docs_list_example_runs(tmp_path: Path, busybox: str) -> None:
+    # The `list` example of docs/rules.md, as written, with real processes.
+    from rules.test_docs_examples import OK
+
+    text = dict(OK)["list"]
+    assert not os.path.exists("/run/sysfake-demo") and not os.path.exists("/run/sysfake-empty")
+    f = tmp_path / "list.yaml"
+    f.write_text(text)
+    script = (f"{busybox} ls -1 /run/sysfake-demo /run/sysfake-demo/flags; "
+              "cat /run/sysfake-demo/flags/enabled; stat -c '%F %a' /run/sysfake-empty; "
+              f"{busybox} ls -A /run/sysfake-empty | wc -l; "
+              f"{busybox} ls -1 {KERNEL} | grep -c -x -e ostype -e cap_last_cap; "
+              f"{busybox} ls /run | grep sysfake-")
+    res = run_sysfake(run(["--rules", str(f)], cmd=["sh", "-c", script]))
+    expected = ("/run/sysfake-demo:\nflags\n\n/run/sysfake-demo/flags:\nenabled\n" "1\n"
+                "directory 755\n" "0\n" "1\n" "sysfake-demo\nsysfake-empty\n")
+    assert (res.returncode, res.stdout) == (0, expected), describe(res)

@@ -89,12 +89,16 @@ def cmd_record(argv: Sequence[str]) -> int:
         rules = load(ns.rules, ns.fake, ns.redirect, ns.hide, ns.profile)
     except RulesError as err:
         return _fail(str(err))
+    from ..vdirs import prepare as prepare_dirs
+    rules, cleanup_dirs = prepare_dirs(rules)
     try:
         return record(cmd, ns.output, rules, ns.watch or list(DEFAULT_WATCH), traps,
                       orphans=ns.orphans, grace=ns.grace, verbose=ns.verbose,
                       progress=ns.progress)
     except (RecordError, CoreError) as err:
         return _fail(str(err))
+    finally:
+        cleanup_dirs()
 
 
 def _load(path: str) -> object:
