@@ -171,3 +171,23 @@ def test_docs_list_example_runs(tmp_path: Path, busybox: str) -> None:
     expected = ("/run/sysfake-demo:\nflags\n\n/run/sysfake-demo/flags:\nenabled\n" "1\n"
                 "directory 755\n" "0\n" "1\n" "sysfake-demo\nsysfake-empty\n")
     assert (res.returncode, res.stdout) == (0, expected), describe(res)
+
+
+def test_docs_list_off_example_runs(tmp_path: Path, busybox: str) -> None:
+    # list: false: a lookup-table file below /sys/devices/system/cpu adds no CPU.
+    from rules.test_docs_examples import OK
+
+    cpu = "/sys/devices/system/cpu"
+    if os.path.exists(f"{cpu}/cpu9"):
+        pytest.skip("this machine has a cpu9")
+    f = tmp_path / "off.yaml"
+    f.write_text(dict(OK)["list-off"])
+    script = (f"{busybox} ls -1 {cpu}; cat {cpu}/cpu9/topology/core_id; "
+              f"test -e {cpu}/cpu9; echo exists=$?")
+    res = run_sysfake(run(["--rules", str(f)], cmd=["sh", "-c", script]))
+    assert (res.returncode, res.stdout) == (0, _lines(_real(cpu)) + "9\nexists=1\n"), \
+        describe(res)
+    # Without the list: false rule, the directory of the lookup file appears.
+    f.write_text(dict(OK)["list-off"].split("  - match: /sys/devices/system/cpu/\n")[0])
+    res = run_sysfake(run(["--rules", str(f)], cmd=[busybox, "ls", "-1", cpu]))
+    assert (res.returncode, res.stdout) == (0, _lines([*_real(cpu), "cpu9"])), describe(res)

@@ -112,8 +112,9 @@ def _cmd_run(ns: argparse.Namespace) -> int:
         return 2
     rules, cleanup = prepare_runtime(loaded)
     try:
-        if ns.backend == "python":  # no virtual directories: it refuses list: rules
-            return _run_table(ns, cmd, encode(rules))
+        if ns.backend == "python":  # no virtual directories: it refuses list: true
+            from .vdirs import without_directories
+            return _run_table(ns, cmd, encode(without_directories(rules)))
         from .vdirs import prepare as prepare_dirs
         rules, cleanup_dirs = prepare_dirs(rules)
         try:

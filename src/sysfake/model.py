@@ -49,6 +49,7 @@ class VirtualFile:
     # placeholders whose names are the listing (filled in by sysfake.vdirs).
     directory: bool = False
     weak: bool = False  # directory: list only where the real one is missing
+    listing: bool = True  # directory: False is `list: false`, no listing at all
 
 
 @dataclass

@@ -20,7 +20,8 @@ the process does not have the real directory (after chroot, in a container
 root), so that the way down exists. A directory decided by another rule (hidden,
 redirected, an errno, a file) gets none. Rules restricted with `only:` and
 glob rules add no entries: they do not exist for every process, or cannot be
-enumerated.
+enumerated. `list: false` on a directory switches all of this off for it and
+everything below it (the rule itself never reaches the table).
 
 The vfile's content is the path of an empty private directory (mode 0555 in a
 0700 directory), one per listing: the core lets a process open it (through
@@ -99,8 +100,10 @@ def _virtual_children(rules: RuleSet) -> dict[str, dict[str, str]]:
 def plan(rules: RuleSet) -> list[Listing]:
     """The directories that get a listing, with their virtual entries."""
     kids = _virtual_children(rules)
-    explicit = {r.match: r for r in rules.path_rules
-                if r.action is Action.CONTENT and r.vfile is not None and r.vfile.directory}
+    dir_rules = [r for r in rules.path_rules
+                 if r.action is Action.CONTENT and r.vfile is not None and r.vfile.directory]
+    explicit = {r.match: r for r in dir_rules if r.vfile is not None and r.vfile.listing}
+    off = {r.match for r in dir_rules if r.vfile is not None and not r.vfile.listing}
     hidden_parents = {posixpath.dirname(r.match.rstrip("/")) or "/"
                       for r in rules.path_rules
                       if r.action is Action.HIDE and r.kind is not MatchKind.GLOB
@@ -111,6 +114,8 @@ def plan(rules: RuleSet) -> list[Listing]:
     for d in sorted(set(kids) | set(explicit) | hidden_parents):
         lst = Listing(d, dict(kids.get(d, {})), explicit.get(d))
         decider = first_match(rules, d)
+        if any(d == o or d.startswith(o.rstrip("/") + "/") for o in off):
+            continue  # list: false: real listings, as they are, in this subtree
         if decider is not None and decider is not lst.explicit:
             continue  # the directory itself is hidden, redirected, a file, ...
         if lst.explicit is None:
@@ -141,11 +146,20 @@ def _noop() -> None:
     return None
 
 
+def without_directories(rules: RuleSet) -> RuleSet:
+    """Drop `list: false` rules (they only steer prepare()) for a backend without
+    listings; `list: true` rules stay, and such a backend refuses them."""
+    keep = [r for r in rules.path_rules
+            if not (r.vfile is not None and r.vfile.directory and not r.vfile.listing)]
+    return RuleSet(keep, rules.syscall_rules, rules.emulations, rules.cgroupfs_root,
+                   rules.cgroupfs_template)
+
+
 def prepare(rules: RuleSet) -> tuple[RuleSet, Callable[[], None]]:
     """The RuleSet with a directory vfile for every listing, and its cleanup."""
     listings = plan(rules)
     if not listings:
-        return rules, _noop
+        return without_directories(rules), _noop
     base = tempfile.mkdtemp(prefix="sysfake-vdirs-")  # mode 0700
 
     def cleanup() -> None:

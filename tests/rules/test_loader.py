@@ -170,8 +170,6 @@ def test_error_format_and_attributes() -> None:
      "rules[0].extra", "content: holds the extra lines"),
     ("version: 1\nrules: [{match: /a, list: [x]}]\n", "rules[0].list",
      "must be true or false, not a list"),
-    ("version: 1\nrules: [{match: /a, list: false}]\n", "rules[0].list",
-     "list: false is not an action"),
     ("version: 1\nrules: [{match: /a/*/, list: true}]\n", "rules[0].match",
      "list needs one directory"),
     ("version: 1\nrules: [{match: /a, list: true, readonly: true}]\n", "rules[0].readonly",

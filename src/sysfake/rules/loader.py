@@ -283,7 +283,8 @@ def _to_rule(spec: RuleSpec, content: bytes | None) -> PathRule:
     action = _ACTION[spec.action]
     vf = None
     if spec.action == "list":  # the listing is made at run time (sysfake.vdirs)
-        vf = VirtualFile(b"", spec.mode, spec.uid, spec.gid, True, directory=True)
+        vf = VirtualFile(b"", spec.mode, spec.uid, spec.gid, True, directory=True,
+                         listing=spec.listing)
     elif action is Action.CONTENT:
         assert content is not None
         vf = VirtualFile(content, spec.mode, spec.uid, spec.gid, spec.readonly, spec.generator)

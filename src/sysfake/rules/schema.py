@@ -183,10 +183,10 @@ def build_schema() -> dict[str, Any]:
         },
         "list": {
             "description": ("Action: this directory exists and lists its real entries plus the "
-                            "virtual files below it, minus hidden ones. Only 'true' is "
-                            "allowed; directories that hold virtual files get this without a "
-                            "rule."),
-            "const": True,
+                            "virtual files below it, minus hidden ones (directories that hold "
+                            "virtual files get this without a rule); false: no listing for "
+                            "this directory, its real entries as they are."),
+            "type": "boolean",
         },
         "errno": {
             "description": ("Action: every access fails with this error: a name such as "

@@ -82,6 +82,7 @@ class RuleSpec:
     match_pos: Pos = NO_POS
     rid: str | None = None  # the rule's id: (for disable:)
     generator: Generator = Generator.STATIC
+    listing: bool = True  # list: true / false
 
 
 @dataclass
@@ -491,9 +492,7 @@ def _dir_pattern(ctx: Ctx, pattern: str, kind: MatchKind, pos: Pos,
 
 
 def _set_list(ctx: Ctx, spec: RuleSpec, en: YEntry, k: str) -> None:
-    if not _bool(ctx, en.value, k):
-        ctx.fail("list: false is not an action (directories that contain virtual files "
-                 "are listed anyway; remove the rule)", en.value.pos, k)
+    spec.listing = _bool(ctx, en.value, k)
 
 
 def _set_hide(ctx: Ctx, en: YEntry, k: str) -> None:
