@@ -191,3 +191,16 @@ def test_docs_list_off_example_runs(tmp_path: Path, busybox: str) -> None:
     f.write_text(dict(OK)["list-off"].split("  - match: /sys/devices/system/cpu/\n")[0])
     res = run_sysfake(run(["--rules", str(f)], cmd=[busybox, "ls", "-1", cpu]))
     assert (res.returncode, res.stdout) == (0, _lines([*_real(cpu), "cpu9"])), describe(res)
+
+
+def test_check_and_explain_describe_list_rules(tmp_path: Path) -> None:
+    rules = _rules(tmp_path, "  - match: /sfk-e/\n    list: true\n"
+                             "  - match: /sfk-f/\n    list: false\n")
+    res = run_sysfake(["explain", "/sfk-e", *rules])
+    assert res.returncode == 0 and "a directory listing its real entries" in res.stdout, \
+        describe(res)
+    res = run_sysfake(["explain", "/sfk-f", *rules])
+    assert "the real directory, listed as it is" in res.stdout, describe(res)
+    res = run_sysfake(["check", rules[1]])
+    assert "list: true (mode 0555)" in res.stdout and "list: false" in res.stdout, \
+        describe(res)

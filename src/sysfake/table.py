@@ -220,6 +220,8 @@ def describe(rules: PathRule) -> str:
     r = rules
     if r.action is Action.CONTENT:
         assert r.vfile is not None
+        if r.vfile.directory and not r.vfile.listing:
+            return "list: false (real listings at and below this directory)"
         if r.vfile.directory:
             return f"list (virtual directory) mode {r.vfile.mode:o}"
         return f"content {r.vfile.content!r} mode {r.vfile.mode:o}"

@@ -59,6 +59,11 @@ def describe(lr: LoadedRule) -> str:
     if r.action is Action.CONTENT:
         assert r.vfile is not None
         v = r.vfile
+        if v.directory and not v.listing:
+            return "list: false (real listings here and below)"
+        if v.directory:
+            owner = f", uid {v.uid} gid {v.gid}" if v.uid or v.gid else ""
+            return f"list: true (mode {v.mode:04o}{owner})"
         attrs = [f"mode {v.mode:04o}"]
         if v.uid or v.gid:
             attrs.append(f"uid {v.uid} gid {v.gid}")
@@ -252,7 +257,11 @@ def explain(res: LoadResult, path: str, exe: str | None = None,
         sees = "not matched: the real file"
     else:
         r = winner.rule
-        if r.action is Action.CONTENT:
+        if r.action is Action.CONTENT and r.vfile is not None and r.vfile.directory:
+            sees = ("a directory listing its real entries, the virtual paths below it and "
+                    "not the hidden ones" if r.vfile.listing else
+                    "the real directory, listed as it is")
+        elif r.action is Action.CONTENT:
             sees = describe(winner)
             if winner.spec.action == "from_host":
                 sees = "virtual file: " + sees
