@@ -204,3 +204,15 @@ def test_check_and_explain_describe_list_rules(tmp_path: Path) -> None:
     res = run_sysfake(["check", rules[1]])
     assert "list: true (mode 0555)" in res.stdout and "list: false" in res.stdout, \
         describe(res)
+
+
+def test_listing_after_pivot_root(tmp_path: Path, busybox: str) -> None:
+    root = _jail(tmp_path, busybox)
+    (root / "old").mkdir()
+    inner = f"/busybox umount -l /old; /busybox ls -1 {KERNEL}; /busybox find /proc"
+    script = (f"mount --make-rprivate / && mount --bind {root} {root} && cd {root} && "
+              f"pivot_root . old && exec /busybox sh -c {shlex.quote(inner)}")
+    res = run_sysfake(run(fake(VIRT, VIRT_TEXT),
+                          cmd=[require("unshare"), "-m", "sh", "-c", script]))
+    expected = f"sfk_virtual\n/proc\n/proc/sys\n{KERNEL}\n{VIRT}\n"
+    assert (res.returncode, res.stdout) == (0, expected), describe(res)
