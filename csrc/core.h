@@ -149,12 +149,15 @@ struct sf_proc {
 	int view;               /* -1 unknown, 0 cannot open tracer's /proc, 1 can */
 	char exe[SF_PATH_MAX];
 	int exe_known;
-	int pivoted;            /* emulated pivot_root: skip the umount2 that follows */
+	int pivoted;            /* emulated pivot_root, PV_*: how to answer umount2 of the old root */
 	/* fds opened on "/" in place of a virtual directory the process could not
 	 * reach (see vdir.c); checked by dev/ino before use */
 	struct sf_vmark { int fd; uint32_t vfile; dev_t dev; ino_t ino; } vmarks[8];
 	int nvmarks;
 };
+
+/* sf_proc.pivoted: after pivot_root(".", ".") became chroot(".") */
+enum { PV_NONE = 0, PV_PIVOTED = 1, PV_DETACHED = 2 };
 
 enum await { AW_NONE = 0, AW_ENTER, AW_EXIT };
 
@@ -173,6 +176,7 @@ enum await { AW_NONE = 0, AW_ENTER, AW_EXIT };
 #define PF_FDNEW    0x800 /* an open in a process with marks: unmark the new fd */
 #define PF_VDIRLS   0x1000 /* getdents64 answered, turned into lseek: result t->ret */
 #define PF_VDIRPOS  0x2000 /* getdents64 turned into lseek(SEEK_CUR): note, replay */
+#define PF_ROOT     0x4000 /* chroot/pivot/namespace change: forget the cached root at exit */
 
 /* A syscall whose result record mode wants, kept from entry to exit. */
 struct sf_recpend {

@@ -88,10 +88,19 @@ static void umount_call(struct sf_tracee *t, struct sf_call *c)
 	char raw[SF_PATH_MAX], canon[SF_PATH_MAX];
 	if (arg_path(t, c, 0, -1, canon, sizeof(canon), raw, sizeof(raw)))
 		return;
-	if ((sf_tab->emul & EM_PIVOT_CHROOT) && t->proc->pivoted &&
+	if ((sf_tab->emul & EM_PIVOT_CHROOT) && t->proc->pivoted == PV_PIVOTED &&
 	    (!strcmp(raw, ".") || !strcmp(canon, "/"))) {
-		t->proc->pivoted = 0; /* the old root after our chroot: nothing to unmount */
+		t->proc->pivoted = PV_DETACHED; /* the old root after our chroot: nothing to unmount */
 		skip0(c);
+		return;
+	}
+	if ((sf_tab->emul & EM_PIVOT_CHROOT) && t->proc->pivoted == PV_DETACHED &&
+	    !strcmp(canon, "/")) {
+		/* Linux, once the old root is gone: "/" has no parent mount. crun
+		 * loops on umount2(".") until this EINVAL; passing it through would
+		 * detach the rootfs bind (no mount namespaces). */
+		c->skip = 1;
+		c->ret = -EINVAL;
 		return;
 	}
 	if (sf_tab->emul & EM_GLOBAL_UMOUNT) {
@@ -208,7 +217,7 @@ long emul_exit(struct sf_tracee *t, long ret, sf_regs *r)
 	switch (t->emul) {
 	case EMX_PIVOT:
 		if (ret == 0)
-			t->proc->pivoted = 1;
+			t->proc->pivoted = PV_PIVOTED;
 		return ret;
 	case EMX_NLACK:
 		netlink_ack(t, ret);

@@ -137,6 +137,9 @@ static void link_child(struct sf_tracee *c, unsigned long flags, struct sf_proc 
 			c->proc->root_known = pp->root_known;
 			memcpy(c->proc->root, pp->root, sizeof(pp->root));
 			c->proc->view = pp->view;
+			/* same mount namespace: its "/" has no parent mount either */
+			if (pp->pivoted == PV_DETACHED)
+				c->proc->pivoted = PV_DETACHED;
 		}
 		if (pp) {
 			memcpy(c->proc->exe, pp->exe, sizeof(pp->exe));

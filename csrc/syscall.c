@@ -535,11 +535,13 @@ int sc_enter(struct sf_tracee *t)
 		return inject_scratch(t, &c.r);
 
 	if (e && ((e->flags & SF_NSCHANGE) || e->cls == SC_ROOTCHANGE)) {
-		/* Recomputed lazily after the change has happened. */
+		/* Recomputed lazily after the change has happened. Resolving this
+		 * call's own path caches the old root again: forget it at exit too. */
 		t->proc->root_known = 0;
 		t->proc->view = -1;
 		t->proc->ns_tgid = 0;
 		t->ns_tid = 0;
+		t->pf |= PF_ROOT;
 	}
 	int rec_extra = sf_tab->record && c.nr >= 0 && c.nr < SF_MAX_NR && sf_tab->rec_nr[c.nr];
 	char rec_raw[SF_PATH_MAX] = "", rec_canon[SF_PATH_MAX] = "";
@@ -729,6 +731,12 @@ void sc_exit(struct sf_tracee *t)
 	unsigned pf = t->pf;
 	int exec_seen = t->exec_seen;
 	t->exec_seen = 0;
+	if (pf & PF_ROOT) {
+		t->proc->root_known = 0;
+		t->proc->view = -1;
+		t->proc->ns_tgid = 0;
+		t->ns_tid = 0;
+	}
 	if (t->slot >= 0) {
 		mm_slot_free(t->mm, t->slot);
 		t->slot = -1;

@@ -62,6 +62,22 @@ def test_pivot_root_in_new_mount_namespace(progs: Progs, tmp_path: Path,
     assert (res.returncode, res.stdout) == (0, expected), describe(res)
 
 
+def test_emulated_pivot_root_then_umount_loop(progs: Progs, tmp_path: Path) -> None:
+    # crun: pivot_root(".", "."), then umount2(".", MNT_DETACH) until EINVAL. The
+    # emulated pivot is a chroot: the first umount2 is skipped, the next one must
+    # fail as on Linux once the old root is gone (not succeed forever: crun hung).
+    root = _jail(tmp_path, progs)
+    shutil.copy(progs.static("pivot"), root / "pivot")
+    rules = tmp_path / "pivot.yaml"
+    rules.write_text("version: 1\nemulate: [pivot-root-chroot, global-umount]\n")
+    script = (f"mount --make-rprivate / && mount --bind {root} {root} && "
+              f"{root}/pivot {root} {CAP}")
+    res = run_sysfake(run(["--rules", str(rules)], fake(CAP, CAP_TEXT),
+                          cmd=[require("unshare"), "-m", "sh", "-c", script]))
+    expected = "umount ok 1, then Invalid argument\n" + CAP_TEXT
+    assert (res.returncode, res.stdout) == (0, expected), describe(res)
+
+
 def test_new_pid_namespace_with_fresh_proc(progs: Progs) -> None:
     # The tracer is not visible in the new /proc; /proc/<pid> aliases /proc/self with
     # the pid as the process sees it.
