@@ -223,7 +223,6 @@ struct sf_tracee {
 	int parked;          /* first stop seen before the creator's event */
 	int parked_sig;
 	pid_t pk_tgid, pk_ppid; /* from /proc/<tid>/status when parked */
-	int pk_nons;         /* no NSpid (gVisor): match creations by creator */
 	struct sf_tracee *next; /* hash chain */
 };
 
@@ -341,7 +340,11 @@ long emul_exit(struct sf_tracee *t, long ret, sf_regs *r);
  * `arg` of c->r at them. Returns 0 or -1. */
 int emul_put(struct sf_tracee *t, struct sf_call *c, int arg, const void *data, size_t len);
 /* Reaper: process lifecycle, called by the loop. */
-void reaper_on_link(pid_t child, pid_t creator_tgid, unsigned long flags);
+/* At a fork event: the intended parent of the new child (0: none, a thread). */
+pid_t reaper_intended_parent(pid_t creator_tgid, unsigned long flags);
+void reaper_on_link(pid_t child, pid_t creator_tgid, pid_t iparent, unsigned long flags);
+/* Forget exited processes kept for links that were still pending. */
+void reaper_prune(void);
 void reaper_on_exit(pid_t tgid, int status);
 void reaper_reset(void);
 void reaper_enter(struct sf_tracee *t, struct sf_call *c);

@@ -25,9 +25,10 @@ struct exitq {
 
 struct node {
 	pid_t tgid;
-	pid_t iparent;  /* intended parent, 0: none we emulate */
+	pid_t iparent;  /* intended parent, 0: none we emulate; dead: the heir */
 	int emulated;   /* the kernel will not tell iparent about our exit */
 	int subreaper;  /* asked for PR_SET_CHILD_SUBREAPER (emulated) */
+	int dead;       /* exited; kept so a child linked late finds the heir */
 	struct exitq *q;
 	struct node *next;
 };
@@ -42,9 +43,22 @@ static struct node *find(pid_t tgid)
 	return NULL;
 }
 
+static struct node *live(pid_t tgid)
+{
+	struct node *n = find(tgid);
+	return n && !n->dead ? n : NULL;
+}
+
 static struct node *get(pid_t tgid)
 {
 	struct node *n = find(tgid);
+	if (n && n->dead) {
+		/* the tgid was reused by a new process */
+		n->dead = 0;
+		n->iparent = 0;
+		n->emulated = 0;
+		n->subreaper = 0;
+	}
 	if (n)
 		return n;
 	n = calloc(1, sizeof(*n));
@@ -86,39 +100,75 @@ void reaper_reset(void)
 	}
 }
 
-void reaper_on_link(pid_t child, pid_t creator_tgid, unsigned long flags)
+/* The parent a process that exited hands its children to (followed through
+ * every exit so far); the process itself while it lives. */
+static pid_t heir_of(pid_t tgid)
+{
+	struct node *n;
+	for (int i = 0; i < 64 && tgid && (n = find(tgid)) && n->dead; i++)
+		tgid = n->iparent;
+	return tgid;
+}
+
+pid_t reaper_intended_parent(pid_t creator_tgid, unsigned long flags)
+{
+	if (!(sf_tab->emul & EM_REAPER) || (flags & CLONE_THREAD))
+		return 0;
+	if (flags & CLONE_PARENT) {
+		struct node *cr = live(creator_tgid);
+		return cr ? cr->iparent : 0;
+	}
+	return creator_tgid;
+}
+
+void reaper_on_link(pid_t child, pid_t creator_tgid, pid_t iparent, unsigned long flags)
 {
 	if (!(sf_tab->emul & EM_REAPER) || (flags & CLONE_THREAD))
 		return;
-	struct node *cr = get(creator_tgid);
+	/* The intended parent (decided at the fork event) may have exited since:
+	 * then the child is already an orphan of its heir (subreaper or none). */
+	pid_t ip = heir_of(iparent);
+	if (ip)
+		get(ip); /* it will be told about our exit */
 	struct node *n = get(child);
-	if (flags & CLONE_PARENT) {
-		n->iparent = cr->iparent;
-		/* Linux honours CLONE_PARENT; gVisor makes the caller the parent. */
-		n->emulated = n->iparent && real_ppid(child) != n->iparent;
-	} else {
-		n->iparent = creator_tgid;
-		n->emulated = 0;
-	}
+	n->iparent = ip;
+	/* Linux honours CLONE_PARENT and subreapers; gVisor makes the caller the
+	 * parent and gives orphans to its init: then our exit reports are needed. */
+	n->emulated = ip && (ip != creator_tgid || (flags & CLONE_PARENT)) &&
+		      real_ppid(child) != ip;
 	if (n->emulated)
-		DBG("reaper: %d's exit goes to %d (CLONE_PARENT)", child, n->iparent);
+		DBG("reaper: %d's exit goes to %d (%s)", child, ip,
+		    ip == iparent ? "CLONE_PARENT" : "orphan");
+}
+
+void reaper_prune(void)
+{
+	for (struct node **pp = &nodes; *pp;) {
+		struct node *n = *pp;
+		if (n->dead) {
+			*pp = n->next;
+			free(n);
+		} else {
+			pp = &n->next;
+		}
+	}
 }
 
 static void deliver(struct node *parent, pid_t pid, int status);
 
 void reaper_on_exit(pid_t tgid, int status)
 {
-	struct node *n = find(tgid);
+	struct node *n = live(tgid);
 	if (!n)
 		return;
 	if (n->emulated && n->iparent) {
-		struct node *p = find(n->iparent);
+		struct node *p = live(n->iparent);
 		if (p)
 			deliver(p, tgid, status);
 	}
 	/* Orphans go to the nearest live ancestor that asked to be a subreaper. */
 	pid_t heir = 0;
-	for (struct node *a = find(n->iparent); a; a = find(a->iparent)) {
+	for (struct node *a = live(n->iparent); a; a = live(a->iparent)) {
 		if (a->subreaper) {
 			heir = a->tgid;
 			break;
@@ -127,22 +177,21 @@ void reaper_on_exit(pid_t tgid, int status)
 			break;
 	}
 	for (struct node *c = nodes; c; c = c->next)
-		if (c->iparent == tgid) {
+		if (!c->dead && c->iparent == tgid) {
 			c->iparent = heir;
 			c->emulated = heir != 0;
 		}
-	/* unlink n */
-	for (struct node **pp = &nodes; *pp; pp = &(*pp)->next)
-		if (*pp == n) {
-			*pp = n->next;
-			break;
-		}
+	/* Keep n as a tombstone until no link is pending (reaper_prune): a child
+	 * whose first stop comes after this exit still finds the heir. */
+	n->dead = 1;
+	n->iparent = heir;
+	n->emulated = 0;
+	n->subreaper = 0;
 	while (n->q) {
 		struct exitq *q = n->q;
 		n->q = q->next;
 		free(q);
 	}
-	free(n);
 }
 
 /* ---- wait4 / waitid ---- */
@@ -294,7 +343,7 @@ long reaper_exit(struct sf_tracee *t, long ret, sf_regs *r)
 	(void)r;
 	if (t->emul != EMX_WAIT4 && t->emul != EMX_WAITID)
 		return ret;
-	struct node *n = find(t->proc->tgid);
+	struct node *n = live(t->proc->tgid);
 	if (!n)
 		return ret;
 	struct waitreq w;

@@ -81,13 +81,23 @@ static void resume(struct sf_tracee *t, int sig)
 		DBG("%d: resume: %s", t->tid, strerror(errno));
 }
 
-/* ---- creation of tracees: fork/vfork/clone events and first stops ---- */
+/* ---- creation of tracees: fork/vfork/clone events and first stops ----
+ *
+ * A child is linked to its creator (process, address space, root, intended
+ * parent) when both its first stop and its creator's fork event were seen, in
+ * either order. Linux gives the event's id in the tracer's PID namespace.
+ * gVisor gives it in the *creator's* namespace: inside a container that id
+ * means nothing to us and can equal the tid of an unrelated tracee. Such a
+ * creation is "local" and is matched to a child by its creator (/proc facts),
+ * never by id. */
 struct creation {
-	pid_t id;        /* event message: tid in the tracer's or the tracee's PID namespace */
+	pid_t id;        /* event message: tid in the tracer's or the creator's PID namespace */
+	int local;       /* the id is the creator's namespace's: match by creator, not id */
 	unsigned long flags;
 	struct sf_proc *proc;
 	struct sf_mm *mm;
 	pid_t creator_tgid;
+	pid_t iparent;   /* reaper: intended parent, decided at the event */
 	struct creation *next;
 };
 static struct creation *creations;
@@ -123,11 +133,24 @@ static void status_ids(pid_t tid, pid_t *tgid, pid_t *ppid, pid_t *nsid)
 	}
 }
 
+/* Does the kernel show NSpid? Then it is Linux, whose fork events name the
+ * child in the tracer's PID namespace: ids are exact. gVisor has no NSpid. */
+static int have_nspid(void)
+{
+	static int have = -1;
+	if (have < 0) {
+		pid_t tg, pp, ns;
+		status_ids(getpid(), &tg, &pp, &ns);
+		have = ns > 0;
+	}
+	return have;
+}
+
 static void link_child(struct sf_tracee *c, unsigned long flags, struct sf_proc *pp,
-		       struct sf_mm *pm)
+		       struct sf_mm *pm, pid_t iparent)
 {
 	if (pp)
-		reaper_on_link(c->tid, pp->tgid, flags);
+		reaper_on_link(c->tid, pp->tgid, iparent, flags);
 	if (flags & CLONE_THREAD) {
 		c->proc = pp;
 		pp->refs++;
@@ -176,6 +199,14 @@ static unsigned long clone_flags(struct sf_tracee *t, int event)
 	return 0; /* fork */
 }
 
+/* Nothing pending can still name a dead intended parent: let the reaper
+ * forget the exits it kept for late links. */
+static void maybe_prune(void)
+{
+	if (!creations && !nparked)
+		reaper_prune();
+}
+
 static void start_child(struct sf_tracee *c)
 {
 	if (c->parked)
@@ -183,11 +214,8 @@ static void start_child(struct sf_tracee *c)
 	c->parked = 0;
 	c->attached = 1;
 	resume(c, 0);
+	maybe_prune();
 }
-
-static pid_t scan_id, scan_creator;
-static unsigned long scan_flags;
-static struct sf_tracee *scan_found;
 
 static int creation_fits(pid_t tid, pid_t tgid, pid_t ppid, unsigned long flags, pid_t creator)
 {
@@ -196,15 +224,33 @@ static int creation_fits(pid_t tid, pid_t tgid, pid_t ppid, unsigned long flags,
 	return tgid == tid && (ppid == creator || (flags & CLONE_PARENT));
 }
 
+/* Could parked x be the child this creator's event is about? */
+static int parked_fits(const struct sf_tracee *x, unsigned long flags, pid_t creator)
+{
+	return creation_fits(x->tid, x->pk_tgid, x->pk_ppid, flags, creator);
+}
+
+/* Is tracer-view tid `id` the new child of `creator` (from /proc), i.e. is
+ * the event's id ours and not one of a nested PID namespace? */
+static int id_is_ours(pid_t id, unsigned long flags, pid_t creator)
+{
+	pid_t tgid, ppid, nsid;
+	if (id <= 0)
+		return 0;
+	status_ids(id, &tgid, &ppid, &nsid);
+	if (!ppid && tgid == id)
+		return 0; /* no such task (or no status): cannot be ours */
+	return creation_fits(id, tgid, ppid, flags, creator);
+}
+
+static pid_t scan_creator;
+static unsigned long scan_flags;
+static struct sf_tracee *scan_found;
+
 static void scan_parked(struct sf_tracee *x, void *arg)
 {
 	(void)arg;
-	if (scan_found || !x->parked)
-		return;
-	if (x->ns_tid == scan_id && !x->pk_nons)
-		scan_found = x;
-	else if (x->pk_nons &&
-		 creation_fits(x->tid, x->pk_tgid, x->pk_ppid, scan_flags, scan_creator))
+	if (!scan_found && x->parked && parked_fits(x, scan_flags, scan_creator))
 		scan_found = x;
 }
 
@@ -214,38 +260,58 @@ static void on_new_child_event(struct sf_tracee *t, int event)
 	ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &msg);
 	unsigned long flags = clone_flags(t, event);
 	pid_t id = (pid_t)msg;
+	pid_t creator = t->proc->tgid;
+	/* decided now: CLONE_PARENT names the creator's parent, which may be gone
+	 * by the time the child's first stop links it */
+	pid_t iparent = reaper_intended_parent(creator, flags);
 	rec_fork(t->tid, id, flags);
 	DBG("%d: new child %d flags %#lx", t->tid, id, flags);
-	/* Parked child that stopped before this event? */
 	struct sf_tracee *c = tr_find(id);
-	if (c && c->parked) {
-		link_child(c, flags, t->proc, t->mm);
-		start_child(c);
-		return;
-	}
-	if (!c) {
-		/* Match by the id inside a nested PID namespace, or, where the kernel
-		 * gives no namespace ids (gVisor), by the creator. */
-		scan_id = id;
-		scan_flags = flags;
-		scan_creator = t->proc->tgid;
-		scan_found = NULL;
-		tr_foreach(scan_parked, NULL);
-		if (scan_found) {
-			link_child(scan_found, flags, t->proc, t->mm);
-			start_child(scan_found);
+	int local = 0;
+	if (have_nspid()) {
+		/* Linux: the id is exact. Parked child that stopped before this event? */
+		if (c && c->parked) {
+			link_child(c, flags, t->proc, t->mm, iparent);
+			start_child(c);
 			return;
+		}
+	} else {
+		if (c && c->parked && parked_fits(c, flags, creator)) {
+			link_child(c, flags, t->proc, t->mm, iparent);
+			start_child(c);
+			return;
+		}
+		/* gVisor: a tracee with that tid that is not this new child, or a
+		 * tid that is not the creator's child: the id is the creator's
+		 * namespace's. Match a parked child by its creator instead. */
+		local = c ? 1 : !id_is_ours(id, flags, creator);
+		if (local) {
+			scan_flags = flags;
+			scan_creator = creator;
+			scan_found = NULL;
+			tr_foreach(scan_parked, NULL);
+			if (scan_found) {
+				DBG("%d: new child %d (namespace id) is %d", t->tid, id,
+				    scan_found->tid);
+				link_child(scan_found, flags, t->proc, t->mm, iparent);
+				start_child(scan_found);
+				return;
+			}
 		}
 	}
 	struct creation *cr = calloc(1, sizeof(*cr));
 	if (!cr)
 		abort();
+	if (local)
+		DBG("%d: new child %d: a namespace id, child not seen yet", t->tid, id);
 	cr->id = id;
+	cr->local = local;
 	cr->flags = flags;
 	cr->proc = t->proc;
 	t->proc->refs++;
 	cr->mm = mm_get(t->mm);
-	cr->creator_tgid = t->proc->tgid;
+	cr->creator_tgid = creator;
+	cr->iparent = iparent;
 	cr->next = creations;
 	creations = cr;
 }
@@ -257,6 +323,7 @@ static void creation_free(struct creation **pp)
 	proc_put(cr->proc);
 	mm_put(cr->mm);
 	free(cr);
+	maybe_prune();
 }
 
 /* First stop of a tid we do not know yet. */
@@ -266,21 +333,25 @@ static void on_unknown(struct sf_tracee *c)
 	status_ids(c->tid, &tgid, &ppid, &nsid);
 	c->ns_tid = nsid > 0 ? nsid : c->tid;
 	struct creation **hit = NULL;
-	/* 1: the event named our tid; 2: our id in a nested PID namespace; 3: no
-	 * namespace ids at all (gVisor): the oldest matching creation by its creator. */
+	/* 1: the event named our tid */
 	for (struct creation **pp = &creations; *pp && !hit; pp = &(*pp)->next)
-		if ((*pp)->id == c->tid || (nsid > 0 && nsid != c->tid && (*pp)->id == nsid))
+		if (!(*pp)->local && (*pp)->id == c->tid)
 			hit = pp;
-	if (!hit && nsid < 0) {
+	/* 2: gVisor: the oldest creation by our creator whose id is not ours: a
+	 * namespace-local one, or one whose tid is no live child of that creator
+	 * (the id only collided with some other task). */
+	if (!hit && !have_nspid()) {
 		for (struct creation **pp = &creations; *pp; pp = &(*pp)->next) {
 			struct creation *cr = *pp;
 			if (creation_fits(c->tid, tgid, ppid, cr->flags, cr->creator_tgid) &&
-			    !tr_find(cr->id))
+			    (cr->local || !id_is_ours(cr->id, cr->flags, cr->creator_tgid)))
 				hit = pp; /* keep scanning: the list is newest first */
 		}
 	}
 	if (hit) {
-		link_child(c, (*hit)->flags, (*hit)->proc, (*hit)->mm);
+		DBG("%d: child of %d's event %d%s", c->tid, (*hit)->creator_tgid, (*hit)->id,
+		    (*hit)->local ? " (namespace id)" : "");
+		link_child(c, (*hit)->flags, (*hit)->proc, (*hit)->mm, (*hit)->iparent);
 		creation_free(hit);
 		start_child(c);
 		return;
@@ -288,7 +359,6 @@ static void on_unknown(struct sf_tracee *c)
 	c->parked = 1;
 	c->pk_tgid = tgid;
 	c->pk_ppid = ppid;
-	c->pk_nons = nsid < 0;
 	nparked++;
 	DBG("%d: parked until its creator's event (tgid %d ppid %d)", c->tid, tgid, ppid);
 }
@@ -305,8 +375,18 @@ static void unpark(struct sf_tracee *c, void *arg)
 	if (p && !p->parked && !force)
 		return; /* the creator is alive: its event will come */
 	unsigned long fl = tgid != c->tid ? (CLONE_THREAD | CLONE_VM) : 0;
-	link_child(c, fl, p ? p->proc : NULL, p ? p->mm : NULL);
+	DBG("%d: unparked (creator %d %s)", c->tid, p ? p->tid : 0, p ? "parked" : "gone");
+	link_child(c, fl, p ? p->proc : NULL, p ? p->mm : NULL, p ? p->proc->tgid : 0);
 	start_child(c);
+}
+
+/* A tracee is gone (exit branch of the loop). */
+static void drop_tracee(struct sf_tracee *t)
+{
+	if (t->parked)
+		nparked--; /* it never got its creator's event */
+	t->parked = 0;
+	tr_del(t);
 }
 
 static void del_tracee(struct sf_tracee *t, void *arg)
@@ -323,6 +403,7 @@ static void on_exec(struct sf_tracee *t)
 	if ((pid_t)former != t->tid) {
 		/* A non-leader thread exec'd and took over the leader's tid. */
 		struct sf_tracee *o = tr_find((pid_t)former);
+		DBG("%d: exec by former tid %d (%s)", t->tid, (int)former, o ? "known" : "unknown");
 		if (o) {
 			t->await = o->await;
 			t->pf = o->pf;
@@ -664,7 +745,7 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 				main_done = 1;
 			}
 			if (t)
-				tr_del(t);
+				drop_tracee(t);
 			if (nparked)
 				tr_foreach(unpark, NULL);
 			if (!t) /* died before its first stop: forget its creation */

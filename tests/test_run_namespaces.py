@@ -91,6 +91,25 @@ def test_new_pid_namespace_with_fresh_proc(progs: Progs) -> None:
     assert (res.returncode, res.stdout) == (0, expected), describe(res)
 
 
+def _nested_forks(progs: Progs) -> tuple[str, str]:
+    """Children and threads created inside a new PID namespace: (script, expected)."""
+    inner = (f"for i in 1 2 3 4 5 6; do cat {CAP} & done; wait; "
+             f"{progs['threads']} -b 8 {CAP} {shlex.quote(CAP_TEXT)}; "
+             f"sh -c 'cat {CAP}; exit 7'; echo rc=$?")
+    return inner, CAP_TEXT * 6 + "ok 8/8\n" + CAP_TEXT + "rc=7\n"
+
+
+def test_nested_pid_namespace_ids_collide_with_tracees(progs: Progs, tmp_path: Path) -> None:
+    # The namespace's pids are made to start at the outer shell's pid (a live
+    # tracee), so the children's own ids equal tids the tracer already knows.
+    inner, expected = _nested_forks(progs)
+    script = tmp_path / "inner.sh"
+    script.write_text(f"echo $((P - 1)) > /proc/sys/kernel/ns_last_pid && {inner}\n")
+    outer = f"export P=$$; unshare -pf --mount-proc sh {script}"
+    res = run_sysfake(run(fake(CAP, CAP_TEXT), cmd=["sh", "-c", outer]))
+    assert (res.returncode, res.stdout) == (0, expected), describe(res)
+
+
 def test_new_pid_namespace_write_then_read(progs: Progs) -> None:
     # A write inside the new PID namespace is seen by a later process outside it.
     inner = f"printf '99\\n' > {VIRT}; cat {VIRT}"
@@ -116,3 +135,17 @@ def test_chroot_write_then_read_in_gvisor(progs: Progs, tmp_path: Path, busybox:
               f"chroot {root} /busybox cat {VIRT}")
     rc, out = run_in_gvisor(sysfake_cmd(run(fake(VIRT, VIRT_TEXT), cmd=["sh", "-c", script])))
     assert (rc, out) == (0, "wrote 2\n7\n7\n")
+
+
+@pytest.mark.gvisor
+def test_nested_pid_namespace_in_gvisor(progs: Progs) -> None:
+    # gVisor names a new child in its creator's PID namespace (2, 3, ...): those
+    # ids collide with the sandbox tids of other tracees. Each child must still
+    # be linked to its creator (it hung parked before).
+    inner, expected = _nested_forks(progs)
+    inner = inner.replace(CAP_TEXT, CAP_TEXT_GVISOR)
+    expected = expected.replace(CAP_TEXT, CAP_TEXT_GVISOR)
+    cmd = sysfake_cmd(run(fake(CAP, CAP_TEXT_GVISOR),
+                          cmd=["timeout", "-k", "5", "60", "unshare", "-pf", "sh", "-c", inner]))
+    rc, out = run_in_gvisor(cmd)
+    assert (rc, out) == (0, expected)
