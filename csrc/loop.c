@@ -404,7 +404,9 @@ static void on_exec(struct sf_tracee *t)
 		/* A non-leader thread exec'd and took over the leader's tid. */
 		struct sf_tracee *o = tr_find((pid_t)former);
 		DBG("%d: exec by former tid %d (%s)", t->tid, (int)former, o ? "known" : "unknown");
-		if (o) {
+		/* only a thread of this process (an id of another PID namespace
+		 * must not drop an unrelated tracee) */
+		if (o && o != t && o->proc == t->proc) {
 			t->await = o->await;
 			t->pf = o->pf;
 			t->srule = o->srule;
@@ -750,7 +752,7 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 				tr_foreach(unpark, NULL);
 			if (!t) /* died before its first stop: forget its creation */
 				for (struct creation **pp = &creations; *pp; pp = &(*pp)->next)
-					if ((*pp)->id == w) {
+					if (!(*pp)->local && (*pp)->id == w) {
 						creation_free(pp);
 						break;
 					}
