@@ -83,3 +83,24 @@ def test_python_backend_in_sandbox(busybox: str) -> None:
     rc, out = run_in_gvisor(_sysfake(["--backend=python"], fake(CAP, CAP_TEXT_GVISOR),
                                      cmd=["sh", "-c", f"sh -c '{inner}'; echo rc=$?; exit 5"]))
     assert (rc, out) == (5, CAP_TEXT_GVISOR + "rc=3\n")
+
+
+#: The reaper emulation as the gvisor profile switches it on (prctl answered 0).
+REAPER_RULES = """version: 1
+emulate: [reaper]
+rules:
+  - syscall: prctl
+    args: {0: PR_SET_CHILD_SUBREAPER}
+    if_errno: EINVAL
+    return: 0
+"""
+
+
+def test_subreaper_gets_orphaned_grandchildren(progs: Progs, tmp_path: Path) -> None:
+    """gVisor has no subreaper: an orphan's exit reaches the emulated subreaper
+    through the reaper (also when the orphan's first stop comes after its
+    creator exited: it is handed to the heir at that late link)."""
+    rules = tmp_path / "reaper.yaml"
+    rules.write_text(REAPER_RULES)
+    rc, out = run_in_gvisor(_sysfake(["--rules", str(rules)], cmd=[progs["subreaper"], "5"]))
+    assert (rc, out) == (0, "".join(f"orphan {k}: status 5\n" for k in range(5)))
