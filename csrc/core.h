@@ -203,6 +203,9 @@ struct sf_tracee {
 	int wait_parked;     /* reaper: a blocking wait parked at its exit stop */
 	int exec_seen;       /* exec happened between entry and exit */
 	int slot;            /* scratch slot held, -1 */
+	int slot_wait;       /* the replay waits for a free scratch slot */
+	int slot_waiting;    /* stopped at its exit stop until a slot is free */
+	int replays;         /* replays in a row because scratch memory failed */
 	long ret;            /* for PD_RET */
 	uint32_t vfile;      /* for PD_MEMFD_INJECT */
 	int vf_trunc;
@@ -236,6 +239,8 @@ void mm_put(struct sf_mm *m);
 struct sf_mm *mm_fork(const struct sf_mm *parent);
 int mm_slot_alloc(struct sf_mm *m);
 void mm_slot_free(struct sf_mm *m, int slot);
+int mm_slot_free_count(const struct sf_mm *m);
+void slot_wait_add(struct sf_tracee *t);
 
 /* ---- mem.c: tracee memory ---- */
 ssize_t mem_read(struct sf_tracee *t, uint64_t addr, void *buf, size_t len);

@@ -307,3 +307,19 @@ def test_restarted_open_is_redirected_again_and_registers_intact(
     prog = progs.static("restart") if static else progs["restart"]
     res = run_sysfake(run(redirect(str(src), str(fifo)), cmd=[prog, str(src), str(fifo)]))
     assert (res.returncode, res.stdout) == (0, "ok interrupted=1\n"), describe(res)
+
+
+# --- the tracer's memory in the tracee ---------------------------------------
+
+@pytest.mark.parametrize("static", [False, True], ids=["dynamic", "static"])
+def test_rewrite_survives_the_program_unmapping_tracer_memory(
+        progs: Progs, static: bool) -> None:
+    """Rewritten paths live in memory the tracer maps into the process. A
+    program that unmaps it must still get the fake on its next open: the
+    tracer maps new memory and runs the call again; the call never reaches
+    the kernel with its original path."""
+    prog = progs.static("unmapper") if static else progs["unmapper"]
+    text = CAP_TEXT.rstrip("\n")
+    res = run_sysfake(run(fake(CAP, CAP_TEXT), cmd=[prog, CAP]))
+    assert (res.returncode, res.stdout) == (
+        0, f"first={text}|second={text}|unmapped=1\n"), describe(res)
