@@ -60,6 +60,7 @@ static void drop_enter_work(struct sf_tracee *t, int keep_rec)
 		close(t->genfd);
 	t->pf = 0;
 	t->magic = 0;
+	t->delay_until_us = 0; /* a delay rule acts on the replay, not now */
 	if (t->slot >= 0) {
 		mm_slot_free(t->mm, t->slot);
 		t->slot = -1;
@@ -240,7 +241,7 @@ static void rw_path(struct rewrite *w, int arg, const char *path)
 {
 	w->arg = arg;
 	snprintf(w->data, sizeof(w->data), "%s", path);
-	w->len = strlen(w->data) + 1;
+	w->len = strlen(path) + 1; /* > sizeof(data): the call fails, never cut short */
 }
 
 /* open/openat/creat/openat2 of a virtual file. Returns 1 if answered (c->skip). */
@@ -727,7 +728,7 @@ int sc_enter(struct sf_tracee *t)
 			return replay_later(t, &c, 1);
 		}
 		for (int k = 0; k < nrw; k++) {
-			if (off + rw[k].len > SCRATCH_SLOT)
+			if (rw[k].len > sizeof(rw[k].data) || off + rw[k].len > SCRATCH_EMUL)
 				return fail_closed(t, &c, -ENAMETOOLONG);
 			if (mem_write(t, base + off, rw[k].data, rw[k].len)) {
 				/* Our mapping is gone (unmapped by the program?): map a
