@@ -324,6 +324,7 @@ struct sf_call {
 	long ret;
 	int modified;         /* r differs from orig and needs restoring */
 	size_t emul_used;     /* bytes emulations put in scratch */
+	int emul_fail;        /* emul_put could not place its data */
 	char canon[2][SF_CANON_MAX]; /* canonical path per path slot, "" unknown */
 	int canon_ok[2];
 };

@@ -578,6 +578,7 @@ int sc_enter(struct sf_tracee *t)
 	c.ret = 0;
 	c.modified = 0;
 	c.emul_used = 0;
+	c.emul_fail = 0;
 	c.canon_ok[0] = c.canon_ok[1] = 0;
 	t->pf = 0;
 	t->srule = NULL;
@@ -602,11 +603,17 @@ int sc_enter(struct sf_tracee *t)
 	int rec_extra = sf_tab->record && c.nr >= 0 && c.nr < SF_MAX_NR && sf_tab->rec_nr[c.nr];
 	char rec_raw[SF_PATH_MAX] = "", rec_canon[SF_PATH_MAX] = "";
 	int rec_rule = -1, rec_want = 0;
-	struct rewrite rw[3];
+	struct rewrite rw[4]; /* at most 2 per path argument */
 	int nrw = 0;
 
 	if (sf_tab->emul)
 		emul_enter(t, &c);
+	if (c.emul_fail) {
+		/* An emulation could not place its data: the same as a rewrite. */
+		if (t->mm->scratch != (uint64_t)-1 && mm_slot_free_count(t->mm) == 0)
+			return replay_later(t, &c, 1);
+		return fail_closed(t, &c, -ENOMEM);
+	}
 	e = c.e; /* an emulation may have changed the call */
 	if (c.nr == SYS_getdents64 && sf_tab->nvdirs && !c.skip)
 		vdir_getdents(t, &c);
