@@ -207,6 +207,9 @@ struct sf_tracee {
 	int wait_parked;     /* reaper: a blocking wait parked at its exit stop */
 	int exec_seen;       /* exec happened between entry and exit */
 	int slot;            /* scratch slot held, -1 */
+	int slot_wait;       /* the replay waits for a free scratch slot */
+	int slot_waiting;    /* stopped at its exit stop until a slot is free */
+	int replays;         /* replays in a row because scratch memory failed */
 	long ret;            /* for PD_RET */
 	uint32_t vfile;      /* for PD_MEMFD_INJECT */
 	int vf_trunc;
@@ -239,6 +242,8 @@ void mm_put(struct sf_mm *m);
 struct sf_mm *mm_fork(const struct sf_mm *parent);
 int mm_slot_alloc(struct sf_mm *m);
 void mm_slot_free(struct sf_mm *m, int slot);
+int mm_slot_free_count(const struct sf_mm *m);
+void slot_wait_add(struct sf_tracee *t);
 
 /* ---- mem.c: tracee memory ---- */
 ssize_t mem_read(struct sf_tracee *t, uint64_t addr, void *buf, size_t len);
@@ -322,6 +327,7 @@ struct sf_call {
 	long ret;
 	int modified;         /* r differs from orig and needs restoring */
 	size_t emul_used;     /* bytes emulations put in scratch */
+	int emul_fail;        /* emul_put could not place its data */
 	char canon[2][SF_CANON_MAX]; /* canonical path per path slot, "" unknown */
 	int canon_ok[2];
 };

@@ -15,8 +15,10 @@
 #include <linux/rtnetlink.h>
 #include "core.h"
 
+/* On failure the call must not run half-emulated: sc_enter sees emul_fail. */
 int emul_put(struct sf_tracee *t, struct sf_call *c, int arg, const void *data, size_t len)
 {
+	c->emul_fail = 1;
 	if (t->mm->scratch == 0 || t->mm->scratch == (uint64_t)-1)
 		return -1;
 	if (t->slot < 0)
@@ -29,6 +31,7 @@ int emul_put(struct sf_tracee *t, struct sf_call *c, int arg, const void *data, 
 		     c->emul_used;
 	if (mem_write(t, a, data, len))
 		return -1;
+	c->emul_fail = 0;
 	c->emul_used += (len + 7) & ~(size_t)7;
 	sf_set_arg(&c->r, arg, a);
 	c->modified = 1;

@@ -24,6 +24,9 @@ static pid_t main_pid;
 static volatile sig_atomic_t main_done;
 static volatile sig_atomic_t alarm_fired;
 static volatile sig_atomic_t kill_now;
+static int main_status;
+#define SF_BATCH 512
+static struct { pid_t w; int status; } batch[SF_BATCH];
 
 /* ---- signals sent to sysfake ---- */
 static void on_forward(int sig, siginfo_t *si, void *uc)
@@ -380,15 +383,6 @@ static void unpark(struct sf_tracee *c, void *arg)
 	start_child(c);
 }
 
-/* A tracee is gone (exit branch of the loop). */
-static void drop_tracee(struct sf_tracee *t)
-{
-	if (t->parked)
-		nparked--; /* it never got its creator's event */
-	t->parked = 0;
-	tr_del(t);
-}
-
 static void del_tracee(struct sf_tracee *t, void *arg)
 {
 	(void)arg;
@@ -488,6 +482,25 @@ void loop_resume(struct sf_tracee *t, int sig)
 	resume(t, sig);
 }
 
+/* ---- tracees waiting for a scratch slot of their mm ---- */
+static int nslotwait;
+
+void slot_wait_add(struct sf_tracee *t)
+{
+	t->slot_waiting = 1;
+	nslotwait++;
+}
+
+static void slot_wake(struct sf_tracee *t, void *arg)
+{
+	(void)arg;
+	if (t->slot_waiting && mm_slot_free_count(t->mm) > 0) {
+		t->slot_waiting = 0;
+		nslotwait--;
+		resume(t, 0);
+	}
+}
+
 /* ---- one stop ---- */
 static void on_stop(struct sf_tracee *t, int status)
 {
@@ -498,6 +511,8 @@ static void on_stop(struct sf_tracee *t, int status)
 		sf_at_seccomp = 1;
 		if (sc_enter(t))
 			t->await = (sf_mech & SF_MECH_SECCOMP_OLD_ORDER) ? AW_ENTER : AW_EXIT;
+		if (t->slot_waiting)
+			return; /* resumed when its mm frees a scratch slot */
 		if (t->delay_until_us) {
 			ndelayed++; /* a delay rule: resumed by the loop when due */
 			return;
@@ -536,7 +551,7 @@ static void on_stop(struct sf_tracee *t, int status)
 				if (t->await == AW_EXIT) {
 					t->await = AW_NONE;
 					sc_exit(t);
-					if (t->wait_parked)
+					if (t->wait_parked || t->slot_waiting)
 						return;
 				}
 			}
@@ -545,8 +560,8 @@ static void on_stop(struct sf_tracee *t, int status)
 		} else if (t->await == AW_EXIT) {
 			t->await = AW_NONE;
 			sc_exit(t);
-			if (t->wait_parked)
-				return; /* the reaper resumes it */
+			if (t->wait_parked || t->slot_waiting)
+				return; /* the reaper, or a freed slot, resumes it */
 		}
 		resume(t, 0);
 		return;
@@ -587,6 +602,59 @@ static void on_stop(struct sf_tracee *t, int status)
 	}
 	t->attached = 1;
 	resume(t, sig); /* signal-delivery stop: deliver it */
+}
+
+/* One waitpid result; 1: the run is over. */
+static int on_wait(pid_t w, int status, int term_sent, int kill_sent)
+{
+	struct sf_tracee *t = tr_find(w);
+	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		rec_exit(w, status);
+		if (t && t->delay_until_us) {
+			t->delay_until_us = 0;
+			ndelayed--;
+		}
+		if (!t || !t->proc || t->proc->tgid == w)
+			reaper_on_exit(w, status);
+		if (w == main_pid) {
+			main_status = status;
+			main_done = 1;
+		}
+		if (t) {
+			if (t->parked)
+				nparked--;
+			if (t->slot_waiting)
+				nslotwait--;
+			tr_del(t);
+		}
+		if (nparked)
+			tr_foreach(unpark, NULL);
+		if (!t) /* died before its first stop: forget its creation */
+			for (struct creation **pp = &creations; *pp; pp = &(*pp)->next)
+				if (!(*pp)->local && (*pp)->id == w) {
+					creation_free(pp);
+					break;
+				}
+		return main_done && tr_count() == 0 && !creations;
+	}
+	if (!WIFSTOPPED(status))
+		return 0;
+	if (!t) {
+		t = tr_new(w);
+		on_unknown(t);
+		if (term_sent)
+			kill(w, kill_sent ? SIGKILL : SIGTERM);
+		if (t->parked) {
+			t->parked_sig = status;
+			/* Nothing else can report its creation: link it now. */
+			if (tr_count() == (size_t)nparked)
+				tr_foreach(unpark, (void *)1);
+		}
+		return 0;
+	}
+	if (!t->parked)
+		on_stop(t, status);
+	return 0;
 }
 
 /* ---- spawn ---- */
@@ -705,7 +773,7 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 	close(go[1]);
 	go[1] = -1;
 
-	int main_status = 0;
+	main_status = 0;
 	int term_sent = 0, kill_sent = 0;
 	long long grace_deadline = 0;
 	for (;;) {
@@ -726,59 +794,41 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 		if (term_sent && !kill_sent && (!wake || grace_deadline < wake))
 			wake = grace_deadline;
 		arm_until(wake);
-		int status;
+		/* Drain every ready stop before handling any: waitpid returns the
+		 * newest tracees first, so one-at-a-time starves the oldest ones
+		 * (a creator's clone event behind its busy threads). */
+		int n = 0, status;
 		pid_t w = waitpid(-1, &status, __WALL);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
+			DBG("waitpid: %s (%zu tracees)", strerror(errno), tr_count());
 			break; /* ECHILD: nothing left */
 		}
-		struct sf_tracee *t = tr_find(w);
-		if (WIFEXITED(status) || WIFSIGNALED(status)) {
-			rec_exit(w, status);
-			if (t && t->delay_until_us) {
-				t->delay_until_us = 0;
-				ndelayed--;
+		batch[n].w = w;
+		batch[n++].status = status;
+		if (tr_count() > 1 || creations || nparked)
+			while (n < SF_BATCH && (w = waitpid(-1, &status, __WALL | WNOHANG)) > 0) {
+				batch[n].w = w;
+				batch[n++].status = status;
 			}
-			if (!t || !t->proc || t->proc->tgid == w)
-				reaper_on_exit(w, status);
-			if (w == main_pid) {
-				main_status = status;
-				main_done = 1;
+		/* Known tracees first: a creator's event then links its new
+		 * children, whose first stops come later in the same batch. */
+		int done = 0;
+		for (int pass = 0; pass < 2 && !done; pass++)
+			for (int i = 0; i < n && !done; i++) {
+				if (!batch[i].w || (pass == 0 && !tr_find(batch[i].w)))
+					continue;
+				done = on_wait(batch[i].w, batch[i].status, term_sent, kill_sent);
+				batch[i].w = 0;
 			}
-			if (t)
-				drop_tracee(t);
-			if (nparked)
-				tr_foreach(unpark, NULL);
-			if (!t) /* died before its first stop: forget its creation */
-				for (struct creation **pp = &creations; *pp; pp = &(*pp)->next)
-					if (!(*pp)->local && (*pp)->id == w) {
-						creation_free(pp);
-						break;
-					}
-			if (main_done && tr_count() == 0 && !creations)
-				break;
-			continue;
-		}
-		if (!WIFSTOPPED(status))
-			continue;
-		if (!t) {
-			t = tr_new(w);
-			on_unknown(t);
-			if (term_sent)
-				kill(w, kill_sent ? SIGKILL : SIGTERM);
-			if (t->parked) {
-				t->parked_sig = status;
-				/* Nothing else can report its creation: link it now. */
-				if (tr_count() == (size_t)nparked)
-					tr_foreach(unpark, (void *)1);
-			}
-			continue;
-		}
-		if (t->parked)
-			continue;
-		on_stop(t, status);
+		if (nslotwait)
+			tr_foreach(slot_wake, NULL);
+		if (done)
+			break;
 	}
+	DBG("loop ended: main %s, status %#x, %zu tracees", main_done ? "done" : "alive",
+	    main_status, tr_count());
 	rec_close();
 	/* Reap anything left (untraced zombies reparented to us). */
 	while (waitpid(-1, NULL, __WALL | WNOHANG) > 0)
@@ -805,6 +855,7 @@ out:
 		creation_free(&creations);
 	tr_foreach(del_tracee, NULL);
 	nparked = 0;
+	nslotwait = 0;
 	ndelayed = 0;
 	reaper_reset();
 	for (uint32_t i = 0; i < tab.nvfiles; i++)

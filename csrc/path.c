@@ -111,13 +111,31 @@ static void alias_proc(struct sf_tracee *t, char *p)
 			return;
 	} else {
 		pid_t v = num(c, &e);
-		if (v <= 0 || !is_self(t, v, 0))
+		if (v <= 0)
 			return;
 		rest = (char *)e;
-		if (!strncmp(rest, "/task/", 6)) {
-			pid_t tid = num(rest + 6, &e);
-			if (tid > 0 && is_self(t, tid, 1))
+		if (is_self(t, v, 0)) {
+			if (!strncmp(rest, "/task/", 6)) {
+				pid_t tid = num(rest + 6, &e);
+				if (tid > 0 && is_self(t, tid, 1))
+					rest = (char *)e;
+			}
+		} else {
+			/* Another traced process sees the rules itself, so its files
+			 * look the same from outside (containerd and kubelet read
+			 * /proc/<pid>/cgroup of containers). Only where the caller's
+			 * pids are the tracer's: a nested namespace's are not. */
+			struct sf_tracee *o = tr_find(v);
+			if (!o || !o->proc || o->proc->tgid != v || proc_ns_ids(t) ||
+			    t->proc->ns_tgid != t->proc->tgid)
+				return;
+			if (!strncmp(rest, "/task/", 6)) {
+				pid_t tid = num(rest + 6, &e);
+				struct sf_tracee *ot = tid > 0 ? tr_find(tid) : NULL;
+				if (!ot || ot->proc != o->proc)
+					return;
 				rest = (char *)e;
+			}
 		}
 	}
 	memmove(p + 10, rest, strlen(rest) + 1);

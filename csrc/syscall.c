@@ -51,6 +51,64 @@ static uint64_t scratch(struct sf_tracee *t)
 	return t->mm->scratch + (uint64_t)t->slot * SCRATCH_SLOT;
 }
 
+/* ---- fail closed: a rule decided this call, but its rewrite cannot be
+ * placed. It must never reach the kernel unchanged. ---- */
+
+static void drop_enter_work(struct sf_tracee *t, int keep_rec)
+{
+	if (t->pf & PF_GENFD)
+		close(t->genfd);
+	t->pf = 0;
+	t->magic = 0;
+	t->delay_until_us = 0; /* a delay rule acts on the replay, not now */
+	if (t->slot >= 0) {
+		mm_slot_free(t->mm, t->slot);
+		t->slot = -1;
+	}
+	if (t->rec && !keep_rec)
+		t->rec->active = 0;
+}
+
+/* Skip the call now; at its exit stop, rewind so that it runs again from
+ * the start. wait_slot: stay stopped there until a scratch slot is free. */
+static int replay_later(struct sf_tracee *t, const struct sf_call *c, int wait_slot)
+{
+	drop_enter_work(t, 0);
+	sf_regs r = c->orig;
+	if (sf_at_seccomp && (sf_mech & SF_MECH_SKIP_AT_SECCOMP)) {
+		/* Skip it and point the tracee back at its syscall instruction
+		 * now: no exit stop needed (gVisor reports none we can use). */
+		sf_rewind_syscall(&r, c->nr);
+		r.orig_rax = (uint64_t)-1;
+		if (sf_setregs(t, &r))
+			return 0;
+		if (wait_slot && mm_slot_free_count(t->mm) == 0)
+			slot_wait_add(t); /* the loop resumes it when a slot is freed */
+		return 0;
+	}
+	r.orig_rax = (uint64_t)-1;
+	if (sf_setregs(t, &r))
+		return 0;
+	t->saved = c->orig;
+	t->pf = PF_REPLAY;
+	t->slot_wait = wait_slot;
+	return 1;
+}
+
+static int fail_closed(struct sf_tracee *t, const struct sf_call *c, long err)
+{
+	DBG("%d: rewrite of %ld cannot be placed: fails with %ld", t->tid, c->nr, err);
+	drop_enter_work(t, 1);
+	sf_regs r = c->orig;
+	r.orig_rax = (uint64_t)-1;
+	if (sf_setregs(t, &r))
+		return 0;
+	t->saved = c->orig;
+	t->ret = err;
+	t->pf = PF_RET;
+	return 1;
+}
+
 /* ---- process facts for `only` ---- */
 
 static const char *exe_of(struct sf_tracee *t)
@@ -183,7 +241,7 @@ static void rw_path(struct rewrite *w, int arg, const char *path)
 {
 	w->arg = arg;
 	snprintf(w->data, sizeof(w->data), "%s", path);
-	w->len = strlen(w->data) + 1;
+	w->len = strlen(path) + 1; /* > sizeof(data): the call fails, never cut short */
 }
 
 /* open/openat/creat/openat2 of a virtual file. Returns 1 if answered (c->skip). */
@@ -520,6 +578,7 @@ int sc_enter(struct sf_tracee *t)
 	c.ret = 0;
 	c.modified = 0;
 	c.emul_used = 0;
+	c.emul_fail = 0;
 	c.canon_ok[0] = c.canon_ok[1] = 0;
 	t->pf = 0;
 	t->srule = NULL;
@@ -546,11 +605,17 @@ int sc_enter(struct sf_tracee *t)
 	int rec_extra = sf_tab->record && c.nr >= 0 && c.nr < SF_MAX_NR && sf_tab->rec_nr[c.nr];
 	char rec_raw[SF_PATH_MAX] = "", rec_canon[SF_PATH_MAX] = "";
 	int rec_rule = -1, rec_want = 0;
-	struct rewrite rw[3];
+	struct rewrite rw[4]; /* at most 2 per path argument */
 	int nrw = 0;
 
 	if (sf_tab->emul)
 		emul_enter(t, &c);
+	if (c.emul_fail) {
+		/* An emulation could not place its data: the same as a rewrite. */
+		if (t->mm->scratch != (uint64_t)-1 && mm_slot_free_count(t->mm) == 0)
+			return replay_later(t, &c, 1);
+		return fail_closed(t, &c, -ENOMEM);
+	}
 	e = c.e; /* an emulation may have changed the call */
 	if (c.nr == SYS_getdents64 && sf_tab->nvdirs && !c.skip)
 		vdir_getdents(t, &c);
@@ -665,16 +730,22 @@ int sc_enter(struct sf_tracee *t)
 	if (nrw) {
 		uint64_t base = scratch(t), off = 0;
 		if (!base) {
-			DBG("%d: no scratch memory; %s left alone", t->tid, e ? e->name : "?");
-			t->pf &= ~(unsigned)(PF_MEMFD | PF_GENFD);
-			return t->pf ? (t->saved = c.orig, 1) : 0;
+			if (t->mm->scratch == (uint64_t)-1)
+				return fail_closed(t, &c, -ENOMEM);
+			/* Every slot is in use by this mm's other threads: wait for one. */
+			DBG("%d: no free scratch slot: %s waits", t->tid, e ? e->name : "?");
+			return replay_later(t, &c, 1);
 		}
 		for (int k = 0; k < nrw; k++) {
-			if (off + rw[k].len > SCRATCH_SLOT ||
-			    mem_write(t, base + off, rw[k].data, rw[k].len)) {
-				mm_slot_free(t->mm, t->slot);
-				t->slot = -1;
-				return 0;
+			if (rw[k].len > sizeof(rw[k].data) || off + rw[k].len > SCRATCH_EMUL)
+				return fail_closed(t, &c, -ENAMETOOLONG);
+			if (mem_write(t, base + off, rw[k].data, rw[k].len)) {
+				/* Our mapping is gone (unmapped by the program?): map a
+				 * new one and run the call again, a few times at most. */
+				if (++t->replays > 3)
+					return fail_closed(t, &c, -ENOMEM);
+				t->mm->scratch = 0;
+				return replay_later(t, &c, 0);
 			}
 			if (rw[k].arg >= 0) {
 				sf_set_arg(&c.r, rw[k].arg, base + off);
@@ -691,6 +762,7 @@ int sc_enter(struct sf_tracee *t)
 		c.modified = 1;
 	}
 	t->saved = c.orig;
+	t->replays = 0;
 	if (c.modified) {
 		if (sf_setregs(t, &c.r))
 			return 0;
@@ -759,6 +831,16 @@ void sc_exit(struct sf_tracee *t)
 	}
 	long ret = (long)r.rax;
 	DBG("%d: exit work %#x ret %ld", t->tid, pf, ret);
+	if (pf & PF_REPLAY) {
+		t->pf = 0;
+		r = t->saved;
+		sf_rewind_syscall(&r, (long)t->saved.orig_rax);
+		sf_setregs(t, &r);
+		if (t->slot_wait && mm_slot_free_count(t->mm) == 0)
+			slot_wait_add(t); /* resumed when a slot is freed */
+		t->slot_wait = 0;
+		return;
+	}
 	if (pf & PF_SCRATCH) {
 		t->pf = 0;
 		if (ret < 0 && ret > -4096) {

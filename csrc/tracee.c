@@ -135,3 +135,11 @@ void mm_slot_free(struct sf_mm *m, int slot)
 	if (slot >= 0 && slot < SCRATCH_SLOTS)
 		m->slot_used[slot / 64] &= ~(1ull << (slot % 64));
 }
+
+int mm_slot_free_count(const struct sf_mm *m)
+{
+	int n = 0;
+	for (int w = 0; w < SCRATCH_SLOTS / 64; w++)
+		n += 64 - __builtin_popcountll(m->slot_used[w]);
+	return n;
+}

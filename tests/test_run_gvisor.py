@@ -37,6 +37,14 @@ def test_threads_read_fake(progs: Progs) -> None:
     assert (rc, out) == (0, "ok 64/64\n")
 
 
+def test_more_threads_than_scratch_slots(progs: Progs) -> None:
+    # 300 > 256 slots: the rest wait at their seccomp stop, rewound.
+    rc, out = run_in_gvisor(_sysfake(fake(CAP, CAP_TEXT_GVISOR),
+                                     cmd=[progs.static("threads"), "-b", "300", CAP,
+                                          CAP_TEXT_GVISOR]))
+    assert (rc, out) == (0, "ok 300/300\n")
+
+
 def test_daemon_reads_fake_after_parent_exit(progs: Progs, tmp_path: Path) -> None:
     result = tmp_path / "daemon.out"
     inner = _sysfake(fake(CAP, CAP_TEXT_GVISOR), ["--orphans=wait"],

@@ -146,13 +146,35 @@ def test_proc_pid_of_shell_itself() -> None:
     assert (res.returncode, res.stdout) == (0, "sfk-deny|sfk-deny|sfk-deny\n"), describe(res)
 
 
-def test_proc_pid_of_other_process_is_not_aliased(progs: Progs) -> None:
-    # readfile reads its *parent's* /proc/<pid>/setgroups: that is not
-    # "self" for the caller, so the real file ("allow") is read.
-    real = Path("/proc/self/setgroups").read_text()
-    assert real != SETGROUPS_TEXT
+def test_proc_pid_of_other_traced_process_is_aliased(progs: Progs) -> None:
+    # readfile reads its traced parent's /proc/<pid>/setgroups: the parent
+    # would read the fake itself, so the fake is what others see too
+    # (containerd reads /proc/<pid>/cgroup of container processes).
     script = f"{progs['readfile']} /proc/$$/setgroups; {progs['readfile']} /proc/self/setgroups"
     res = run_sysfake(run(fake(SETGROUPS, SETGROUPS_TEXT), cmd=["sh", "-c", script]))
+    assert (res.returncode, res.stdout) == (0, SETGROUPS_TEXT * 2), describe(res)
+
+
+def test_proc_pid_of_untraced_process_is_not_aliased(progs: Progs) -> None:
+    # This test's own process is not traced: its real file ("allow") is read.
+    import os
+
+    real = Path("/proc/self/setgroups").read_text()
+    assert real != SETGROUPS_TEXT
+    res = run_sysfake(run(fake(SETGROUPS, SETGROUPS_TEXT),
+                          cmd=[progs["readfile"], f"/proc/{os.getpid()}/setgroups",
+                               "/proc/self/setgroups"]))
+    assert (res.returncode, res.stdout) == (0, real + SETGROUPS_TEXT), describe(res)
+
+
+def test_proc_pid_of_other_process_in_nested_pid_namespace(progs: Progs) -> None:
+    # Inside `unshare -pf --mount-proc` pids are the namespace's, not the
+    # tracer's: /proc/1 there is the namespace's init (the traced sh), which
+    # is aliased only by itself; a child reading it reads the real file.
+    real = Path("/proc/self/setgroups").read_text()
+    inner = f"{progs['readfile']} /proc/1/setgroups; {progs['readfile']} /proc/self/setgroups"
+    res = run_sysfake(run(fake(SETGROUPS, SETGROUPS_TEXT),
+                          cmd=["unshare", "-pf", "--mount-proc", "sh", "-c", inner]))
     assert (res.returncode, res.stdout) == (0, real + SETGROUPS_TEXT), describe(res)
 
 
@@ -307,3 +329,19 @@ def test_restarted_open_is_redirected_again_and_registers_intact(
     prog = progs.static("restart") if static else progs["restart"]
     res = run_sysfake(run(redirect(str(src), str(fifo)), cmd=[prog, str(src), str(fifo)]))
     assert (res.returncode, res.stdout) == (0, "ok interrupted=1\n"), describe(res)
+
+
+# --- the tracer's memory in the tracee ---------------------------------------
+
+@pytest.mark.parametrize("static", [False, True], ids=["dynamic", "static"])
+def test_rewrite_survives_the_program_unmapping_tracer_memory(
+        progs: Progs, static: bool) -> None:
+    """Rewritten paths live in memory the tracer maps into the process. A
+    program that unmaps it must still get the fake on its next open: the
+    tracer maps new memory and runs the call again; the call never reaches
+    the kernel with its original path."""
+    prog = progs.static("unmapper") if static else progs["unmapper"]
+    text = CAP_TEXT.rstrip("\n")
+    res = run_sysfake(run(fake(CAP, CAP_TEXT), cmd=[prog, CAP]))
+    assert (res.returncode, res.stdout) == (
+        0, f"first={text}|second={text}|unmapped=1\n"), describe(res)

@@ -128,6 +128,23 @@ def test_known_gap_io_uring_and_int80_escape_hide(sprogs: StressProgs, secret: P
     assert "int80: ok secret\n" in res.stdout, describe(res)
 
 
+def test_io_uring_gap_closed_by_a_rule(sprogs: StressProgs, secret: Path,
+                                      tmp_path: Path) -> None:
+    # docs/safety.md: where the io_uring gap matters, a syscall rule refuses
+    # io_uring (programs then fall back to plain syscalls, which are traced).
+    plain = subprocess.run([sprogs["uring_open"], str(secret)], capture_output=True, text=True,
+                           timeout=30, check=False)
+    if plain.returncode == 77:
+        pytest.skip(f"io_uring unavailable here: {plain.stdout.strip()}")
+    rules = tmp_path / "no-uring.yaml"
+    rules.write_text("version: 1\nrules:\n  - syscall: io_uring_setup\n    errno: ENOSYS\n")
+    res = run_sysfake(run(["--rules", str(rules)], hide(str(secret)),
+                          cmd=[sprogs["uring_open"], str(secret)]))
+    assert res.returncode == 77, describe(res)
+    assert "openat: ERR ENOENT\n" in res.stdout, describe(res)
+    assert "io_uring: unavailable ENOSYS\n" in res.stdout, describe(res)
+
+
 def test_known_gap_symlink_to_covered_path(tmp_path: Path) -> None:
     # Rules match the path the program names (lexically), not where symlinks
     # lead: a symlink to a hidden file opens the real file.

@@ -9,6 +9,8 @@ entries of /proc/TID/status -- or as the tracer sees them) to /proc/self.
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable
 
 from sysfake.paths import canonical
 
@@ -89,5 +91,17 @@ class Resolver:
             base = base[len(root):] or "/"  # chrooted: the link is in the tracer's view
         return base.rstrip("/") + "/" + path
 
-    def canonical(self, tid: int, tgid: int, path: str) -> str:
-        return canonical(path, pids=self.self_ids(tid, tgid))
+    def canonical(self, tid: int, tgid: int, path: str,
+                  traced: Callable[[int], int | None] | None = None) -> str:
+        """`traced(n)`: the tgid of traced thread n, else None. /proc/<pid> of
+        another traced process is /proc/self too (it sees the rules itself),
+        where the caller's pids are the tracer's (no nested PID namespace)."""
+        ids = self.self_ids(tid, tgid)
+        p = canonical(path, pids=ids)
+        if traced is None or set(ids) != {tid, tgid}:
+            return p
+        m = re.match(r"^/proc/(\d+)(?:/task/(\d+))?(?=/|$)", p)
+        if m and traced(int(m.group(1))) == int(m.group(1)) and (
+                m.group(2) is None or traced(int(m.group(2))) == int(m.group(1))):
+            p = "/proc/self" + p[m.end():]
+        return p

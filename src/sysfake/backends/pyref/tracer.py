@@ -65,6 +65,10 @@ class Tracer:
         self.main_pid = 0
         self.main_status: int | None = None
 
+    def _tgid_of(self, tid: int) -> int | None:
+        t = self.threads.get(tid)
+        return t.tgid if t else None
+
     # ----------------------------------------------------------------- start
     def run(self, argv: list[str], env: dict[str, str] | None) -> int:
         if not argv:
@@ -270,7 +274,7 @@ class Tracer:
             read_string=lambda addr: memory.read_cstring(tid, addr),
             read_mem=lambda addr, size: _read_or_empty(tid, addr, size),
             absolute=lambda raw, dirfd: self.resolver.absolute(tid, raw, dirfd),
-            canonical=lambda path: self.resolver.canonical(tid, tgid, path),
+            canonical=lambda path: self.resolver.canonical(tid, tgid, path, self._tgid_of),
             exe=lambda: self.resolver.exe(tgid),
             comm=lambda: self.resolver.comm(tid),
         )
