@@ -5,8 +5,9 @@ the precedence order the compiled table is sorted in.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .errors import RulesError
-from .explain import cmd_check, cmd_explain
 from .loader import (
     LoadedRule,
     LoadResult,
@@ -16,7 +17,23 @@ from .loader import (
     load_text_detailed,
     parse_cli_text,
 )
-from .schema import build_schema, cmd_schema
+
+if TYPE_CHECKING:
+    from .explain import cmd_check, cmd_explain
+    from .schema import build_schema, cmd_schema
+
+# check/explain/schema need python-ptrace's syscall tables; `sysfake run`
+# does not (unless a rule names a syscall): imported when first used, which
+# halves run's start-up.
+_LAZY = {"cmd_check": "explain", "cmd_explain": "explain", "build_schema": "schema",
+         "cmd_schema": "schema"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "LoadResult",

@@ -20,6 +20,7 @@ import os
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..model import (
     EMULATION_NAMES,
@@ -35,7 +36,6 @@ from ..profiles import available_profiles, find_profile, is_profile_name
 from .errors import RulesError
 from .precedence import identity, kind_name, sort_key, sys_identity, sys_sort_key
 from .suggest import did_you_mean
-from .sysrules import SysRuleSpec
 from .validate import (
     ID_RE,
     MAX_CONTENT,
@@ -50,6 +50,9 @@ from .validate import (
     validate_document,
 )
 from .yamlpos import decode, parse
+
+if TYPE_CHECKING:
+    from .sysrules import SysRuleSpec
 
 CMDLINE = "<command line>"
 MAX_FILE = 16 << 20
