@@ -4,14 +4,20 @@ the dataclasses; the fast path only saves time in record mode)."""
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import asdict
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sysfake.record.enrich import Enricher
+from sysfake.record.fastline import Lines
+from sysfake.record.stream import Decoder
 from sysfake.record.syscalls import Arg
 from sysfake.record.trace import SyscallEvent, to_json
+
+from . import helpers
 
 
 def reference(ev: SyscallEvent) -> str:
@@ -45,3 +51,43 @@ def test_syscall_record_json_is_json_dumps(time: float, pid: int, tgid: int, ppi
                       flags=flags)
     assert to_json(ev) == reference(ev)
     assert json.loads(to_json(ev))["args"] == json.loads(reference(ev))["args"]
+
+
+# ---------------------------------------------------------------- fastline
+
+tids = st.integers(min_value=1, max_value=6)
+paths = st.binary(max_size=30)
+records = st.one_of(
+    st.builds(lambda t, tid, tgid, nr, ret, args, raw, canon, rule, flags:
+              helpers.syscall(t, tid, tgid, nr, ret, args, raw, canon, rule, flags),
+              st.floats(min_value=0, max_value=4e9), tids, tids,
+              st.sampled_from([0, 2, 4, 6, 21, 59, 257, 262, 332, 999, -1]),
+              st.integers(min_value=-5000, max_value=2**40),
+              st.lists(st.integers(min_value=0, max_value=2**64 - 1), max_size=6),
+              paths, paths, st.integers(min_value=-1, max_value=5),
+              st.integers(min_value=0, max_value=255)),
+    st.builds(lambda t, tid, ppid, exe, comm, argv: helpers.exec_(t, tid, ppid, exe, comm, argv),
+              st.floats(min_value=0, max_value=4e9), tids, tids, paths, paths,
+              st.lists(paths, max_size=3)),
+    st.builds(lambda t, p, c, f: helpers.fork(t, p, c, f), st.floats(min_value=0, max_value=4e9),
+              tids, tids, st.integers(min_value=0, max_value=2**40)),
+    st.builds(lambda t, tid, s: helpers.exit_(t, tid, s), st.floats(min_value=0, max_value=4e9),
+              tids, st.integers(min_value=0, max_value=0xFFFF)),
+    st.binary(min_size=12, max_size=12).map(lambda b: struct.pack("<H", 12) + b"\x09" + b[3:]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(records, max_size=25), st.integers(min_value=1, max_value=97))
+def test_fast_lines_are_the_ordinary_trace(recs: list[bytes], chunk: int) -> None:
+    data = b"".join(recs)
+    slow_dec, slow_en = Decoder(), Enricher()
+    slow = "".join(to_json(slow_en.convert(r)) + "\n" for r in slow_dec.feed(data))
+    dec, en = Decoder(), Enricher()
+    lines = Lines(en, dec)
+    fast: list[str | None] = []
+    for i in range(0, len(data), chunk):  # any chunking of the pipe
+        fast += dec.frame(data[i:i + chunk], lines)
+    assert "".join(x for x in fast if x) == slow
+    assert (dec.unknown, dec.error, en.events) == (slow_dec.unknown, slow_dec.error,
+                                                    slow_en.events)

@@ -63,7 +63,7 @@ class Enricher:
         self.alive: set[int] = set()  # tids that have not exited
         self.events = 0
 
-    def _state(self, tid: int, tgid: int | None = None) -> ThreadState:
+    def state(self, tid: int, tgid: int | None = None) -> ThreadState:
         st = self.threads.get(tid)
         if st is None:
             st = ThreadState(tgid if tgid is not None else tid)
@@ -84,7 +84,7 @@ class Enricher:
     def convert(self, rec: RawRecord) -> AnyEvent:
         self.events += 1
         if isinstance(rec, RawSyscall):
-            st = self._state(rec.tid, rec.tgid)
+            st = self.state(rec.tid, rec.tgid)
             name = name_of(rec.nr)
             ret = rec.ret
             return SyscallEvent(
@@ -95,7 +95,7 @@ class Enricher:
                 result=ret, errno=errno_name(-ret) if -4096 < ret < 0 else None,
                 flags=rec.flags)
         if isinstance(rec, RawExec):
-            st = self._state(rec.tid)
+            st = self.state(rec.tid)
             # exec makes the thread the leader of its process; the other threads are gone
             for tid, other in list(self.threads.items()):
                 if other.tgid == rec.tid and tid != rec.tid:
@@ -107,7 +107,7 @@ class Enricher:
             return ExecEvent(rec.time, rec.tid, st.tgid, st.ppid, st.exe, st.comm,
                              argv=list(rec.argv), argv_truncated=rec.argv_truncated)
         if isinstance(rec, RawFork):
-            parent = self._state(rec.parent)
+            parent = self.state(rec.parent)
             thread = bool(rec.clone_flags & CLONE_THREAD)
             if thread:
                 tgid, ppid = parent.tgid, parent.ppid
@@ -121,7 +121,7 @@ class Enricher:
             return ForkEvent(rec.time, rec.parent, parent.tgid, parent.ppid, parent.exe,
                              parent.comm, child=rec.child, thread=thread,
                              clone_flags=rec.clone_flags, clone_text=clone_text(rec.clone_flags))
-        st = self._state(rec.tid)
+        st = self.state(rec.tid)
         self.alive.discard(rec.tid)
         code, sig, core = wait_status(rec.status)
         return ExitEvent(rec.time, rec.tid, st.tgid, st.ppid, st.exe, st.comm,

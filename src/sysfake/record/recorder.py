@@ -23,7 +23,8 @@ from ..model import RuleSet, SysAction, SyscallRule
 from ..paths import normalize
 from ..table import describe
 from .enrich import Enricher
-from .stream import Drain, RawRecord, make_pipe
+from .fastline import Lines
+from .stream import Drain, make_pipe
 from .syscalls import TRAPPED, errno_name, trapped_numbers
 from .trace import FORMAT, End, Header, RuleInfo, TraceWriter
 
@@ -147,12 +148,12 @@ def record(
         out.flush()
         enricher = Enricher()
 
-        def sink(recs: list[RawRecord]) -> None:
-            for r in recs:
-                writer.write(enricher.convert(r))
+        def sink(lines: list[str | None]) -> None:
+            out.write("".join(line for line in lines if line))
 
         rfd, wfd = make_pipe()
         drain = Drain(rfd, sink)
+        drain.frame = Lines(enricher, drain.decoder)  # bytes -> trace lines
         drain.start()
         show = sys.stderr.isatty() if progress is None else progress
         prog = _Progress(enricher, sys.stderr) if show else None

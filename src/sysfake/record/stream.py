@@ -19,7 +19,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Union
+from typing import Any, TypeVar, Union
 
 COMMON = struct.Struct("<HBBd")  # size type flags time: 12 bytes
 SYSCALL_BODY = struct.Struct("<iiiiq6QHH")  # tid tgid nr rule_id ret args[6] raw_len canon_len
@@ -146,6 +146,14 @@ def decode_one(rec: bytes) -> RawRecord | Unknown:
     return Unknown(typ, size)
 
 
+T = TypeVar("T")
+_SIZE = struct.Struct("<H")
+
+
+def _decode_at(buf: bytearray, pos: int, size: int) -> RawRecord | Unknown:
+    return decode_one(bytes(buf[pos:pos + size]))
+
+
 class Decoder:
     """Incremental framing: feed() bytes in any chunking, get whole records back.
 
@@ -158,30 +166,37 @@ class Decoder:
         self.unknown = 0  # skipped records of unknown type
 
     def feed(self, data: bytes) -> list[RawRecord]:
+        out: list[RawRecord] = []
+        for rec in self.frame(data, _decode_at):
+            if isinstance(rec, Unknown):
+                self.unknown += 1
+            else:
+                out.append(rec)
+        return out
+
+    def frame(self, data: bytes, fn: Callable[[bytearray, int, int], T]) -> list[T]:
+        """Whole records in `data` (after what is buffered), each as fn(buf, pos, size).
+        fn may raise StreamError: the stream stops there, as in feed()."""
         if self.error is not None:
             return []
         self._buf += data
-        out: list[RawRecord] = []
+        out: list[T] = []
         pos = 0
         buf = self._buf
         n = len(buf)
         while n - pos >= 2:
-            (size,) = struct.unpack_from("<H", buf, pos)
+            (size,) = _SIZE.unpack_from(buf, pos)
             if size < COMMON.size:
                 self.error = f"bad record size {size} at stream offset +{pos}"
                 break
             if n - pos < size:
                 break
             try:
-                rec = decode_one(bytes(buf[pos:pos + size]))
+                out.append(fn(buf, pos, size))
             except StreamError as e:
                 self.error = str(e)
                 break
             pos += size
-            if isinstance(rec, Unknown):
-                self.unknown += 1
-            else:
-                out.append(rec)
         del buf[:pos]
         if self.error is not None:
             self._buf.clear()
@@ -257,9 +272,13 @@ class Drain:
     in-memory queue; the worker decodes them and calls `sink`. finish() (after
     the write end is closed) waits for both and returns the stream errors."""
 
-    def __init__(self, read_fd: int, sink: Callable[[list[RawRecord]], None]) -> None:
+    def __init__(self, read_fd: int, sink: Callable[[list[Any]], None],
+                 frame: Callable[[bytearray, int, int], Any] | None = None) -> None:
+        """`frame`: turn one framed record into what `sink` gets (Decoder.frame);
+        default: RawRecords, as Decoder.feed gives them."""
         self.fd = read_fd
         self.sink = sink
+        self.frame = frame
         self.decoder = Decoder()
         self._chunks: deque[bytes] = deque()
         self._cv = threading.Condition()
@@ -306,7 +325,8 @@ class Drain:
                     return
                 data = b"".join(self._chunks)
                 self._chunks.clear()
-            recs = self.decoder.feed(data)
+            recs: list[Any] = (self.decoder.feed(data) if self.frame is None
+                               else self.decoder.frame(data, self.frame))
             if recs and self.sink_error is None:
                 try:
                     self.sink(recs)
