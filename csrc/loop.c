@@ -271,19 +271,14 @@ static void on_new_child_event(struct sf_tracee *t, int event)
 	DBG("%d: new child %d flags %#lx", t->tid, id, flags);
 	struct sf_tracee *c = tr_find(id);
 	int local = 0;
-	if (have_nspid()) {
-		/* Linux: the id is exact. Parked child that stopped before this event? */
-		if (c && c->parked) {
-			link_child(c, flags, t->proc, t->mm, iparent);
-			start_child(c);
-			return;
-		}
-	} else {
-		if (c && c->parked && parked_fits(c, flags, creator)) {
-			link_child(c, flags, t->proc, t->mm, iparent);
-			start_child(c);
-			return;
-		}
+	/* A parked child that stopped before this event? Linux ids are exact; in
+	 * gVisor the tracee with that tid must also fit the creator. */
+	if (c && c->parked && (have_nspid() || parked_fits(c, flags, creator))) {
+		link_child(c, flags, t->proc, t->mm, iparent);
+		start_child(c);
+		return;
+	}
+	if (!have_nspid()) {
 		/* gVisor: a tracee with that tid that is not this new child, or a
 		 * tid that is not the creator's child: the id is the creator's
 		 * namespace's. Match a parked child by its creator instead. */

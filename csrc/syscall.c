@@ -69,15 +69,27 @@ static void drop_enter_work(struct sf_tracee *t, int keep_rec)
 		t->rec->active = 0;
 }
 
-/* Skip the call now; at its exit stop, rewind so that it runs again from
- * the start. wait_slot: stay stopped there until a scratch slot is free. */
+/* Skip the call; its exit stop does `pf` with the original registers saved. */
+static int skip_to_exit(struct sf_tracee *t, const struct sf_call *c, unsigned pf)
+{
+	sf_regs r = c->orig;
+	r.orig_rax = (uint64_t)-1;
+	if (sf_setregs(t, &r))
+		return 0;
+	t->saved = c->orig;
+	t->pf = pf;
+	return 1;
+}
+
+/* Skip the call now and rewind it so that it runs again from the start.
+ * wait_slot: stay stopped until a scratch slot is free. */
 static int replay_later(struct sf_tracee *t, const struct sf_call *c, int wait_slot)
 {
 	drop_enter_work(t, 0);
-	sf_regs r = c->orig;
 	if (sf_at_seccomp && (sf_mech & SF_MECH_SKIP_AT_SECCOMP)) {
-		/* Skip it and point the tracee back at its syscall instruction
-		 * now: no exit stop needed (gVisor reports none we can use). */
+		/* Point the tracee back at its syscall instruction now: no exit
+		 * stop needed (gVisor reports none we can use). */
+		sf_regs r = c->orig;
 		sf_rewind_syscall(&r, c->nr);
 		r.orig_rax = (uint64_t)-1;
 		if (sf_setregs(t, &r))
@@ -86,27 +98,34 @@ static int replay_later(struct sf_tracee *t, const struct sf_call *c, int wait_s
 			slot_wait_add(t); /* the loop resumes it when a slot is freed */
 		return 0;
 	}
-	r.orig_rax = (uint64_t)-1;
-	if (sf_setregs(t, &r))
-		return 0;
-	t->saved = c->orig;
-	t->pf = PF_REPLAY;
-	t->slot_wait = wait_slot;
-	return 1;
+	t->slot_wait = wait_slot; /* rewound at the exit stop */
+	return skip_to_exit(t, c, PF_REPLAY);
 }
 
 static int fail_closed(struct sf_tracee *t, const struct sf_call *c, long err)
 {
 	DBG("%d: rewrite of %ld cannot be placed: fails with %ld", t->tid, c->nr, err);
 	drop_enter_work(t, 1);
-	sf_regs r = c->orig;
-	r.orig_rax = (uint64_t)-1;
-	if (sf_setregs(t, &r))
-		return 0;
-	t->saved = c->orig;
 	t->ret = err;
-	t->pf = PF_RET;
-	return 1;
+	return skip_to_exit(t, c, PF_RET);
+}
+
+/* No scratch memory for this call's rewrite: wait for a slot of a working
+ * mapping, else fail the call. */
+static int unplaceable(struct sf_tracee *t, const struct sf_call *c)
+{
+	if (t->mm->scratch != (uint64_t)-1 && mm_slot_free_count(t->mm) == 0)
+		return replay_later(t, c, 1);
+	return fail_closed(t, c, -ENOMEM);
+}
+
+/* The process's root or namespaces change with this call: recompute lazily. */
+static void forget_root(struct sf_tracee *t)
+{
+	t->proc->root_known = 0;
+	t->proc->view = -1;
+	t->proc->ns_tgid = 0;
+	t->ns_tid = 0;
 }
 
 /* ---- process facts for `only` ---- */
@@ -594,12 +613,9 @@ int sc_enter(struct sf_tracee *t)
 		return inject_scratch(t, &c.r);
 
 	if (e && ((e->flags & SF_NSCHANGE) || e->cls == SC_ROOTCHANGE)) {
-		/* Recomputed lazily after the change has happened. Resolving this
-		 * call's own path caches the old root again: forget it at exit too. */
-		t->proc->root_known = 0;
-		t->proc->view = -1;
-		t->proc->ns_tgid = 0;
-		t->ns_tid = 0;
+		/* Resolving this call's own path caches the old root again:
+		 * forget it at exit too. */
+		forget_root(t);
 		t->pf |= PF_ROOT;
 	}
 	int rec_extra = sf_tab->record && c.nr >= 0 && c.nr < SF_MAX_NR && sf_tab->rec_nr[c.nr];
@@ -610,12 +626,8 @@ int sc_enter(struct sf_tracee *t)
 
 	if (sf_tab->emul)
 		emul_enter(t, &c);
-	if (c.emul_fail) {
-		/* An emulation could not place its data: the same as a rewrite. */
-		if (t->mm->scratch != (uint64_t)-1 && mm_slot_free_count(t->mm) == 0)
-			return replay_later(t, &c, 1);
-		return fail_closed(t, &c, -ENOMEM);
-	}
+	if (c.emul_fail) /* an emulation could not place its data: as a rewrite */
+		return unplaceable(t, &c);
 	e = c.e; /* an emulation may have changed the call */
 	if (c.nr == SYS_getdents64 && sf_tab->nvdirs && !c.skip)
 		vdir_getdents(t, &c);
@@ -730,11 +742,8 @@ int sc_enter(struct sf_tracee *t)
 	if (nrw) {
 		uint64_t base = scratch(t), off = 0;
 		if (!base) {
-			if (t->mm->scratch == (uint64_t)-1)
-				return fail_closed(t, &c, -ENOMEM);
-			/* Every slot is in use by this mm's other threads: wait for one. */
-			DBG("%d: no free scratch slot: %s waits", t->tid, e ? e->name : "?");
-			return replay_later(t, &c, 1);
+			DBG("%d: no scratch slot for %s", t->tid, e ? e->name : "?");
+			return unplaceable(t, &c);
 		}
 		for (int k = 0; k < nrw; k++) {
 			if (rw[k].len > sizeof(rw[k].data) || off + rw[k].len > SCRATCH_EMUL)
@@ -803,12 +812,8 @@ void sc_exit(struct sf_tracee *t)
 	unsigned pf = t->pf;
 	int exec_seen = t->exec_seen;
 	t->exec_seen = 0;
-	if (pf & PF_ROOT) {
-		t->proc->root_known = 0;
-		t->proc->view = -1;
-		t->proc->ns_tgid = 0;
-		t->ns_tid = 0;
-	}
+	if (pf & PF_ROOT)
+		forget_root(t);
 	if (t->slot >= 0) {
 		mm_slot_free(t->mm, t->slot);
 		t->slot = -1;

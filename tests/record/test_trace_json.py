@@ -1,6 +1,7 @@
-"""The trace writer's fast path for syscall records writes exactly what
-json.dumps(asdict(record)) writes (the schema in docs/record.md is defined by
-the dataclasses; the fast path only saves time in record mode)."""
+"""The trace writer writes exactly what json.dumps(asdict(record)) writes, and
+record mode's fast path (fastline.Lines, bytes straight to lines) writes
+exactly what the ordinary path does (the schema in docs/record.md is defined
+by the dataclasses; the fast path only saves time)."""
 from __future__ import annotations
 
 import json

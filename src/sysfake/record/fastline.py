@@ -9,6 +9,7 @@ is exactly Decoder + Enricher + to_json (tests/record/test_trace_json.py).
 """
 from __future__ import annotations
 
+import json.encoder
 import struct
 from functools import lru_cache
 
@@ -24,8 +25,9 @@ from .stream import (
     decode_one,
 )
 from .syscalls import decode_args, errno_name, name_of
-from .trace import _args_json, _opt_str, _str, to_json
+from .trace import _arg, _dumps, to_json
 
+_str = json.encoder.encode_basestring  # what json.dumps uses with ensure_ascii=False
 _HEAD = struct.Struct("<" + COMMON.format.lstrip("<") + SYSCALL_BODY.format.lstrip("<"))
 _HEAD_SIZE = _HEAD.size
 
@@ -35,13 +37,13 @@ def _call_json(nr: int, args: tuple[int, int, int, int, int, int]) -> str:
     """'"syscall":...,"nr":...,"args":[...]' for one distinct call."""
     name = name_of(nr)
     return (f'"syscall":{_str(name)},"nr":{int.__repr__(nr)},'
-            f'"args":{_args_json(tuple(decode_args(name, args)))}')
+            f'"args":{_dumps([_arg(a) for a in decode_args(name, args)])}')
 
 
 @lru_cache(maxsize=1024)
 def _result_json(ret: int) -> str:
     errno = errno_name(-ret) if -4096 < ret < 0 else None
-    return f'"result":{int.__repr__(ret)},"errno":{_opt_str(errno)}'
+    return f'"result":{int.__repr__(ret)},"errno":{"null" if errno is None else _str(errno)}'
 
 
 class Lines:

@@ -14,7 +14,6 @@ import errno as _errno
 import termios
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Callable
 
 from ptrace.syscall import SYSCALL_PROTOTYPES
@@ -204,22 +203,15 @@ def decode_args(syscall: str, raw: Sequence[int]) -> list[Arg]:
     """Name, type, value (and symbolic text) of each argument.
 
     With a python-ptrace prototype, exactly its arguments; without one, all
-    six registers as arg0..arg5 (untyped, unsigned). The Args are shared
-    between calls with the same arguments: do not change them."""
-    return list(_decode_args(syscall, tuple(int(v) for v in raw[:6])))
-
-
-@lru_cache(maxsize=4096)
-def _decode_args(syscall: str, raw: tuple[int, ...]) -> tuple[Arg, ...]:
-    # a loop repeats the same call with the same pointers: decode it once
+    six registers as arg0..arg5 (untyped, unsigned)."""
     proto = prototype(syscall)
     if proto is None:
-        return tuple(Arg(f"arg{i}", None, v & 0xFFFFFFFFFFFFFFFF) for i, v in enumerate(raw))
+        return [Arg(f"arg{i}", None, int(v) & 0xFFFFFFFFFFFFFFFF) for i, v in enumerate(raw[:6])]
     out: list[Arg] = []
     for i, spec in enumerate(proto[:6]):
-        v = arg_value(spec.type, raw[i] if i < len(raw) else 0)
+        v = arg_value(spec.type, int(raw[i]) if i < len(raw) else 0)
         out.append(Arg(spec.name, spec.type, v, arg_text(syscall, spec, v)))
-    return tuple(out)
+    return out
 
 
 def arg_by_name(args: Sequence[Arg], name: str) -> Arg | None:

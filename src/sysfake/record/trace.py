@@ -11,10 +11,8 @@ and comm of the thread it is about.
 from __future__ import annotations
 
 import json
-import json.encoder
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from typing import IO, Any, Union
 
 from .syscalls import Arg
@@ -124,38 +122,7 @@ def _arg(a: Arg) -> dict[str, Any]:
     return d
 
 
-_str = json.encoder.encode_basestring  # what json.dumps uses with ensure_ascii=False
-
-
-def _opt_str(v: str | None) -> str:
-    return "null" if v is None else str(_str(v))
-
-
-def _opt_int(v: int | None) -> str:
-    return "null" if v is None else int.__repr__(v)
-
-
-@lru_cache(maxsize=4096)
-def _args_json(args: tuple[Arg, ...]) -> str:
-    return str(_dumps([_arg(a) for a in args]))
-
-
-def _syscall_json(e: SyscallEvent) -> str:
-    # The one record written per trapped syscall: formatted directly, exactly
-    # as json.dumps(asdict(e)) would (tests/record/test_trace_json.py).
-    return (f'{{"time":{float.__repr__(float(e.time))},"pid":{int.__repr__(e.pid)},'
-            f'"tgid":{int.__repr__(e.tgid)},"ppid":{int.__repr__(e.ppid)},'
-            f'"exe":{_str(e.exe)},"comm":{_str(e.comm)},"syscall":{_str(e.syscall)},'
-            f'"nr":{int.__repr__(e.nr)},"args":{_args_json(tuple(e.args))},'
-            f'"path":{_opt_str(e.path)},"resolved":{_opt_str(e.resolved)},'
-            f'"rule":{_opt_int(e.rule)},"result":{int.__repr__(e.result)},'
-            f'"errno":{_opt_str(e.errno)},"flags":{int.__repr__(e.flags)},'
-            f'"type":{_str(e.type)}}}')
-
-
 def to_json(rec: Record) -> str:
-    if type(rec) is SyscallEvent and type(rec.time) is float:
-        return _syscall_json(rec)
     if isinstance(rec, (Header, End)):
         return str(_dumps(asdict(rec)))
     # Events hold plain values (args aside): a shallow copy of the fields, in
