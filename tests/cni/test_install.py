@@ -12,7 +12,7 @@ import pytest
 
 from sysfake.cni import install as inst
 
-from .conftest import SRC
+from .conftest import SRC, require
 
 
 def run_version(exe: Path) -> dict[str, object]:
@@ -75,8 +75,8 @@ def test_wrapper_when_no_console_script(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_real_entry_point_if_installed(tmp_path: Path) -> None:
     entry = inst.find_entry_point()
-    if entry is None:
-        pytest.skip("sysfake is not pip-installed here")
+    require(entry is not None, "sysfake is not pip-installed here")
+    assert entry is not None
     path = Path(inst.install(str(tmp_path / "bin"), name="x"))
     assert run_version(path)["supportedVersions"]
 

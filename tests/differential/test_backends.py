@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Callable
@@ -20,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyref_obs import content, errno_rule, hide, observe, pyref_run, redirect, table
 
+from support import missing, require
 from sysfake.model import MatchKind, PathRule
 
 
@@ -27,9 +27,7 @@ def _core_run() -> Callable[..., int]:
     try:
         import sysfake._core  # noqa: F401
     except ImportError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the C core is not built under CI: {exc}")
-        pytest.skip(f"the C core is not built: {exc}")
+        missing(f"the C core is not built: {exc}")
     from sysfake import core
 
     def run(tbl: bytes, argv: list[str], **kw: Any) -> int:
@@ -114,8 +112,7 @@ def test_scenario(name: str, core_run: Callable[..., int], diff_observer: str,
 def test_shell_chain(core_run: Callable[..., int], diff_observer: str, tmp_path: Path) -> None:
     fixture_tree(tmp_path)
     tbl = table(content(f"{tmp_path}/v", b"chain"))
-    if shutil.which("sh") is None:
-        pytest.skip("no sh")
+    require("sh")
     prefix = ["sh", "-c", "sh -c 'exec \"$@\"' sh \"$@\"; exit $?", "sh"]
     c, py = both(core_run, tbl, diff_observer, [f"read:{tmp_path}/v", "exit:3"], tmp_path,
                  prefix)

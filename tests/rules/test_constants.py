@@ -1,19 +1,17 @@
 """The constants table agrees with the kernel and glibc headers (compiled with gcc)."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from support import require
 from sysfake.rules.constants import CONSTANTS, HEADERS
 
 
 def test_constants_match_headers(tmp_path: Path) -> None:
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        pytest.skip("gcc not installed")
+    gcc = require("gcc")
     src = ["#define _GNU_SOURCE", "#include <stdio.h>", *(f"#include <{h}>" for h in HEADERS),
            "int main(void) {"]
     src += [f'  printf("%s %lld\\n", "{n}", (long long)({n}));' for n in CONSTANTS]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from support import import_or_missing
 from sysfake.rules import RulesError, load_text_detailed
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "rules.md"
@@ -42,7 +43,7 @@ def test_example_loads(name: str, text: str) -> None:
 
 @pytest.mark.parametrize("name,text", OK, ids=[n for n, _ in OK])
 def test_example_matches_schema(name: str, text: str) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema = import_or_missing("jsonschema")
     from sysfake.rules import build_schema
 
     jsonschema.Draft202012Validator(build_schema()).validate(yaml.safe_load(text))

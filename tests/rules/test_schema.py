@@ -10,11 +10,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from support import import_or_missing
 from sysfake.rules import RulesError, build_schema, cmd_schema, load_text_detailed
 from sysfake.rules.schema import schema_text
 from sysfake.rules.validate import ERRNO_NAMES, RULE_KEYS
 
-jsonschema = pytest.importorskip("jsonschema")
+jsonschema = import_or_missing("jsonschema")
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "src" / "sysfake" / "data" / "rules.schema.json"
 VALIDATOR = jsonschema.Draft202012Validator(build_schema())
 

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import struct
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from support import import_or_missing
 from sysfake.core import check_table
 from sysfake.model import Action, MatchKind, Origin, PathRule, RuleSet, VirtualFile
 from sysfake.paths import first_match
 from sysfake.table import encode
 
-core = pytest.importorskip("sysfake._core")
+core = import_or_missing("sysfake._core")
 ORIGIN = Origin("hyp")
 
 COMPONENTS = ["a", "b", "ab", "proc", "sys", "x.y", ".", "..", "*", "**", "?", "a*", "*b",

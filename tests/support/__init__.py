@@ -2,7 +2,8 @@
 
 * `sysfake_cmd` / `run_sysfake` / `start_sysfake`: run the package's CLI as a
   subprocess (`python -m sysfake`, the interpreter of this test run).
-* `require`: skip when a tool is missing, fail under CI=true.
+* `require` / `missing` / `import_or_missing`: skip when a dependency is
+  missing, fail under CI=true.
 * `run_in_gvisor`: run a command in a fresh `runsc do` sandbox.
 * `leftovers`: find processes a test left behind.
 """
@@ -14,6 +15,8 @@ from .runner import (
     MARKER_ENV,
     child_env,
     describe,
+    import_or_missing,
+    missing,
     require,
     run_sysfake,
     set_current_marker,
@@ -28,7 +31,9 @@ __all__ = [
     "child_env",
     "describe",
     "find_leftovers",
+    "import_or_missing",
     "kill_leftovers",
+    "missing",
     "require",
     "run_in_gvisor",
     "run_sysfake",

@@ -1,6 +1,7 @@
 """Running the `sysfake` CLI as a real subprocess."""
 from __future__ import annotations
 
+import importlib
 import os
 import shlex
 import shutil
@@ -9,7 +10,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Union
+from typing import Any, NoReturn, Union
 
 import pytest
 
@@ -126,15 +127,28 @@ def describe(res: subprocess.CompletedProcess[str]) -> str:
     )
 
 
+def missing(msg: str) -> NoReturn:
+    """Something the test needs is not here: skip, but fail under CI=true,
+    where .ci/run installs everything."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
 def require(tool: str) -> str:
     """Absolute path of `tool`; skip the test if it is missing (fail under CI=true)."""
     path = shutil.which(tool)
     if path is None:
-        msg = f"required tool {tool!r} is not installed"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
+        missing(f"required tool {tool!r} is not installed")
     return path
+
+
+def import_or_missing(module: str) -> Any:
+    """The imported module; missing() when it cannot be imported."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        missing(f"cannot import {module}: {exc}")
 
 
 def wait_for_file(path: Path, timeout: float = 30.0, proc: subprocess.Popen[str] | None = None
