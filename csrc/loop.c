@@ -456,8 +456,17 @@ static void resume_due(void)
 }
 
 /* Wake waitpid with EINTR at `when` (monotonic us); 0: no timer. */
+static long long timer_at; /* what ITIMER_REAL is set for; 0: off, -1: unknown */
+
 static void arm_until(long long when)
 {
+	if (alarm_fired) {
+		alarm_fired = 0;
+		timer_at = -1; /* it went off: set it again */
+	}
+	if (when == timer_at)
+		return; /* a setitimer at every stop cost about a tenth of the stop */
+	timer_at = when;
 	struct itimerval it;
 	memset(&it, 0, sizeof(it));
 	if (when) {
@@ -718,6 +727,7 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 		rec_open(opt->record_fd);
 	main_done = 0;
 	alarm_fired = 0;
+	timer_at = -1;
 	kill_now = 0;
 	int was_reaper = 0;
 	prctl(PR_GET_CHILD_SUBREAPER, &was_reaper);
