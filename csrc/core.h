@@ -150,6 +150,7 @@ struct sf_proc {
 	char exe[SF_PATH_MAX];
 	int exe_known;
 	int pivoted;            /* emulated pivot_root, PV_*: how to answer umount2 of the old root */
+	int hostview;           /* 1: the tracer's root, mount and user namespace (tracer_stat.c) */
 	/* fds opened on "/" in place of a virtual directory the process could not
 	 * reach (see vdir.c); checked by dev/ino before use */
 	struct sf_vmark { int fd; uint32_t vfile; dev_t dev; ino_t ino; } vmarks[8];
@@ -210,6 +211,7 @@ struct sf_tracee {
 	int slot_wait;       /* the replay waits for a free scratch slot */
 	int slot_waiting;    /* stopped at its exit stop until a slot is free */
 	int replays;         /* replays in a row because scratch memory failed */
+	int cred;            /* tracer_stat.c: 0 unknown, 1 may answer for it, -1 not */
 	long ret;            /* for PD_RET */
 	uint32_t vfile;      /* for PD_MEMFD_INJECT */
 	int vf_trunc;
@@ -290,10 +292,18 @@ void seccomp_plan(const struct sf_table *t);
 
 /* ---- syscall.c: one trapped syscall ---- */
 extern struct sf_table *sf_tab;
+extern int sf_at_seccomp; /* set by the loop: this entry is a seccomp stop */
 /* At the syscall-entry point (seccomp stop or entry stop). Returns how to resume:
  * 0 -> PTRACE_CONT-like (no exit stop needed), 1 -> need the exit stop. */
 int sc_enter(struct sf_tracee *t);
 void sc_exit(struct sf_tracee *t);
+
+/* ---- tracer_stat.c ---- */
+/* A redirected stat-like call to `target`: answer it here (c->skip, c->ret)
+ * when the tracer's answer is the caller's. Returns 1 if answered. */
+int tracer_stat(struct sf_tracee *t, struct sf_call *c, const char *target);
+/* Calls that change a thread's credentials (trapped while redirects exist). */
+int tracer_cred_syscall(long nr);
 
 /* ---- record.c ---- */
 void rec_open(int fd);

@@ -17,8 +17,6 @@
 #include <unistd.h>
 #include "core.h"
 
-extern int sf_at_seccomp;
-
 static int use_seccomp;
 static pid_t main_pid;
 static volatile sig_atomic_t main_done;
@@ -159,6 +157,11 @@ static void link_child(struct sf_tracee *c, unsigned long flags, struct sf_proc 
 		pp->refs++;
 	} else {
 		c->proc = proc_new(c->tid);
+		/* CLONE_FS: either one's chroot would move the other's root */
+		if (pp && !(flags & (CLONE_NEWNS | CLONE_NEWUSER | CLONE_FS)))
+			c->proc->hostview = pp->hostview;
+		else if (pp && (flags & CLONE_FS))
+			pp->hostview = 0;
 		if (pp && !(flags & (CLONE_NEWNS | CLONE_NEWPID))) {
 			c->proc->root_known = pp->root_known;
 			memcpy(c->proc->root, pp->root, sizeof(pp->root));
@@ -375,6 +378,8 @@ static void unpark(struct sf_tracee *c, void *arg)
 	unsigned long fl = tgid != c->tid ? (CLONE_THREAD | CLONE_VM) : 0;
 	DBG("%d: unparked (creator %d %s)", c->tid, p ? p->tid : 0, p ? "parked" : "gone");
 	link_child(c, fl, p ? p->proc : NULL, p ? p->mm : NULL, p ? p->proc->tgid : 0);
+	if (!(fl & CLONE_THREAD))
+		c->proc->hostview = 0; /* its flags are a guess */
 	start_child(c);
 }
 
@@ -414,6 +419,7 @@ static void on_exec(struct sf_tracee *t)
 	mm_put(t->mm);
 	t->mm = mm_new();
 	t->proc->exe_known = 0;
+	t->cred = 0; /* set-id bits, file capabilities, LSM transitions */
 	rec_exec(t);
 }
 
@@ -766,6 +772,7 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 	main_pid = pid;
 	struct sf_tracee *t0 = tr_new(pid);
 	t0->proc = proc_new(pid);
+	t0->proc->hostview = 1; /* our child: our root and namespaces */
 	t0->mm = mm_new();
 	t0->attached = 1;
 	t0->in_syscall = -1; /* may be inside read() when interrupted */

@@ -251,6 +251,15 @@ int sf_probe(struct sf_probe_result *res)
 				prctl(PR_SET_CHILD_SUBREAPER, 0);
 		}
 	}
+	/* tracer_stat.c tells a symlink-free path by its fd's /proc link */
+	int fd = open("/", O_PATH | O_CLOEXEC);
+	if (fd >= 0) {
+		char p[64], l[8];
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+		if (readlink(p, l, sizeof(l)) == 1 && l[0] == '/')
+			mech |= SF_MECH_TRACER_STAT;
+		close(fd);
+	}
 	res->mech = mech;
 	return 0;
 }

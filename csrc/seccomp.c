@@ -49,8 +49,18 @@ void seccomp_plan(const struct sf_table *t)
 	}
 	if (!t->nrules && !t->nwatch)
 		goto sort;
+	/* tracer_stat.c must see credential and namespace changes */
+	int redirects = 0;
+	for (uint32_t i = 0; i < t->nrules; i++)
+		redirects |= t->rules[i].action == ACT_REDIRECT;
+	redirects &= (sf_mech & SF_MECH_TRACER_STAT) != 0;
+	for (int nr = 0; redirects && nr < MAXNR; nr++)
+		if (tracer_cred_syscall(nr) && !trapped[nr]) {
+			trapped[nr] = 1;
+			nrs[nnrs++] = nr;
+		}
 	for (const struct sf_sysent *e = sf_systab; e->nr >= 0; e++) {
-		if ((e->flags & SF_NSCHANGE) && !t->nvfiles)
+		if ((e->flags & SF_NSCHANGE) && !t->nvfiles && !redirects)
 			continue;
 		if (e->nr < MAXNR && !trapped[e->nr]) {
 			trapped[e->nr] = 1;

@@ -607,6 +607,8 @@ int sc_enter(struct sf_tracee *t)
 	if (t->rec)
 		t->rec->active = 0;
 	const struct sf_sysent *e = c.e;
+	if (tracer_cred_syscall(c.nr))
+		t->cred = 0; /* new credentials: look again before answering for it */
 
 	/* Every rewrite needs scratch memory: create it at the first trapped call. */
 	if (t->mm->scratch == 0)
@@ -617,6 +619,7 @@ int sc_enter(struct sf_tracee *t)
 		 * forget it at exit too. */
 		forget_root(t);
 		t->pf |= PF_ROOT;
+		t->proc->hostview = 0;
 	}
 	int rec_extra = sf_tab->record && c.nr >= 0 && c.nr < SF_MAX_NR && sf_tab->rec_nr[c.nr];
 	char rec_raw[SF_PATH_MAX] = "", rec_canon[SF_PATH_MAX] = "";
@@ -654,6 +657,8 @@ int sc_enter(struct sf_tracee *t)
 			if (path_resolve(t, dirfd, raw, c.canon[i], sizeof(c.canon[i])))
 				continue;
 			c.canon_ok[i] = 1;
+			if (!strncmp(c.canon[i], "/proc/self/attr/", 16))
+				t->cred = -1; /* may change its LSM label: never answer for it */
 			via_vdir[i] = t->via_vdir;
 			prule[i] = sf_match(sf_tab, c.canon[i], exe, cm);
 			DBG("%d: %s(%s) -> %s rule %d", t->tid, e->name, raw, c.canon[i],
@@ -699,6 +704,8 @@ int sc_enter(struct sf_tracee *t)
 				c.ret = -ENAMETOOLONG;
 				break;
 			}
+			if (nrw == 0 && tracer_stat(t, &c, w->data))
+				break; /* answered in this stop */
 			w->arg = e->path[i];
 			w->len = strlen(w->data) + 1;
 			nrw++;

@@ -17,6 +17,7 @@ MECH_NAMES = {
     "seccomp_old_order": "SF_MECH_SECCOMP_OLD_ORDER",
     "skip_at_seccomp": "SF_MECH_SKIP_AT_SECCOMP",
     "subreaper": "SF_MECH_SUBREAPER",
+    "tracer_stat": "SF_MECH_TRACER_STAT",
 }
 
 

@@ -1,0 +1,119 @@
+"""A redirected stat answered by the tracer in one stop gives the kernel's
+answer, and is not used where the tracer's answer could differ from the
+caller's: dropped credentials, a symlink on the way, chroot, a new mount
+namespace (csrc/tracer_stat.c)."""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from support import describe, require, run_sysfake
+from support.progs import Progs
+
+ANSWERED = "answered by the tracer"
+CALLS = ("stat", "lstat", "newfstatat", "newfstatat_nofollow", "statx", "statx_all")
+
+
+def same_lines(prefix: str = "", result: str = "ok", ro: str = "EFAULT") -> str:
+    return "".join(f"{prefix}{c}: same {result}\n" for c in CALLS) + \
+        f"{prefix}stat_readonly_buf: same {ro}\n"
+
+
+def statcmp(progs: Progs, src: str, dst: str, *extra: str,
+            disable: bool = False) -> subprocess.CompletedProcess[str]:
+    flags = ["--disable", "tracer_stat"] if disable else []
+    return run_sysfake(["run", "-v", *flags, "--redirect", f"{src}={dst}", "--",
+                        progs["statcmp"], src, dst, *extra])
+
+
+def test_answers_equal_the_kernel_byte_for_byte(progs: Progs, tmp_path: Path) -> None:
+    dst = tmp_path / "dst"
+    dst.write_text("some content\n")
+    src = str(tmp_path / "src")
+    res = statcmp(progs, src, str(dst))
+    assert (res.returncode, res.stdout) == (0, same_lines()), describe(res)
+    # every successful call and the EFAULT one took the one-stop answer
+    assert res.stderr.count(ANSWERED) == 7, describe(res)
+    off = statcmp(progs, src, str(dst), disable=True)
+    assert (off.returncode, off.stdout) == (0, same_lines()), describe(off)
+    assert ANSWERED not in off.stderr, describe(off)
+
+
+def test_directory_target(progs: Progs, tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    res = statcmp(progs, str(tmp_path / "src"), str(tmp_path / "d"))
+    assert (res.returncode, res.stdout) == (0, same_lines()), describe(res)
+    assert ANSWERED in res.stderr, describe(res)
+
+
+def test_missing_target_left_to_the_kernel(progs: Progs, tmp_path: Path) -> None:
+    res = statcmp(progs, str(tmp_path / "src"), str(tmp_path / "nothing"))
+    assert (res.returncode, res.stdout) == (0, same_lines(result="ENOENT", ro="ENOENT")), \
+        describe(res)
+    assert ANSWERED not in res.stderr, describe(res)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop credentials")
+def test_dropped_credentials_are_looked_at_again(progs: Progs, tmp_path: Path) -> None:
+    priv = tmp_path / "priv"
+    priv.mkdir(mode=0o700)
+    tmp_path.chmod(0o755)
+    (priv / "f").write_text("x\n")
+    res = statcmp(progs, str(tmp_path / "src"), str(priv / "f"), "drop")
+    # root may look; uid 65534 may not search priv/: EACCES from both paths
+    assert (res.returncode, res.stdout) == (
+        0, same_lines() + same_lines("drop ", "EACCES", "EACCES")), describe(res)
+    assert res.stderr.count(ANSWERED) == 7, describe(res)
+
+
+def test_symlink_on_the_way_is_left_to_the_kernel(progs: Progs, tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "f").write_text("via a link\n")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    res = statcmp(progs, str(tmp_path / "src"), str(tmp_path / "link" / "f"))
+    assert (res.returncode, res.stdout) == (0, same_lines()), describe(res)
+    assert ANSWERED not in res.stderr, describe(res)
+
+
+def test_procfs_target_is_left_to_the_kernel(progs: Progs, tmp_path: Path) -> None:
+    res = statcmp(progs, str(tmp_path / "src"), "/proc/1/status")
+    assert (res.returncode, res.stdout) == (0, same_lines()), describe(res)
+    assert ANSWERED not in res.stderr, describe(res)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chroot needs root")
+def test_after_chroot_the_target_is_the_new_roots(progs: Progs, tmp_path: Path) -> None:
+    # The same absolute path names a different file inside the new root; the
+    # tracer must not answer from its own root.
+    dst = tmp_path / "x" / "dst"
+    dst.parent.mkdir()
+    dst.write_text("outside\n")
+    root = tmp_path / "root"
+    inner = root / str(dst).lstrip("/")
+    inner.parent.mkdir(parents=True)
+    inner.write_text("inside the chroot, longer\n")
+    (root / "statcmp").write_bytes(Path(progs.static("statcmp")).read_bytes())
+    (root / "statcmp").chmod(0o755)
+    src = str(tmp_path / "src")
+    res = run_sysfake(["run", "-v", "--redirect", f"{src}={dst}", "--",
+                       require("chroot"), str(root), "/statcmp", src, str(dst)])
+    assert (res.returncode, res.stdout) == (0, same_lines()), describe(res)
+    assert ANSWERED not in res.stderr, describe(res)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mount namespaces need root")
+def test_in_a_new_mount_namespace_the_target_is_its_own(progs: Progs, tmp_path: Path) -> None:
+    d = tmp_path / "mnt"
+    d.mkdir()
+    (d / "dst").write_text("host file\n")
+    src = str(tmp_path / "src")
+    script = (f"mount -t tmpfs none {d} && echo 'tmpfs file, longer' > {d}/dst && "
+              f"exec {progs['statcmp']} {src} {d}/dst")
+    res = run_sysfake(["run", "-v", "--redirect", f"{src}={d}/dst", "--",
+                       require("unshare"), "-m", "--propagation", "private",
+                       "sh", "-c", script])
+    assert (res.returncode, res.stdout) == (0, same_lines()), describe(res)
+    assert ANSWERED not in res.stderr, describe(res)
