@@ -462,6 +462,7 @@ static void resume_due(void)
 }
 
 /* Wake waitpid with EINTR at `when` (monotonic us); 0: no timer. */
+static int drain_backoff, drain_skip; /* waitpid drains skipped after empty ones */
 static long long timer_at; /* what ITIMER_REAL is set for; 0: off, -1: unknown */
 
 static void arm_until(long long when)
@@ -734,6 +735,7 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 	main_done = 0;
 	alarm_fired = 0;
 	timer_at = -1;
+	drain_backoff = drain_skip = 0;
 	kill_now = 0;
 	int was_reaper = 0;
 	prctl(PR_GET_CHILD_SUBREAPER, &was_reaper);
@@ -819,11 +821,21 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 		}
 		batch[n].w = w;
 		batch[n++].status = status;
-		if (tr_count() > 1 || creations || nparked)
+		/* A drain that finds nothing is one more waitpid per stop (a
+		 * fork/exec loop: one tracee stops at a time), so after empty
+		 * ones skip a few, up to 16, except while children are being
+		 * linked (a new tid: its creator's event is likely ready too). */
+		if (creations || nparked || !tr_find(w) ||
+		    (tr_count() > 1 && drain_skip-- <= 0)) {
 			while (n < SF_BATCH && (w = waitpid(-1, &status, __WALL | WNOHANG)) > 0) {
 				batch[n].w = w;
 				batch[n++].status = status;
 			}
+			drain_backoff = n > 1 ? 0 : drain_backoff ? 2 * drain_backoff : 1;
+			if (drain_backoff > 16)
+				drain_backoff = 16;
+			drain_skip = drain_backoff;
+		}
 		/* Known tracees first: a creator's event then links its new
 		 * children, whose first stops come later in the same batch. */
 		int done = 0;
