@@ -31,7 +31,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_wheel_contents(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
-    for want in ("sysfake/_core.abi3.so", "sysfake/profiles/gvisor.yaml",
+    for want in ("sysfake/_core.abi3.so", "sysfake/sysfake-exec", "sysfake/profiles/gvisor.yaml",
                  "sysfake/profiles/k3s.yaml", "sysfake/profiles/data/sysctl-defaults.yaml",
                  "sysfake/bench/csrc/floor.c", "sysfake/bench/csrc/gowl.go",
                  "sysfake/data/rules.schema.json", "sysfake/py.typed"):
@@ -59,6 +59,15 @@ def test_installed_wheel_runs(wheel: Path, tmp_path: Path) -> None:
         [str(venv / "bin" / "sysfake"), "run", "--profile", "gvisor", "--",
          "cat", "/proc/sys/kernel/cap_last_cap"],
         capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path, env=env)
+    assert (run.returncode, run.stdout) == (0, "40\n"), run.stderr
+    # the launcher built into the wheel runs a compiled table
+    out = tmp_path / "compiled"
+    comp = subprocess.run(
+        [str(venv / "bin" / "sysfake"), "compile", "--profile", "gvisor", "-o", str(out)],
+        capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path, env=env)
+    assert comp.returncode == 0, comp.stderr
+    run = subprocess.run([str(out / "sysfake-exec"), "cat", "/proc/sys/kernel/cap_last_cap"],
+                         capture_output=True, text=True, timeout=60, check=False, env=env)
     assert (run.returncode, run.stdout) == (0, "40\n"), run.stderr
     # the recorder's data file is found from the installed copy
     data = subprocess.run(

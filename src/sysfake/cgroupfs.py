@@ -85,15 +85,20 @@ def _write_tree(top: str, controllers: tuple[str, ...]) -> None:
                 f.write(text)
 
 
-def build(controllers: tuple[str, ...] | list[str] = DEFAULT_CONTROLLERS) -> CgroupTree:
-    """Create the fake tree and its template in a new private directory."""
+def build(controllers: tuple[str, ...] | list[str] = DEFAULT_CONTROLLERS,
+          base: str | None = None) -> CgroupTree:
+    """Create the fake tree and its template in a new private directory
+    (`base`, which must not exist yet, when given: `sysfake compile`)."""
     ctrls = tuple(controllers)
     unknown = [c for c in ctrls if c not in CONTROLLER_FILES]
     if unknown:
         raise ValueError(f"unknown cgroup v1 controllers: {', '.join(unknown)}")
     if "devices" not in ctrls:
         raise ValueError("the devices controller is always needed")
-    base = tempfile.mkdtemp(prefix="sysfake-cgroupfs-")  # mode 0700
+    if base is None:
+        base = tempfile.mkdtemp(prefix="sysfake-cgroupfs-")  # mode 0700
+    else:
+        os.mkdir(base, 0o700)
     try:
         root = os.path.join(base, "root")
         template = os.path.join(base, "template")
@@ -189,12 +194,13 @@ def _noop() -> None:
     return None
 
 
-def prepare_runtime(src: object) -> tuple[RuleSet, Callable[[], None]]:
+def prepare_runtime(src: object, base: str | None = None) -> tuple[RuleSet, Callable[[], None]]:
     """The RuleSet to encode for a run, and what to call when the run is over.
 
     `src` is a rules.LoadResult (or a RuleSet, returned unchanged). With a
-    `cgroupfs:` key the fake tree is built now and its rules are merged in
-    (user rules with the same identity win), in precedence order."""
+    `cgroupfs:` key the fake tree is built now (in `base` when given) and its
+    rules are merged in (user rules with the same identity win), in
+    precedence order."""
     from .rules.loader import LoadResult
     from .rules.precedence import identity, sort_key, sys_identity, sys_sort_key
 
@@ -204,7 +210,7 @@ def prepare_runtime(src: object) -> tuple[RuleSet, Callable[[], None]]:
         raise TypeError("prepare_runtime needs a LoadResult or a RuleSet")
     if src.cgroupfs is None:
         return src.ruleset(), _noop
-    tree = build(src.cgroupfs.controllers)
+    tree = build(src.cgroupfs.controllers, base)
     try:
         parent, top = _real_mounts()
         first_id = (top // 1000 + 1) * 1000 + 1000

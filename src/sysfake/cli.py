@@ -5,9 +5,12 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from .rules.loader import LoadResult
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,6 +60,14 @@ def _build() -> argparse.ArgumentParser:
                    help="no default profile when no rules are given (see sysfake doctor)")
     r.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD ARGS")
 
+    co = sub.add_parser("compile", help="compile rules into DIR; DIR/sysfake-exec -- CMD then "
+                                        "runs without Python (docs/compile.md)")
+    _add_rule_args(co)
+    co.add_argument("--output", "-o", required=True, metavar="DIR",
+                    help="directory to write (new, empty, or an earlier compile's)")
+    co.add_argument("--no-profile", action="store_true",
+                    help="no default profile when no rules are given (see sysfake doctor)")
+
     c = sub.add_parser("check", help="validate rules files and print the compiled table")
     c.add_argument("files", nargs="+", metavar="FILE")
 
@@ -84,9 +95,46 @@ def _build() -> argparse.ArgumentParser:
     return ap
 
 
+def _load(ns: argparse.Namespace, backend: str = "c",
+          verbose: bool = False) -> LoadResult | None:
+    """The rules the options name (or the default profile); None after a
+    one-line error."""
+    from .rules import RulesError, load_detailed
+
+    profiles = list(ns.profile)
+    if not (profiles or ns.rules or ns.fake or ns.redirect or ns.hide or ns.no_profile):
+        from .environment import DEFAULT_PROFILE, detect_profile
+        # gvisor in gVisor, else minimal; the Python reference backend has no
+        # syscall rules or emulations, so it gets minimal everywhere
+        profiles = [detect_profile() if backend == "c" else DEFAULT_PROFILE]
+        if verbose:
+            sys.stderr.write(f"sysfake: no rules given: using the {profiles[0]} profile "
+                             "(sysfake doctor says why)\n")
+    try:
+        return load_detailed(ns.rules, ns.fake, ns.redirect, ns.hide, profiles,
+                             disable_rules=ns.disable_rule)
+    except RulesError as err:
+        sys.stderr.write(f"sysfake: {err}\n")
+        return None
+
+
+def _cmd_compile(ns: argparse.Namespace) -> int:
+    from .compiled import CompileError, compile_to
+
+    loaded = _load(ns)
+    if loaded is None:
+        return 2
+    try:
+        exe = compile_to(ns.output, loaded)
+    except (CompileError, OSError) as err:
+        sys.stderr.write(f"sysfake: compile: {err}\n")
+        return 2
+    print(f"run with: {exe} -- CMD [ARGS...]")
+    return 0
+
+
 def _cmd_run(ns: argparse.Namespace) -> int:
     from .cgroupfs import prepare_runtime
-    from .rules import RulesError, load_detailed
     from .table import encode
 
     cmd: list[str] = list(ns.command)
@@ -95,20 +143,8 @@ def _cmd_run(ns: argparse.Namespace) -> int:
     if not cmd:
         sys.stderr.write("sysfake: error: no command given (sysfake run [OPTIONS] -- CMD ...)\n")
         return 2
-    profiles = list(ns.profile)
-    if not (profiles or ns.rules or ns.fake or ns.redirect or ns.hide or ns.no_profile):
-        from .environment import DEFAULT_PROFILE, detect_profile
-        # gvisor in gVisor, else minimal; the Python reference backend has no
-        # syscall rules or emulations, so it gets minimal everywhere
-        profiles = [detect_profile() if ns.backend == "c" else DEFAULT_PROFILE]
-        if ns.verbose:
-            sys.stderr.write(f"sysfake: no rules given: using the {profiles[0]} profile "
-                             "(sysfake doctor says why)\n")
-    try:
-        loaded = load_detailed(ns.rules, ns.fake, ns.redirect, ns.hide, profiles,
-                               disable_rules=ns.disable_rule)
-    except RulesError as err:
-        sys.stderr.write(f"sysfake: {err}\n")
+    loaded = _load(ns, ns.backend, ns.verbose)
+    if loaded is None:
         return 2
     rules, cleanup = prepare_runtime(loaded)
     try:
@@ -168,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if ns.cmd == "run":
         return _cmd_run(ns)
+    if ns.cmd == "compile":
+        return _cmd_compile(ns)
     if ns.cmd == "check":
         from .rules import cmd_check
         return cmd_check(ns.files)

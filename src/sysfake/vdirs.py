@@ -155,12 +155,16 @@ def without_directories(rules: RuleSet) -> RuleSet:
                    rules.cgroupfs_template)
 
 
-def prepare(rules: RuleSet) -> tuple[RuleSet, Callable[[], None]]:
-    """The RuleSet with a directory vfile for every listing, and its cleanup."""
+def prepare(rules: RuleSet, base: str | None = None) -> tuple[RuleSet, Callable[[], None]]:
+    """The RuleSet with a directory vfile for every listing, and its cleanup.
+    The placeholders go in `base` (which must not exist yet) when given."""
     listings = plan(rules)
     if not listings:
         return without_directories(rules), _noop
-    base = tempfile.mkdtemp(prefix="sysfake-vdirs-")  # mode 0700
+    if base is None:
+        base = tempfile.mkdtemp(prefix="sysfake-vdirs-")  # mode 0700
+    else:
+        os.mkdir(base, 0o700)
 
     def cleanup() -> None:
         shutil.rmtree(base, ignore_errors=True)
