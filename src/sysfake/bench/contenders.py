@@ -118,6 +118,19 @@ def _sysfake(base: list[str], sub: list[str], ctx_record: bool) -> Wrap:
     return wrap
 
 
+def _sysfake_exec(base: list[str]) -> Wrap:
+    """DIR/sysfake-exec: the rule compiled once (outside the timed run), no Python."""
+    def wrap(ctx: Ctx, cmd: list[str]) -> list[str]:
+        out = ctx.workdir / "compiled"
+        exe = out / "sysfake-exec"
+        if not exe.exists():  # a failure shows when the probe runs it
+            subprocess.run([*base, "compile", "--redirect", f"{ctx.src}={ctx.dst}",
+                            "-o", str(out)], capture_output=True, check=False)
+        return [str(exe), "--", *cmd]
+
+    return wrap
+
+
 def all_contenders(sysfake: list[str] | None, proot_sc: str | None = None,
                    proot_sc_note: str = "") -> list[Contender]:
     base = sysfake or ["sysfake"]
@@ -131,6 +144,8 @@ def all_contenders(sysfake: list[str] | None, proot_sc: str | None = None,
                   _floor("x")),
         Contender("sysfake", "sysfake run --redirect SRC=DST (C core)", True,
                   _sysfake(base, ["run"], False)),
+        Contender("sysfake-exec", "DIR/sysfake-exec after sysfake compile --redirect SRC=DST "
+                  "-o DIR (same core, no Python)", True, _sysfake_exec(base)),
         Contender("sysfake-record", "sysfake record -o FILE --redirect SRC=DST", True,
                   _sysfake(base, ["record"], True)),
         Contender("sysfake-py", "sysfake run --backend python --redirect SRC=DST", True,

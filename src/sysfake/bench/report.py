@@ -133,43 +133,51 @@ def targets(results: list[WorkloadResult], proots: list[ProotRef]) -> list[dict[
         if res.skipped or res.workload.key == "startup":
             continue
         w = res.workload
-        if w.key == "getppid":
-            v = paired_between(res, "sysfake", "floor")
-            out.append({"target": "workload 2 within 3% of the floor", "workload": w.key,
-                        "value": _rnd(v, 3), "limit": 1.03, "status": status(v, 1.03),
-                        "measure": "paired median t(sysfake)/t(floor)"})
-        # the issue bounds overheads (traced/untraced - 1), not times
-        v = overhead_ratio(res, "sysfake", w.reference)
-        out.append({"target": f"sysfake overhead <= 1.15 x {w.reference} overhead",
-                    "workload": w.key, "value": _rnd(v, 3), "limit": 1.15,
-                    "status": status(v, 1.15),
-                    "measure": f"(sysfake overhead)/({w.reference} overhead), paired medians"})
-        out.append(_proot_target(res, proots, status))
+        # sysfake-exec: the same core started without Python (sysfake compile)
+        for who in ("sysfake", "sysfake-exec"):
+            if who != "sysfake" and not _ran(res, who):
+                continue
+            if w.key == "getppid":
+                v = paired_between(res, who, "floor")
+                label = "" if who == "sysfake" else f" ({who})"
+                out.append({"target": f"workload 2 within 3% of the floor{label}",
+                            "workload": w.key,
+                            "who": who, "value": _rnd(v, 3), "limit": 1.03,
+                            "status": status(v, 1.03),
+                            "measure": f"paired median t({who})/t(floor)"})
+            # the issue bounds overheads (traced/untraced - 1), not times
+            v = overhead_ratio(res, who, w.reference)
+            out.append({"target": f"{who} overhead <= 1.15 x {w.reference} overhead",
+                        "workload": w.key, "who": who, "value": _rnd(v, 3), "limit": 1.15,
+                        "status": status(v, 1.15),
+                        "measure": f"({who} overhead)/({w.reference} overhead), paired medians"})
+            out.append(_proot_target(res, proots, status, who))
         v = overhead_ratio(res, "sysfake-record", "sysfake")
         out.append({"target": "record overhead <= 1.3 x plain sysfake overhead",
-                    "workload": w.key, "value": _rnd(v, 3), "limit": 1.3,
-                    "status": status(v, 1.3),
+                    "workload": w.key, "who": "sysfake-record", "value": _rnd(v, 3),
+                    "limit": 1.3, "status": status(v, 1.3),
                     "measure": "(sysfake-record overhead)/(sysfake overhead), paired medians"})
     return out
 
 
 def _proot_target(res: WorkloadResult, proots: list[ProotRef],
-                  status: Callable[[float | None, float], str]) -> dict[str, Any]:
-    """sysfake's overhead <= 0.8 x the overhead of PRoot with seccomp, against
+                  status: Callable[[float | None, float], str],
+                  who: str = "sysfake") -> dict[str, Any]:
+    """who's overhead <= 0.8 x the overhead of PRoot with seccomp, against
     the best PRoot that ran on this workload."""
     w = res.workload
     ref = next((p for p in proots if _ran(res, p.name)), None)
-    t: dict[str, Any] = {"target": "sysfake <= 0.8 x PRoot-with-seccomp", "workload": w.key,
-                         "limit": 0.8}
+    t: dict[str, Any] = {"target": f"{who} <= 0.8 x PRoot-with-seccomp", "workload": w.key,
+                         "who": who, "limit": 0.8}
     if ref is None:
         t.update(value=None, status="n/a", compared=None,
-                 measure="(sysfake overhead)/(PRoot overhead): no PRoot ran")
+                 measure=f"({who} overhead)/(PRoot overhead): no PRoot ran")
         return t
-    v = overhead_ratio(res, "sysfake", ref.name)
+    v = overhead_ratio(res, who, ref.name)
     t.update(value=_rnd(v, 3), compared=ref.name, proot=ref.what,
-             measure=f"(t(sysfake)/t(untraced) - 1) / (t({ref.name})/t(untraced) - 1), "
+             measure=f"(t({who})/t(untraced) - 1) / (t({ref.name})/t(untraced) - 1), "
                      "paired medians",
-             time_ratio=_rnd(paired_between(res, "sysfake", ref.name), 3))
+             time_ratio=_rnd(paired_between(res, who, ref.name), 3))
     if ref.seccomp:
         t["status"] = status(v, 0.8)
     else:
@@ -232,7 +240,7 @@ def table(doc: dict[str, Any]) -> str:
             missing += 1
             continue
         vs = f" (vs {t['compared']})" if t.get("compared") else ""
-        lines.append(f"  {t['workload']:9s} {t['target']:38s} {t['value']:7.3f} "
+        lines.append(f"  {t['workload']:9s} {t['target']:50s} {t['value']:7.3f} "
                      f"<= {t['limit']}: {t['status']}{vs}")
         if t.get("note") and t["note"] not in notes:
             notes.append(t["note"])
