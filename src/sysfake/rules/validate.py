@@ -311,7 +311,6 @@ def validate_document(doc: YNode | None, filename: str) -> FileSpec:
             includes.append(IncludeSpec(name, item.pos, k))
     spec = FileSpec(includes, [])
     if "rules" in top.entries:
-        from .sysrules import validate_sysrule
         seq = _seq(ctx, top.entries["rules"].value, "rules", "a list of rules (use [] for none)")
         for i, item in enumerate(seq.items):
             k = f"rules[{i}]"
@@ -320,6 +319,9 @@ def validate_document(doc: YNode | None, filename: str) -> FileSpec:
                     ctx.fail("a rule has either match: (a path rule) or syscall: (a syscall "
                              "rule), not both; syscall rules match paths with path:",
                              item.entries["match"].key_pos, f"{k}.match")
+                # here, not at the top: sysrules loads python-ptrace's syscall tables,
+                # which a file of path rules only (the minimal profile) does not need
+                from .sysrules import validate_sysrule
                 spec.sys_rules.extend(validate_sysrule(ctx, item, k))
             else:
                 spec.rules.append(validate_rule(ctx, item, k))
