@@ -133,8 +133,11 @@ def _cmd_compile(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _noop() -> None:
+    return None
+
+
 def _cmd_run(ns: argparse.Namespace) -> int:
-    from .cgroupfs import prepare_runtime
     from .table import encode
 
     cmd: list[str] = list(ns.command)
@@ -146,7 +149,13 @@ def _cmd_run(ns: argparse.Namespace) -> int:
     loaded = _load(ns, ns.backend, ns.verbose)
     if loaded is None:
         return 2
-    rules, cleanup = prepare_runtime(loaded)
+    if loaded.cgroupfs is None:
+        # what prepare_runtime returns without a cgroupfs: key; its module (and the
+        # rule constants it needs) is imported only to build a fake cgroup tree
+        rules, cleanup = loaded.ruleset(), _noop
+    else:
+        from .cgroupfs import prepare_runtime
+        rules, cleanup = prepare_runtime(loaded)
     try:
         if ns.backend == "python":  # no virtual directories: it refuses list: true
             from .vdirs import without_directories
