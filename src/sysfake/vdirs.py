@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -161,6 +159,11 @@ def prepare(rules: RuleSet, base: str | None = None) -> tuple[RuleSet, Callable[
     listings = plan(rules)
     if not listings:
         return without_directories(rules), _noop
+    # here, not at the top: a run without listings needs neither, and tempfile (with
+    # the random and weakref it imports) costs a few ms of start-up
+    import shutil
+    import tempfile
+
     if base is None:
         base = tempfile.mkdtemp(prefix="sysfake-vdirs-")  # mode 0700
     else:
