@@ -1,7 +1,6 @@
 """'did you mean' suggestions for unknown names."""
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
@@ -11,6 +10,10 @@ def closest(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | 
     for c in cands:
         if c.lower() == word.lower():
             return c
+    # here, not at the top: did_you_mean() runs only for an error, and every run
+    # imports this module (difflib and its heapq are a millisecond of start-up)
+    import difflib
+
     lowered = {c.lower(): c for c in cands}
     hits = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=cutoff)
     return lowered[hits[0]] if hits else None
