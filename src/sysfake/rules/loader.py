@@ -32,7 +32,7 @@ from ..model import (
     SyscallRule,
     VirtualFile,
 )
-from ..profiles import available_profiles, find_profile, is_profile_name
+from ..profiles import available_profiles, is_profile_name, profile_file
 from .errors import RulesError
 from .precedence import identity, kind_name, sort_key, sys_identity, sys_sort_key
 from .suggest import did_you_mean
@@ -214,11 +214,11 @@ class _Loader:
         for inc in spec.includes:
             err = RulesError("", display, inc.pos.line, inc.pos.col, inc.key)
             if is_profile_name(inc.name):
-                p = find_profile(inc.name)
+                p = profile_file(inc.name)
                 if p is None:
                     err.message = _unknown_profile(inc.name)
                     raise err
-                self.load_file(str(p), str(p), err)
+                self.load_file(p, p, err)
             else:
                 if inc.name.startswith("~"):
                     err.message = "'~' is not expanded in include paths"
@@ -240,10 +240,10 @@ class _Loader:
 
     def load_profile(self, name: str) -> None:
         key = _show_arg("--profile", name)
-        p = find_profile(name)
+        p = profile_file(name)
         if p is None:
             raise RulesError(_unknown_profile(name), CMDLINE, key=key)
-        self.load_file(str(p), str(p))
+        self.load_file(p, p)
 
 
 def _unknown_profile(name: str) -> str:
