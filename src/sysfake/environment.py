@@ -31,9 +31,7 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
 import sys
-import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -170,6 +168,11 @@ def detect_profile() -> str:
 
 def _helper(code: str) -> tuple[dict[str, str] | None, str]:
     """Run a small Python program in a throwaway process; it prints KEY=VALUE lines."""
+    # here, not at the top: only doctor runs helpers, and `sysfake run` imports this
+    # module for detect_profile() (subprocess and textwrap are ~4 ms of its start-up)
+    import subprocess
+    import textwrap
+
     try:
         res = subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
