@@ -35,24 +35,21 @@ from ..model import (
 from ..profiles import available_profiles, is_profile_name, profile_file
 from .errors import RulesError
 from .precedence import identity, kind_name, sort_key, sys_identity, sys_sort_key
-from .suggest import did_you_mean
-from .validate import (
+from .spec import (
     ID_RE,
     MAX_CONTENT,
-    CgroupfsSpec,
     Ctx,
-    FileSpec,
     NameSpec,
     RuleSpec,
     check_action_pattern,
     classify,
     redirect_target,
-    validate_document,
 )
-from .yamlpos import decode, parse
+from .suggest import did_you_mean
 
 if TYPE_CHECKING:
     from .sysrules import SysRuleSpec
+    from .validate import CgroupfsSpec, FileSpec
 
 CMDLINE = "<command line>"
 MAX_FILE = 16 << 20
@@ -204,12 +201,19 @@ class _Loader:
         self.loaded.add(real)
         self.sources.append(display)
         self.stack.append((real, display))
+        from .yamlpos import decode  # lazily: see load_text
+
         try:
             self.load_text(decode(data, display), display, os.path.dirname(path))
         finally:
             self.stack.pop()
 
     def load_text(self, text: str, display: str, base_dir: str) -> None:
+        # here, not at the top: rules given only as flags need neither the YAML tree
+        # nor the document validation (their dataclasses cost ms of run's start-up)
+        from .validate import validate_document
+        from .yamlpos import parse
+
         spec: FileSpec = validate_document(parse(text, display), display)
         for inc in spec.includes:
             err = RulesError("", display, inc.pos.line, inc.pos.col, inc.key)

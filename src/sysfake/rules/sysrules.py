@@ -21,11 +21,10 @@ from ptrace.syscall.prototypes import ALIASES
 from ..backends.pyref.syscalls import FIRST_X32, SYSCALLS
 from ..model import ArgMatch, ArgOp, ArgSet, MatchKind, Origin, Patch, SetOp, SysAction, SyscallRule
 from .constants import CONSTANTS
+from .spec import Ctx, classify
 from .suggest import did_you_mean
 from .validate import (
-    Ctx,
     bool_value,
-    classify,
     map_node,
     parse_errno,
     parse_id,

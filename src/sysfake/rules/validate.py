@@ -2,18 +2,28 @@
 
 This is hand validation (for precise, positioned, friendly messages); the
 JSON Schema in sysfake/data/rules.schema.json describes the same language and
-tests keep the two in agreement.
+tests keep the two in agreement. RuleSpec and the checks that command-line
+flags share with files are in spec.py.
 """
 from __future__ import annotations
 
 import errno as _errno
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, NoReturn
+from typing import TYPE_CHECKING, Callable
 
 from ..model import EMULATION_NAMES, Generator, MatchKind, Origin
-from ..paths import canonical
-from .errors import RulesError
+from .spec import (
+    ID_RE,
+    MAX_CONTENT,
+    Ctx,
+    NameSpec,
+    RuleSpec,
+    check_abs_path,
+    check_action_pattern,
+    classify,
+    redirect_target,
+)
 from .suggest import did_you_mean
 from .yamlpos import Pos, YEntry, YMap, YNode, YScalar, YSeq, type_name
 
@@ -21,7 +31,6 @@ if TYPE_CHECKING:
     from .sysrules import SysRuleSpec
 
 FORMAT_VERSION = 1
-NO_POS = Pos(0, 0)
 TOP_KEYS = ("version", "include", "rules", "emulate", "disable", "cgroupfs")
 ACTIONS = ("content", "from_host", "redirect", "hide", "errno", "list")
 FILE_ATTRS = ("readonly", "mode", "uid", "gid")
@@ -29,13 +38,11 @@ DIR_ATTRS = ("mode", "uid", "gid")  # what list: takes of FILE_ATTRS
 DIR_MODE = 0o555
 RULE_KEYS = ("match", *ACTIONS, *FILE_ATTRS, "generate", "only", "override", "id")
 GENERATORS = {"mountinfo": Generator.MOUNTINFO}
-ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 CGROUPFS_KEYS = ("controllers", "version")
 CGROUP_CONTROLLERS = ("cpuset", "cpu", "cpuacct", "memory", "devices", "freezer", "pids")
 ONLY_KEYS = ("exe", "comm")
 MAX_ID = 0xFFFFFFFE  # (uid_t)-1 is "no change" to the kernel
 MAX_ERRNO = 4095
-MAX_CONTENT = 16 << 20
 COMM_MAX = 15  # TASK_COMM_LEN - 1
 
 # Keys that are part of the language but not implemented yet. Each maps to the
@@ -58,46 +65,9 @@ ERRNO_BY_NUMBER.update({num: name for num, name in _errno.errorcode.items()
 
 
 @dataclass
-class RuleSpec:
-    """One validated rule from a file or a command-line flag, before precedence."""
-
-    origin: Origin
-    key: str  # "rules[2]" or the command-line flag
-    match: str  # canonical pattern
-    kind: MatchKind
-    action: str  # one of ACTIONS
-    content: bytes | None = None
-    from_host: str | None = None
-    target: str | None = None
-    target_written: str = ""
-    errno: int = 0
-    readonly: bool = False
-    mode: int = 0o644
-    uid: int = 0
-    gid: int = 0
-    only_exe: str | None = None
-    only_comm: str | None = None
-    override: bool = False
-    match_written: str = ""
-    match_pos: Pos = NO_POS
-    rid: str | None = None  # the rule's id: (for disable:)
-    generator: Generator = Generator.STATIC
-    listing: bool = True  # list: true / false
-
-
-@dataclass
 class IncludeSpec:
     name: str
     pos: Pos
-    key: str
-
-
-@dataclass
-class NameSpec:
-    """One name of an emulate: or disable: list (or of --disable-rule)."""
-
-    name: str
-    origin: Origin
     key: str
 
 
@@ -116,18 +86,6 @@ class FileSpec:
     emulate: list[NameSpec] = field(default_factory=list)
     disable: list[NameSpec] = field(default_factory=list)
     cgroupfs: CgroupfsSpec | None = None
-
-
-class Ctx:
-    """Error reporting for one file (or the command line)."""
-
-    def __init__(self, filename: str) -> None:
-        self.filename = filename
-
-    def fail(self, msg: str, pos: Pos | None, key: str | None) -> NoReturn:
-        if pos is None:
-            raise RulesError(msg, self.filename, 0, 0, key)
-        raise RulesError(msg, self.filename, pos.line, pos.col, key)
 
 
 # ---------------------------------------------------------------- values
@@ -174,52 +132,6 @@ def _int(ctx: Ctx, node: YNode, key: str, lo: int, hi: int, what: str) -> int:
         assert isinstance(node, YScalar)
         ctx.fail(f"must be {what}, not {node.text}", node.pos, key)
     return v
-
-
-def check_abs_path(ctx: Ctx, s: str, pos: Pos | None, key: str) -> None:
-    if not s:
-        ctx.fail("must not be empty", pos, key)
-    if "\0" in s:
-        ctx.fail("must not contain a NUL character", pos, key)
-    if not s.startswith("/"):
-        hint = " (a path in the traced process's view, e.g. /proc/...)"
-        if s.startswith("~"):
-            hint = " ('~' is not expanded)"
-        ctx.fail(f"must be an absolute path starting with '/', not {s!r}{hint}", pos, key)
-
-
-GLOB_CHARS = frozenset("*?")
-PREFIX_GLOB = re.compile(r"^[^*?]*/\*\*$")
-
-
-def classify(ctx: Ctx, written: str, pos: Pos | None, key: str) -> tuple[str, MatchKind]:
-    """Validate a match pattern; return (canonical pattern, kind).
-
-    The kind is decided by how the pattern is written: anything with `*` or
-    `?` is a GLOB, else a trailing `/` makes a PREFIX, else EXACT. A glob
-    whose only wildcard is a trailing `/**` is the PREFIX `/a/`; a glob ending
-    in `/` gets `**` appended (the directory and everything below).
-    """
-    check_abs_path(ctx, written, pos, key)
-    if not GLOB_CHARS & set(written):
-        kind = MatchKind.PREFIX if written.endswith("/") else MatchKind.EXACT
-        return canonical(written, keep_trailing_slash=True), kind
-    bad = sorted(set("[]{}") & set(written))
-    if bad:
-        ctx.fail(f"'{bad[0]}' is not supported in glob patterns: only *, ** and ? "
-                 "are wildcards", pos, key)
-    for comp in written.split("/"):
-        if "**" in comp and comp != "**":
-            ctx.fail(f"'**' must be a whole path component (like /a/**/b), not {comp!r}",
-                     pos, key)
-        if comp in (".", ".."):
-            ctx.fail(f"'{comp}' components are not allowed in glob patterns", pos, key)
-    p = canonical(written, keep_trailing_slash=True)
-    if PREFIX_GLOB.match(p):
-        return p[:-2], MatchKind.PREFIX
-    if p.endswith("/"):
-        p += "**"
-    return p, MatchKind.GLOB
 
 
 def parse_errno(ctx: Ctx, node: YNode, key: str) -> int:
@@ -433,28 +345,6 @@ def validate_rule(ctx: Ctx, node: YNode, key: str) -> RuleSpec:
     return spec
 
 
-def check_action_pattern(ctx: Ctx, spec: RuleSpec, mpos: Pos | None,
-                         apos: Pos | None) -> None:
-    """Constraints between the pattern kind and the action."""
-    if spec.action in ("content", "from_host") and spec.kind is MatchKind.PREFIX:
-        ctx.fail(f"{spec.action} needs a file pattern (exact or glob); the prefix "
-                 f"{spec.match_written!r} would turn the directory itself into a file",
-                 mpos, f"{spec.key}.match" if spec.key.startswith("rules") else spec.key)
-    if spec.action == "redirect":
-        assert spec.target is not None
-        k = f"{spec.key}.redirect" if spec.key.startswith("rules") else spec.key
-        if spec.kind is MatchKind.GLOB:
-            ctx.fail("redirect needs an exact path or a prefix ending in '/', not a glob",
-                     mpos, f"{spec.key}.match" if spec.key.startswith("rules") else spec.key)
-        if (spec.kind is MatchKind.PREFIX) != spec.target_written.endswith("/"):
-            if spec.kind is MatchKind.PREFIX:
-                ctx.fail(f"the source {spec.match_written!r} is a prefix (ends in '/'), so the "
-                         f"target must be one too: {spec.target_written + '/'!r}", apos, k)
-            ctx.fail(f"the source {spec.match_written!r} is an exact path, so the target must "
-                     f"not end in '/' (or make both prefixes: {spec.match_written + '/'!r})",
-                     apos, k)
-
-
 def _set_content(ctx: Ctx, spec: RuleSpec, en: YEntry, k: str) -> None:
     s = _string(ctx, en.value, k, "a string (the file's content)", allow_nul=True)
     data = s.encode("utf-8", "surrogateescape")
@@ -473,13 +363,6 @@ def _set_redirect(ctx: Ctx, spec: RuleSpec, en: YEntry, k: str) -> None:
     s = _string(ctx, en.value, k, "an absolute path")
     spec.target = redirect_target(ctx, s, en.value.pos, k)
     spec.target_written = s
-
-
-def redirect_target(ctx: Ctx, s: str, pos: Pos | None, k: str) -> str:
-    check_abs_path(ctx, s, pos, k)
-    if GLOB_CHARS & set(s):
-        ctx.fail("a redirect target cannot contain wildcards", pos, k)
-    return canonical(s, keep_trailing_slash=True)
 
 
 def _dir_pattern(ctx: Ctx, pattern: str, kind: MatchKind, pos: Pos,

@@ -13,21 +13,14 @@ from dataclasses import dataclass, field
 from typing import Union
 
 from .errors import RulesError
+from .pos import Pos as Pos  # defined apart for spec.py; Pos is part of this module's API
 
 MAX_DEPTH = 64  # far deeper than any valid rules file
 MAX_NODES = 200_000
 MERGE_TAG = "tag:yaml.org,2002:merge"
 STR_TAG = "tag:yaml.org,2002:str"
 NULL_TAG = "tag:yaml.org,2002:null"
-
-
-@dataclass(frozen=True)
-class Pos:
-    line: int  # 1-based
-    col: int  # 1-based
-
-    def __str__(self) -> str:
-        return f"{self.line}:{self.col}"
+FIRST_POS = Pos(1, 1)
 
 
 @dataclass
@@ -54,7 +47,7 @@ class YEntry:
 @dataclass
 class YMap:
     entries: dict[str, YEntry] = field(default_factory=dict)
-    pos: Pos = Pos(1, 1)
+    pos: Pos = FIRST_POS
 
 
 YNode = Union[YScalar, YSeq, YMap]
