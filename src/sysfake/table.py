@@ -154,11 +154,6 @@ def _encode_sysrules(rules: list[SyscallRule], pool: _Pool,
     return recs, patches, asets
 
 
-@dataclass
-class DecodedTable:
-    rules: RuleSet
-
-
 def decode(blob: bytes) -> RuleSet:
     """Inverse of encode(); used by the Python backend and by tests. Raises ValueError."""
     from .model import Origin
