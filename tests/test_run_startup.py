@@ -1,0 +1,80 @@
+"""`sysfake run` with rules given only as flags imports only what it needs.
+
+Start-up is most of what sysfake adds to a short command (docs/performance.md),
+and most of start-up is imports. These modules used to be imported (or are
+kept out on purpose) by a run whose rules are all --fake/--redirect/--hide
+flags; each is needed only by another path: reading YAML, looking up profiles,
+building the fake cgroup tree, syscall rules, directory listings, error
+suggestions, `sysfake doctor`.
+
+The check reads the log of `python -X importtime`, not timings. The child runs
+with -S (and this interpreter's search path in PYTHONPATH), so that the log
+lists every module the run imports, including those a site .pth file happens
+to import before sysfake starts (a certifi .pth imports pathlib and tempfile).
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from support import child_env, describe
+
+NOT_IMPORTED = (
+    "yaml",  # PyYAML: only to read a rules file
+    "ptrace",  # python-ptrace's syscall tables: only for syscall rules
+    "sysfake.rules.validate",  # rules file validation
+    "sysfake.rules.yamlpos",
+    "sysfake.rules.yamlparse",
+    "sysfake.rules.sysrules",
+    "sysfake.rules.constants",  # the symbolic constants of syscall rules
+    "sysfake.cgroupfs",  # only for a cgroupfs: key
+    "sysfake.environment",  # only to pick the default profile, and for doctor
+    "pathlib",  # profile lookup uses os.path
+    "difflib",  # "did you mean" in error messages
+    "tempfile",  # only when a directory listing is made
+    "subprocess",
+)
+
+
+def _search_path() -> str:
+    """This interpreter's module search path, led by the directory that holds the
+    sysfake package the tests run (an editable install may find it through a .pth
+    file, which -S skips)."""
+    spec = importlib.util.find_spec("sysfake")
+    assert spec is not None and spec.submodule_search_locations
+    pkg_parent = os.path.dirname(os.path.abspath(next(iter(spec.submodule_search_locations))))
+    return os.pathsep.join([pkg_parent, *(os.path.abspath(p) for p in sys.path if p)])
+
+
+def _imported(log: str) -> list[str]:
+    """Module names from -X importtime lines ("import time: SELF | CUMULATIVE | NAME")."""
+    out = []
+    for line in log.splitlines():
+        if line.startswith("import time:") and line.count("|") == 2:
+            name = line.rsplit("|", 1)[1].strip()
+            if name != "imported package":  # the header line
+                out.append(name)
+    return out
+
+
+def test_flag_only_run_imports_only_what_it_needs(tmp_path: Path) -> None:
+    # Both files exist, so the directory already lists the redirect's source and the
+    # run needs no virtual directory listing (which would rightly import tempfile).
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.write_text("real\n")
+    dst.write_text("redirected\n")
+    cmd = [sys.executable, "-S", "-X", "importtime", "-m", "sysfake",
+           "run", "--redirect", f"{src}={dst}", "--", "true"]
+    res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path,
+                         env=child_env({"PYTHONPATH": _search_path()}), check=False)
+    assert res.returncode == 0, describe(res)
+    imported = _imported(res.stderr)
+    # the log is the whole run's: the rules were loaded and the core ran the command
+    for needed in ("sysfake.cli", "sysfake.rules.loader", "sysfake.table", "sysfake.core"):
+        assert needed in imported, describe(res)
+    unexpected = [m for m in NOT_IMPORTED if m in imported]
+    assert not unexpected, f"imported by a flag-only run: {unexpected}" + describe(res)
