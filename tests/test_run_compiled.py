@@ -119,6 +119,11 @@ def test_output_directory_rules(tmp_path: Path) -> None:
     res = run_sysfake(["compile", "--hide", "/x", "-o", str(foreign)])
     assert res.returncode == 2 and "not made by sysfake compile" in res.stderr, describe(res)
     assert (foreign / "keep.txt").read_text() == "mine\n"
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    res = run_sysfake(["compile", "--hide", "/x", "-o", str(shared)])
+    assert res.returncode == 2 and "writable by others" in res.stderr, describe(res)
     afile = tmp_path / "afile"
     afile.write_text("")
     res = run_sysfake(["compile", "--hide", "/x", "-o", str(afile)])

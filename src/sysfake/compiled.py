@@ -40,6 +40,9 @@ def _fresh_dir(out: Path) -> None:
     if out.exists() or out.is_symlink():
         if not out.is_dir() or out.is_symlink():
             raise CompileError(f"{out}: exists and is not a directory")
+        st = out.stat()
+        if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+            raise CompileError(f"{out}: owned by another user or writable by others")
         if any(out.iterdir()) and not (out / MARK).is_file():
             raise CompileError(f"{out}: not empty and not made by sysfake compile")
         shutil.rmtree(out / "state", ignore_errors=True)
