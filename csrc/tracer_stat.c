@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include "core.h"
 
@@ -136,12 +137,72 @@ static int open_target(const char *target, int nofollow)
 			return -1;
 		}
 	}
-	struct statfs sfs;
-	if (fstatfs(fd, &sfs) || sfs.f_type == PROC_SUPER_MAGIC) {
-		close(fd); /* procfs: /proc/self and the like depend on the caller */
-		return -1;
-	}
 	return fd;
+}
+
+/* procfs: /proc/self/..., /proc/sys/net/... depend on the caller. */
+static int on_procfs(int fd)
+{
+	struct statfs sfs;
+	return fstatfs(fd, &sfs) || sfs.f_type == PROC_SUPER_MAGIC;
+}
+
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U
+#endif
+
+/* Whether each mount is procfs, by the mount id that is never reused
+ * (STATX_MNT_ID_UNIQUE, Linux 6.8): saves the fstatfs of every answer. */
+static struct { uint64_t mnt; int proc; } mnt_seen[16];
+static unsigned mnt_next;
+
+static int mount_is_procfs(int fd, uint64_t mnt)
+{
+	for (unsigned i = 0; i < 16; i++)
+		if (mnt_seen[i].mnt == mnt)
+			return mnt_seen[i].proc;
+	int proc = on_procfs(fd);
+	mnt_seen[mnt_next % 16].mnt = mnt;
+	mnt_seen[mnt_next % 16].proc = proc;
+	mnt_next++;
+	return proc;
+}
+
+/* struct stat as the kernel's cp_new_stat() fills it from the same attributes. */
+static void stat_from_statx(const struct statx *x, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_dev = makedev(x->stx_dev_major, x->stx_dev_minor);
+	st->st_ino = x->stx_ino;
+	st->st_nlink = x->stx_nlink;
+	st->st_mode = x->stx_mode;
+	st->st_uid = x->stx_uid;
+	st->st_gid = x->stx_gid;
+	st->st_rdev = makedev(x->stx_rdev_major, x->stx_rdev_minor);
+	st->st_size = (off_t)x->stx_size;
+	st->st_blksize = x->stx_blksize;
+	st->st_blocks = (blkcnt_t)x->stx_blocks;
+	st->st_atim.tv_sec = x->stx_atime.tv_sec;
+	st->st_atim.tv_nsec = x->stx_atime.tv_nsec;
+	st->st_mtim.tv_sec = x->stx_mtime.tv_sec;
+	st->st_mtim.tv_nsec = x->stx_mtime.tv_nsec;
+	st->st_ctim.tv_sec = x->stx_ctime.tv_sec;
+	st->st_ctim.tv_nsec = x->stx_ctime.tv_nsec;
+}
+
+/* stat's answer for the target's fd: 0, or -1 to leave the call to the kernel. */
+static int stat_answer(int fd, struct stat *st)
+{
+	struct statx x;
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_MNT_ID_UNIQUE, &x) == 0 &&
+	    (x.stx_mask & (STATX_BASIC_STATS | STATX_MNT_ID_UNIQUE)) ==
+	    (STATX_BASIC_STATS | STATX_MNT_ID_UNIQUE)) {
+		if (mount_is_procfs(fd, x.stx_mnt_id))
+			return -1;
+		stat_from_statx(&x, st);
+		return 0;
+	}
+	return on_procfs(fd) || fstat(fd, st) ? -1 : 0;
 }
 
 int tracer_stat(struct sf_tracee *t, struct sf_call *c, const char *target)
@@ -165,16 +226,18 @@ int tracer_stat(struct sf_tracee *t, struct sf_call *c, const char *target)
 		return 0;
 	long ret;
 	if (e->cls == SC_STATX) {
+		/* with the caller's own mask: asking for more changes stx_mnt_id */
 		struct statx sx;
 		unsigned mask = (unsigned)sf_arg(&c->orig, 3);
-		if (statx(fd, "", AT_EMPTY_PATH | (int)(flags & AT_STATX_SYNC_TYPE), mask, &sx)) {
+		if (on_procfs(fd) ||
+		    statx(fd, "", AT_EMPTY_PATH | (int)(flags & AT_STATX_SYNC_TYPE), mask, &sx)) {
 			close(fd);
 			return 0;
 		}
 		ret = mem_write_user(t, sf_arg(&c->orig, 4), &sx, sizeof(sx)) ? -EFAULT : 0;
 	} else {
 		struct stat st;
-		if (fstat(fd, &st)) {
+		if (stat_answer(fd, &st)) {
 			close(fd);
 			return 0;
 		}
