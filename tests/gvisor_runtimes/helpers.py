@@ -211,12 +211,14 @@ def _prologue() -> str:
 
 
 def runtime_script(runtime: str, bundle: Path, root: str, cid: str, *,
-                   sysfake: str | None, limit: float = RUNTIME_LIMIT) -> str:
-    """`[sysfake run OPTIONS --] RUNTIME --root ROOT run CID` in the bundle."""
+                   sysfake: str | None, limit: float = RUNTIME_LIMIT, before: str = "") -> str:
+    """`[sysfake run OPTIONS --] RUNTIME --root ROOT run CID` in the bundle,
+    after the shell lines `before` (unmeasured)."""
     cmd = f"{runtime} --root {shlex.quote(root)} run {shlex.quote(cid)}"
     if sysfake is not None:
         cmd = f"{sysfake} {cmd}"
-    return _prologue() + f"cd {shlex.quote(str(bundle))} || exit 99\n" + _measured(cmd, limit)
+    return (_prologue() + before + f"cd {shlex.quote(str(bundle))} || exit 99\n"
+            + _measured(cmd, limit))
 
 
 def ctr_script(ctd: Containerd, rootfs: Path, args: Sequence[str], *, sysfake: str,
@@ -328,18 +330,26 @@ EXIT7_ARGS = ("/bin/sh", "-c", f"cat {CAP}; exit 7")
 
 
 def scenario_script(name: str, work: Path, busybox: str,
-                    sysfake_options: Sequence[str] = ()) -> str:
-    """The whole sandbox script of a named scenario; files go below `work`."""
+                    sysfake_options: Sequence[str] = (), compiled: bool = False) -> str:
+    """The whole sandbox script of a named scenario; files go below `work`.
+    `compiled`: runtime scenarios compile the gvisor profile in the sandbox
+    first and run under `DIR/sysfake-exec` instead of `sysfake run`."""
     if name not in SCENARIOS:
         raise ValueError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
     sf = sysfake_run(sysfake_options)
+    before = ""
+    if compiled:
+        out = work / "compiled"
+        before = (shlex.join([*sysfake_argv(), "compile", "--profile", "gvisor", "-o", str(out)])
+                  + " >/dev/null || exit 97\n")
+        sf = shlex.join([str(out / "sysfake-exec"), "--"])
     cat = ("/bin/cat", CAP)
     if name in ("runc", "runc-limits", "crun", "negative-runc"):
         limits = LIMITS if name == "runc-limits" else None
         bundle = make_bundle(work / "bundle", busybox, ["cat", CAP], limits=limits)
         runtime = "crun" if name == "crun" else "runc"
         return runtime_script(runtime, bundle, str(work / "state"), "t1",
-                              sysfake=None if name == "negative-runc" else sf)
+                              sysfake=None if name == "negative-runc" else sf, before=before)
     rootfs = make_rootfs(work / "rootfs", busybox)
     ctd = containerd_config(work / "containerd.toml")
     args = EXIT7_ARGS if name == "ctr-exit7" else cat

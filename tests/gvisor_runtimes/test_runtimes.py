@@ -53,6 +53,13 @@ def test_runc_run(runtime_tools: Callable[[str], str], work: Path) -> None:
     _check(res, rc=0, stdout=CAP_VALUE, limit=RUNTIME_LIMIT)
 
 
+def test_runc_run_with_compiled_rules(runtime_tools: Callable[[str], str], work: Path) -> None:
+    """1 again, without Python at run time: `sysfake compile --profile gvisor`
+    in the sandbox, then `DIR/sysfake-exec -- runc ... run` (docs/compile.md)."""
+    res = run_scenario(scenario_script("runc", work, runtime_tools("runc"), compiled=True))
+    _check(res, rc=0, stdout=CAP_VALUE, limit=RUNTIME_LIMIT)
+
+
 def test_runc_run_with_limits(runtime_tools: Callable[[str], str], work: Path) -> None:
     """2. The same with cpu (shares 512: shorter than the default 1024), pids and
     memory limits in config.json."""
