@@ -635,6 +635,7 @@ int sc_enter(struct sf_tracee *t)
 	if (c.nr == SYS_getdents64 && sf_tab->nvdirs && !c.skip)
 		vdir_getdents(t, &c);
 	int via_vdir[2] = { 0, 0 };
+	int want_dir[2] = { 0, 0 }; /* "x/", "x/.": the kernel wants a directory */
 
 	/* Path rules: resolve each path argument once (syscall rules reuse it). */
 	const struct sf_rule *prule[2] = { NULL, NULL };
@@ -657,6 +658,9 @@ int sc_enter(struct sf_tracee *t)
 			if (path_resolve(t, dirfd, raw, c.canon[i], sizeof(c.canon[i])))
 				continue;
 			c.canon_ok[i] = 1;
+			size_t rl = strlen(raw);
+			want_dir[i] = raw[rl - 1] == '/' || !strcmp(raw, ".") ||
+				      (rl >= 2 && !strcmp(raw + rl - 2, "/."));
 			if (!strncmp(c.canon[i], "/proc/self/attr/", 16))
 				t->cred = -1; /* may change its LSM label: never answer for it */
 			via_vdir[i] = t->via_vdir;
@@ -699,7 +703,15 @@ int sc_enter(struct sf_tracee *t)
 			break;
 		case ACT_REDIRECT: {
 			struct rewrite *w = &rw[nrw];
-			if (sf_redirect(rule, c.canon[i], w->data, sizeof(w->data)) < 0) {
+			int tl = sf_redirect(rule, c.canon[i], w->data, sizeof(w->data));
+			if (tl >= 0 && want_dir[i] && tl > 0 && w->data[tl - 1] != '/') {
+				/* keep it: a file target must still give ENOTDIR */
+				if ((size_t)tl + 1 < sizeof(w->data))
+					strcpy(w->data + tl, "/");
+				else
+					tl = -1;
+			}
+			if (tl < 0) {
 				c.skip = 1;
 				c.ret = -ENAMETOOLONG;
 				break;

@@ -117,3 +117,27 @@ def test_in_a_new_mount_namespace_the_target_is_its_own(progs: Progs, tmp_path: 
                        "sh", "-c", script])
     assert (res.returncode, res.stdout) == (0, same_lines()), describe(res)
     assert ANSWERED not in res.stderr, describe(res)
+
+
+@pytest.mark.parametrize("suffix", ["/", "/."])
+@pytest.mark.parametrize("backend", [[], ["--disable", "tracer_stat"], ["--backend", "python"]])
+def test_trailing_slash_on_a_redirected_file_is_enotdir(progs: Progs, tmp_path: Path,
+                                                       suffix: str, backend: list[str]) -> None:
+    # the path is canonicalised lexically; the rewrite keeps "must be a directory"
+    dst = tmp_path / "dst"
+    dst.write_text("a file\n")
+    src = str(tmp_path / "src")
+    res = run_sysfake(["run", *backend, "--redirect", f"{src}={dst}", "--",
+                       progs["statcmp"], src + suffix, str(dst) + suffix])
+    want = same_lines(result="ENOTDIR", ro="ENOTDIR")
+    assert (res.returncode, res.stdout) == (0, want), describe(res)
+
+
+def test_trailing_slash_on_a_redirected_directory(progs: Progs, tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    src = str(tmp_path / "src")
+    res = statcmp(progs, src + "/", str(tmp_path / "d") + "/")
+    assert (res.returncode, res.stdout) == (0, same_lines()), describe(res)
+    res = run_sysfake(["run", "--redirect", f"{src}/={tmp_path / 'd'}/", "--",
+                       progs["statcmp"], src + "/", str(tmp_path / "d") + "/"])
+    assert (res.returncode, res.stdout) == (0, same_lines()), describe(res)

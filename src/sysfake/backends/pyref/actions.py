@@ -147,6 +147,13 @@ class Outcome:
     how: tuple[int, bytes] | None = None  # (argument index, new struct open_how)
 
 
+
+def _wants_dir(raw: str | bytes) -> bool:
+    """'x/' and 'x/.' name a directory: the kernel gives ENOTDIR for a file."""
+    r = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw
+    return r.endswith(b"/") or r == b"." or r.endswith(b"/.")
+
+
 def _fail(err: int) -> Outcome:
     return Outcome(ret=-err)
 
@@ -208,6 +215,8 @@ class Decider:
                 return Outcome(ret=-rule.errno)
             if rule.action is Action.REDIRECT:
                 new = redirect_target(rule, path).encode("utf-8", "surrogateescape")
+                if _wants_dir(raw) and not new.endswith(b"/"):
+                    new += b"/"  # a file target must still give ENOTDIR
                 if len(new) >= PATH_MAX:
                     return _fail(errno.ENAMETOOLONG)
                 out.paths[argi] = new
