@@ -92,3 +92,26 @@ def test_fast_lines_are_the_ordinary_trace(recs: list[bytes], chunk: int) -> Non
     assert "".join(x for x in fast if x) == slow
     assert (dec.unknown, dec.error, en.events) == (slow_dec.unknown, slow_dec.error,
                                                     slow_en.events)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(range(6)), min_size=1, max_size=60),
+       st.lists(st.floats(min_value=0, max_value=4e9), min_size=60, max_size=60))
+def test_repeated_calls_reuse_lines_but_follow_exec(picks: list[int], times: list[float]) -> None:
+    # the same call again and again (a loop), with execs and forks that change
+    # what its line says about the thread in between: Lines caches a line's
+    # rest by the record and the thread's facts, never across a change
+    pool = [
+        lambda t: helpers.syscall(t, 3, 3, 262, 0, [1, 2, 3], b"/a", b"/b", 1, 0),
+        lambda t: helpers.syscall(t, 3, 3, 262, -2, [1, 2, 3], b"/a", b"/b", 1, 0),
+        lambda t: helpers.syscall(t, 4, 3, 262, 0, [1, 2, 3], b"/a", b"/b", 1, 0),
+        lambda t: helpers.exec_(t, 3, 1, b"/bin/x", b"x", [b"x"]),
+        lambda t: helpers.exec_(t, 3, 1, b"/bin/y", b"y", [b"y"]),
+        lambda t: helpers.fork(t, 3, 4, 0x11),
+    ]
+    data = b"".join(pool[k](times[i]) for i, k in enumerate(picks))
+    slow_dec, slow_en = Decoder(), Enricher()
+    slow = "".join(to_json(slow_en.convert(r)) + "\n" for r in slow_dec.feed(data))
+    dec, en = Decoder(), Enricher()
+    fast = dec.frame(data, Lines(en, dec))
+    assert "".join(x for x in fast if x) == slow

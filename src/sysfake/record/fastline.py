@@ -30,6 +30,7 @@ from .trace import _arg, _dumps, to_json
 _str = json.encoder.encode_basestring  # what json.dumps uses with ensure_ascii=False
 _HEAD = struct.Struct("<" + COMMON.format.lstrip("<") + SYSCALL_BODY.format.lstrip("<"))
 _HEAD_SIZE = _HEAD.size
+_REST_MAX = 4096  # distinct lines kept; cleared when full
 
 
 @lru_cache(maxsize=4096)
@@ -52,6 +53,9 @@ class Lines:
     def __init__(self, enricher: Enricher, decoder: Decoder) -> None:
         self.enricher = enricher
         self.decoder = decoder
+        # record bytes after the time, flags and the thread's facts -> the
+        # rest of the line
+        self._rest: dict[tuple[bytes, int, int, int, str, str], str] = {}
 
     def __call__(self, buf: bytearray, pos: int, size: int) -> str | None:
         if buf[pos + 2] != T_SYSCALL or size < _HEAD_SIZE:
@@ -69,17 +73,26 @@ class Lines:
         en = self.enricher
         en.events += 1
         st = en.state(tid, tgid)
-        raw = bytes(buf[p:p + raw_len]).decode("utf-8", "surrogateescape")
-        canon = bytes(buf[p + raw_len:p + raw_len + canon_len]).decode(
-            "utf-8", "surrogateescape")
-        return (f'{{"time":{float.__repr__(tm)},"pid":{int.__repr__(tid)},'
-                f'"tgid":{int.__repr__(st.tgid)},"ppid":{int.__repr__(st.ppid)},'
-                f'"exe":{_str(st.exe)},"comm":{_str(st.comm)},'
-                f'{_call_json(nr, (a0, a1, a2, a3, a4, a5))},'
-                f'"path":{_str(raw) if raw else "null"},'
-                f'"resolved":{_str(canon) if canon else "null"},'
-                f'"rule":{"null" if rid == NO_RULE else int.__repr__(rid)},'
-                f'{_result_json(ret)},"flags":{int.__repr__(flags)},"type":"syscall"}}\n')
+        # A loop repeats the same call: its line differs only in the time.
+        key = (bytes(buf[pos + COMMON.size:pos + size]), flags, st.tgid, st.ppid, st.exe,
+               st.comm)
+        rest = self._rest.get(key)
+        if rest is None:
+            raw = bytes(buf[p:p + raw_len]).decode("utf-8", "surrogateescape")
+            canon = bytes(buf[p + raw_len:p + raw_len + canon_len]).decode(
+                "utf-8", "surrogateescape")
+            rest = (f'"pid":{int.__repr__(tid)},'
+                    f'"tgid":{int.__repr__(st.tgid)},"ppid":{int.__repr__(st.ppid)},'
+                    f'"exe":{_str(st.exe)},"comm":{_str(st.comm)},'
+                    f'{_call_json(nr, (a0, a1, a2, a3, a4, a5))},'
+                    f'"path":{_str(raw) if raw else "null"},'
+                    f'"resolved":{_str(canon) if canon else "null"},'
+                    f'"rule":{"null" if rid == NO_RULE else int.__repr__(rid)},'
+                    f'{_result_json(ret)},"flags":{int.__repr__(flags)},"type":"syscall"}}\n')
+            if len(self._rest) >= _REST_MAX:
+                self._rest.clear()
+            self._rest[key] = rest
+        return f'{{"time":{float.__repr__(tm)},{rest}'
 
 
 __all__ = ["Lines"]
