@@ -212,6 +212,8 @@ struct sf_tracee {
 	int slot_waiting;    /* stopped at its exit stop until a slot is free */
 	int replays;         /* replays in a row because scratch memory failed */
 	int cred;            /* tracer_stat.c: 0 unknown, 1 may answer for it, -1 not */
+	struct sf_sysrule *counted[8]; /* `when` counters this entry moved (undone on replay) */
+	int ncounted;
 	long ret;            /* for PD_RET */
 	uint32_t vfile;      /* for PD_MEMFD_INJECT */
 	int vf_trunc;
@@ -345,6 +347,8 @@ struct sf_call {
 void sysrule_enter(struct sf_tracee *t, struct sf_call *c);
 /* At exit: returns the (possibly new) result. */
 long sysrule_exit(struct sf_tracee *t, long ret);
+/* The call will run again from its entry: take back its `when` counts. */
+void sysrule_uncount(struct sf_tracee *t);
 int sysrule_write_patches(struct sf_tracee *t, const struct sf_sysrule *sr, const sf_regs *r);
 
 /* ---- emul_*.c ---- */

@@ -86,6 +86,7 @@ static int skip_to_exit(struct sf_tracee *t, const struct sf_call *c, unsigned p
 static int replay_later(struct sf_tracee *t, const struct sf_call *c, int wait_slot)
 {
 	drop_enter_work(t, 0);
+	sysrule_uncount(t); /* the replay is the same call: count it once */
 	if (sf_at_seccomp && (sf_mech & SF_MECH_SKIP_AT_SECCOMP)) {
 		/* Point the tracee back at its syscall instruction now: no exit
 		 * stop needed (gVisor reports none we can use). */
@@ -601,6 +602,7 @@ int sc_enter(struct sf_tracee *t)
 	c.canon_ok[0] = c.canon_ok[1] = 0;
 	t->pf = 0;
 	t->srule = NULL;
+	t->ncounted = 0;
 	t->magic = 0;
 	t->emul = EMX_NONE;
 	t->delay_until_us = 0;
@@ -881,6 +883,7 @@ void sc_exit(struct sf_tracee *t)
 	}
 	if ((pf & PF_VDIRPOS) && ret >= 0) {
 		t->pf = 0;
+		sysrule_uncount(t);
 		t->vdir_pos = ret;
 		if (t->rec)
 			t->rec->active = 0;
@@ -895,6 +898,7 @@ void sc_exit(struct sf_tracee *t)
 		 * the original call; the next attempt gets its own memfd copy. */
 		t->magic = 0;
 		t->proc->view = 0;
+		sysrule_uncount(t);
 		if (pf & PF_GENFD)
 			close(t->genfd);
 		t->pf = 0;

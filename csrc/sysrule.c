@@ -106,9 +106,11 @@ static int only_ok(struct sf_tracee *t, const struct sf_sysrule *sr)
 	return 1;
 }
 
-static int when_ok(struct sf_sysrule *sr)
+static int when_ok(struct sf_tracee *t, struct sf_sysrule *sr)
 {
 	uint64_t n = ++sr->count;
+	if (t->ncounted < (int)(sizeof(t->counted) / sizeof(t->counted[0])))
+		t->counted[t->ncounted++] = sr;
 	uint64_t first = sr->when_first ? sr->when_first : 1;
 	uint64_t step = sr->when_step ? sr->when_step : 1;
 	if (n < first)
@@ -143,6 +145,13 @@ static void apply_asets(const struct sf_sysrule *sr, sf_regs *r)
 	}
 }
 
+void sysrule_uncount(struct sf_tracee *t)
+{
+	for (int i = 0; i < t->ncounted; i++)
+		t->counted[i]->count--;
+	t->ncounted = 0;
+}
+
 void sysrule_enter(struct sf_tracee *t, struct sf_call *c)
 {
 	if (c->nr < 0 || c->nr >= SF_MAX_NR || !sf_tab->has_sysrule[c->nr])
@@ -160,7 +169,7 @@ void sysrule_enter(struct sf_tracee *t, struct sf_call *c)
 			ok = rule_path(t, c, sr, path, sizeof(path)) == 0 && path_ok(sr, path);
 		if (ok)
 			ok = only_ok(t, sr);
-		if (!ok || !when_ok(sr))
+		if (!ok || !when_ok(t, sr))
 			continue;
 		DBG("%d: syscall rule %u matches nr %ld", t->tid, sr->rule_id, c->nr);
 		if (sr->delay_us)

@@ -221,3 +221,22 @@ def test_answers_into_read_only_buffer_fail_with_efault(tmp_path: Path, progs: P
         "--disable", "vm_readv", "--disable", "vm_writev", "--disable", "mem_write"]
     res = run_sysfake(["run", "--rules", rules(tmp_path, text), *disable, "--", *cmd])
     assert (res.returncode, res.stdout) == (0, expected), describe(res)
+
+
+@pytest.mark.parametrize("static", [False, True], ids=["dynamic", "static"])
+def test_when_counts_a_replayed_call_once(progs: Progs, tmp_path: Path, static: bool) -> None:
+    # The second open of SRC is replayed (the program unmapped the memory its
+    # rewrite goes to): a `when` rule must count it once, so a rule for the
+    # third open never fires on the second.
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    dst.write_text("the target\n")
+    prog = progs.static("unmapper") if static else progs["unmapper"]
+    res = run_sysfake(["run", "--redirect", f"{src}={dst}", "--rules", rules(tmp_path, f"""
+        rules:
+          - syscall: [open, openat]
+            path: {src}
+            when: 3
+            errno: EACCES
+    """), "--", prog, str(src)])
+    assert (res.returncode, res.stdout) == (
+        0, "first=the target|second=the target|unmapped=1\n"), describe(res)
