@@ -43,9 +43,12 @@ void seccomp_plan(const struct sf_table *t)
 			trapped[emnr[i].nr] = 1;
 			nrs[nnrs++] = emnr[i].nr;
 		}
-	if (t->nvdirs && !trapped[SYS_getdents64]) {
-		trapped[SYS_getdents64] = 1;
-		nrs[nnrs++] = SYS_getdents64;
+	for (int k = 0; k < 2 && t->nvdirs; k++) { /* listings: both getdents */
+		int nr = k ? SYS_getdents : SYS_getdents64;
+		if (!trapped[nr]) {
+			trapped[nr] = 1;
+			nrs[nnrs++] = nr;
+		}
 	}
 	if (!t->nrules && !t->nwatch)
 		goto sort;

@@ -634,7 +634,7 @@ int sc_enter(struct sf_tracee *t)
 	if (c.emul_fail) /* an emulation could not place its data: as a rewrite */
 		return unplaceable(t, &c);
 	e = c.e; /* an emulation may have changed the call */
-	if (c.nr == SYS_getdents64 && sf_tab->nvdirs && !c.skip)
+	if ((c.nr == SYS_getdents64 || c.nr == SYS_getdents) && sf_tab->nvdirs && !c.skip)
 		vdir_getdents(t, &c);
 	int via_vdir[2] = { 0, 0 };
 	int want_dir[2] = { 0, 0 }; /* "x/", "x/.": the kernel wants a directory */

@@ -1,9 +1,9 @@
-/* Virtual directories (docs/design.md): getdents64 on a directory that a
- * listing rule names is answered by the tracer with the real entries in the
- * process's view, minus hidden ones, plus the virtual children. Where the
- * directory does not exist for the process, it opens a stand-in: our empty
- * placeholder directory through /proc/<tracer>/fd/N, or, when that cannot be
- * reached, "/" (the fd is then remembered, "marked"). */
+/* Virtual directories (docs/design.md): getdents64 (or the legacy getdents)
+ * on a directory that a listing rule names is answered by the tracer with the
+ * real entries in the process's view, minus hidden ones, plus the virtual
+ * children. Where the directory does not exist for the process, it opens a
+ * stand-in: our empty placeholder directory through /proc/<tracer>/fd/N, or,
+ * when that cannot be reached, "/" (the fd is then remembered, "marked"). */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -272,8 +272,47 @@ static int vdir_of_fd(struct sf_tracee *t, int fd, int *real)
 	return (int)r->vfile;
 }
 
+/* The legacy getdents record: d_type in the last byte of the record. */
+struct linux_dirent {
+	unsigned long d_ino;
+	unsigned long d_off;
+	unsigned short d_reclen;
+	char d_name[];
+};
+
+/* The record size of an entry whose name has nlen bytes. */
+static size_t dirent_size(int legacy, size_t nlen)
+{
+	if (legacy)
+		return (offsetof(struct linux_dirent, d_name) + nlen + 2 + 7) & ~(size_t)7;
+	return (offsetof(struct linux_dirent64, d_name) + nlen + 1 + 7) & ~(size_t)7;
+}
+
+/* One entry in the caller's format at out (reclen bytes, zeroed here). */
+static void dirent_put(int legacy, char *out, size_t reclen, uint64_t ino, int64_t off,
+		       unsigned char type, const char *name, size_t nlen)
+{
+	memset(out, 0, reclen);
+	if (legacy) {
+		struct linux_dirent *de = (void *)out;
+		de->d_ino = ino;
+		de->d_off = (unsigned long)off;
+		de->d_reclen = (unsigned short)reclen;
+		memcpy(de->d_name, name, nlen);
+		out[reclen - 1] = (char)type;
+		return;
+	}
+	struct linux_dirent64 *de = (void *)out;
+	de->d_ino = ino;
+	de->d_off = off;
+	de->d_reclen = (unsigned short)reclen;
+	de->d_type = type;
+	memcpy(de->d_name, name, nlen);
+}
+
 void vdir_getdents(struct sf_tracee *t, struct sf_call *c)
 {
+	int legacy = c->nr == SYS_getdents;
 	int fd = (int)sf_arg(&c->orig, 0);
 	uint64_t buf = sf_arg(&c->orig, 1);
 	size_t count = (size_t)(unsigned int)sf_arg(&c->orig, 2);
@@ -308,17 +347,11 @@ void vdir_getdents(struct sf_tracee *t, struct sf_call *c)
 	char *out = malloc(count ? count : 1);
 	size_t used = 0, i = (size_t)pos;
 	for (; out && i < l.n; i++) {
-		size_t reclen = (offsetof(struct linux_dirent64, d_name) + l.e[i].nlen + 1 + 7) &
-				~(size_t)7;
+		size_t reclen = dirent_size(legacy, l.e[i].nlen);
 		if (used + reclen > count)
 			break;
-		struct linux_dirent64 *de = (void *)(out + used);
-		memset(de, 0, reclen);
-		de->d_ino = l.e[i].ino;
-		de->d_off = (int64_t)i + 1;
-		de->d_reclen = (unsigned short)reclen;
-		de->d_type = l.e[i].type;
-		memcpy(de->d_name, l.e[i].name, l.e[i].nlen);
+		dirent_put(legacy, out + used, reclen, l.e[i].ino, (int64_t)i + 1, l.e[i].type,
+			   l.e[i].name, l.e[i].nlen);
 		used += reclen;
 	}
 	if (!out) {
@@ -336,8 +369,8 @@ void vdir_getdents(struct sf_tracee *t, struct sf_call *c)
 		c->modified = 1;
 		t->ret = (long)used;
 		t->pf |= PF_VDIRLS;
-		DBG("%d: getdents64(%d) of virtual directory %d: entries %ld..%zu", t->tid, fd,
-		    idx, pos, i);
+		DBG("%d: %s(%d) of virtual directory %d: entries %ld..%zu", t->tid,
+		    legacy ? "getdents" : "getdents64", fd, idx, pos, i);
 	}
 	free(out);
 out:

@@ -11,6 +11,7 @@ import pytest
 
 from support import describe, require, run_in_gvisor, run_sysfake, sysfake_cmd
 from support.fakes import CAP, CAP_TEXT_GVISOR, VIRT, VIRT_TEXT, fake, hide, run
+from support.progs import Progs
 
 KERNEL = "/proc/sys/kernel"
 
@@ -216,3 +217,26 @@ def test_listing_after_pivot_root(tmp_path: Path, busybox: str) -> None:
                           cmd=[require("unshare"), "-m", "sh", "-c", script]))
     expected = f"sfk_virtual\n/proc\n/proc/sys\n{KERNEL}\n{VIRT}\n"
     assert (res.returncode, res.stdout) == (0, expected), describe(res)
+
+
+def test_legacy_getdents_lists_the_virtual_file_too(progs: Progs) -> None:
+    # Old binaries list with getdents (not getdents64): the same answer, in
+    # its own record format (d_type in the last byte), over several calls.
+    res = run_sysfake(run(fake(VIRT, VIRT_TEXT), cmd=[progs["lsold"], KERNEL]))
+    assert res.returncode == 0, describe(res)
+    legacy, new = res.stdout.splitlines()
+    assert legacy.split(" ", 1)[1] == new.split(" ", 1)[1], describe(res)
+    names = {e.rsplit("/", 1)[0]: e.rsplit("/", 1)[1] for e in new.split()[1:]}
+    assert names.pop("sfk_virtual") == "8", describe(res)  # DT_REG
+    assert sorted(names) == sorted([".", "..", *_real(KERNEL)]), describe(res)
+
+
+@pytest.mark.gvisor
+def test_legacy_getdents_in_gvisor(progs: Progs) -> None:
+    cmd = sysfake_cmd(["run", "--profile", "gvisor", "--", progs["lsold"], KERNEL])
+    rc, out = run_in_gvisor(cmd)
+    assert rc == 0, out
+    legacy, new = out.splitlines()[-2:]
+    assert legacy.startswith("getdents: ") and new.startswith("getdents64: "), out
+    assert legacy.split(" ", 1)[1] == new.split(" ", 1)[1], out
+    assert "cap_last_cap/8" in new.split(), out
