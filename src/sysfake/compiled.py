@@ -1,7 +1,7 @@
 """`sysfake compile`: rules compiled once into a directory that runs commands
 without Python.
 
-`sysfake run` spends about 100 ms starting Python before the command starts.
+`sysfake run` spends about 80 ms starting Python before the command starts.
 For a command started often (a runtime that containerd spawns, a CI step),
 `sysfake compile [RULES] -o DIR` writes the compiled table (`table.sft`), the
 state it refers to (fake cgroup tree, virtual-directory placeholders, under

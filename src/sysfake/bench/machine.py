@@ -177,6 +177,26 @@ def sysfake_info() -> dict[str, Any]:
     return info
 
 
+def python_startup(runs: int = 7) -> dict[str, float]:
+    """Median seconds for this interpreter to run nothing, with and without
+    `site` (-S): how much of `sysfake run`'s start-up is Python's own, and
+    how much of that the site packages' .pth hooks take."""
+    import statistics
+    import time
+
+    out: dict[str, float] = {}
+    for key, argv in (("python_startup_s", [sys.executable, "-c", "pass"]),
+                      ("python_startup_nosite_s", [sys.executable, "-S", "-c", "pass"])):
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, check=False)
+            times.append(time.perf_counter() - t0)
+        out[key] = round(statistics.median(times), 4)
+    return out
+
+
 def collect(proots: dict[str, str] | None = None) -> dict[str, Any]:
     """The facts; ``proots`` maps each PRoot contender to its binary, whose
     version and accelerators go under "proots" ("proot" is the one on PATH)."""
@@ -208,6 +228,7 @@ def collect(proots: dict[str, str] | None = None) -> dict[str, Any]:
         "proot": proot_info(),
         "proots": {name: proot_info(exe) for name, exe in (proots or {}).items()},
         "sysfake": sysfake_info(),
+        **python_startup(),
     }
 
 
