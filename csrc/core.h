@@ -342,6 +342,7 @@ struct sf_call {
 	int emul_fail;        /* emul_put could not place its data */
 	char canon[2][SF_CANON_MAX]; /* canonical path per path slot, "" unknown */
 	int canon_ok[2];
+	int want_dir[2];      /* the path ends in "/" or "/.": the lookup wants a directory */
 };
 /* Try the syscall rules; may set c->skip/ret, c->r, t->pf, t->srule, t->delay_until_us. */
 void sysrule_enter(struct sf_tracee *t, struct sf_call *c);

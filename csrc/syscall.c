@@ -286,6 +286,10 @@ static void open_vfile(struct sf_tracee *t, struct sf_call *c, const struct sf_r
 	} else {
 		flags = O_CREAT | O_WRONLY | O_TRUNC; /* creat() */
 	}
+	if (c->want_dir[0]) { /* "file/": refused before any permission check */
+		c->ret = (flags & O_CREAT) ? -EISDIR : -ENOTDIR;
+		return;
+	}
 	int acc = (int)(flags & O_ACCMODE);
 	if ((v->flags & VF_READONLY) && (acc != O_RDONLY || (flags & O_TRUNC))) {
 		c->ret = -EACCES;
@@ -484,6 +488,12 @@ static void vfile_call(struct sf_tracee *t, struct sf_call *c, const struct sf_r
 	}
 	vfile_sync(rule->vfile);
 	c->skip = 1;
+	if (c->want_dir[slot] && e->path[1] < 0 && e->cls != SC_OPEN && e->cls != SC_OPENAT2) {
+		/* "file/": the kernel's lookup wants a directory (creating calls
+		 * find the name taken first) */
+		c->ret = e->vf_errno == EEXIST ? -EEXIST : -ENOTDIR;
+		return;
+	}
 	if (slot == 1 || e->path[1] >= 0) {
 		/* rename/link/mount and friends naming a virtual file */
 		c->ret = e->vf_errno == SF_VF_SUCCESS ? 0 : e->vf_errno > 0 ? -e->vf_errno : -EPERM;
@@ -600,6 +610,7 @@ int sc_enter(struct sf_tracee *t)
 	c.emul_used = 0;
 	c.emul_fail = 0;
 	c.canon_ok[0] = c.canon_ok[1] = 0;
+	c.want_dir[0] = c.want_dir[1] = 0;
 	t->pf = 0;
 	t->srule = NULL;
 	t->ncounted = 0;
@@ -637,7 +648,6 @@ int sc_enter(struct sf_tracee *t)
 	if ((c.nr == SYS_getdents64 || c.nr == SYS_getdents) && sf_tab->nvdirs && !c.skip)
 		vdir_getdents(t, &c);
 	int via_vdir[2] = { 0, 0 };
-	int want_dir[2] = { 0, 0 }; /* "x/", "x/.": the kernel wants a directory */
 
 	/* Path rules: resolve each path argument once (syscall rules reuse it). */
 	const struct sf_rule *prule[2] = { NULL, NULL };
@@ -661,8 +671,8 @@ int sc_enter(struct sf_tracee *t)
 				continue;
 			c.canon_ok[i] = 1;
 			size_t rl = strlen(raw);
-			want_dir[i] = raw[rl - 1] == '/' || !strcmp(raw, ".") ||
-				      (rl >= 2 && !strcmp(raw + rl - 2, "/."));
+			c.want_dir[i] = raw[rl - 1] == '/' || !strcmp(raw, ".") ||
+					(rl >= 2 && !strcmp(raw + rl - 2, "/."));
 			if (!strncmp(c.canon[i], "/proc/self/attr/", 16))
 				t->cred = -1; /* may change its LSM label: never answer for it */
 			via_vdir[i] = t->via_vdir;
@@ -706,7 +716,7 @@ int sc_enter(struct sf_tracee *t)
 		case ACT_REDIRECT: {
 			struct rewrite *w = &rw[nrw];
 			int tl = sf_redirect(rule, c.canon[i], w->data, sizeof(w->data));
-			if (tl >= 0 && want_dir[i] && tl > 0 && w->data[tl - 1] != '/') {
+			if (tl > 0 && c.want_dir[i] && w->data[tl - 1] != '/') {
 				/* keep it: a file target must still give ENOTDIR */
 				if ((size_t)tl + 1 < sizeof(w->data))
 					strcpy(w->data + tl, "/");

@@ -345,3 +345,19 @@ def test_rewrite_survives_the_program_unmapping_tracer_memory(
     res = run_sysfake(run(fake(CAP, CAP_TEXT), cmd=[prog, CAP]))
     assert (res.returncode, res.stdout) == (
         0, f"first={text}|second={text}|unmapped=1\n"), describe(res)
+
+
+@pytest.mark.parametrize("backend", [[], ["--backend", "python"]], ids=["c", "python"])
+def test_virtual_file_named_as_a_directory_fails_like_a_real_file(
+        progs: Progs, tmp_path: Path, backend: list[str]) -> None:
+    """`file/` wants a directory: a virtual regular file gives the errors a
+    real one gives (ENOTDIR; EISDIR for O_CREAT; EEXIST for mkdir), never its
+    content."""
+    real = tmp_path / "real"
+    real.write_text("x\n")
+    want = subprocess.run([progs["slashcalls"], str(real)], capture_output=True, text=True,
+                          check=True).stdout
+    assert "open: ENOTDIR\n" in want and "mkdir: EEXIST\n" in want
+    res = run_sysfake(["run", *backend, *fake(VIRT, VIRT_TEXT), "--",
+                       progs["slashcalls"], VIRT])
+    assert (res.returncode, res.stdout) == (0, want), describe(res)

@@ -227,10 +227,14 @@ class Decider:
                 if answer == SUCCESS:
                     return Outcome(ret=0)
                 return _fail(answer if isinstance(answer, int) else errno.EPERM)
-            return self._content(call, idx, argi, answer)
+            as_dir = _wants_dir(raw)
+            if as_dir and answer != OPEN:  # "file/": the lookup wants a directory
+                return _fail(errno.EEXIST if answer == errno.EEXIST else errno.ENOTDIR)
+            return self._content(call, idx, argi, answer, as_dir)
         return out if out.paths else None
 
-    def _content(self, call: Call, idx: int, argi: int, answer: str | int) -> Outcome:
+    def _content(self, call: Call, idx: int, argi: int, answer: str | int,
+                 as_dir: bool = False) -> Outcome:
         v = self.vfiles.files[idx]
         fd = self.vfiles.fds[idx]
         a = call.args
@@ -240,7 +244,7 @@ class Decider:
         if answer == SUCCESS:
             return Outcome(ret=0)
         if answer == OPEN:
-            return self._open(call, idx, argi, v)
+            return self._open(call, idx, argi, v, as_dir)
         if answer == REWRITE:
             return Outcome(paths={argi: self.vfiles.paths[idx]})
         if answer == STAT:
@@ -269,7 +273,8 @@ class Decider:
             return _fail(exc.errno or errno.EIO)
         return Outcome(ret=0)
 
-    def _open(self, call: Call, idx: int, argi: int, v: VirtualFile) -> Outcome:
+    def _open(self, call: Call, idx: int, argi: int, v: VirtualFile,
+              as_dir: bool = False) -> Outcome:
         name = call.info.name
         how = b""
         if name == "openat2":
@@ -284,6 +289,8 @@ class Decider:
             flags = call.args[OPEN_FLAGS_ARG[name]]
         else:  # creat
             flags = O_CREAT | O_WRONLY | O_TRUNC
+        if as_dir:  # "file/": refused before any permission check
+            return _fail(errno.EISDIR if flags & O_CREAT else errno.ENOTDIR)
         if v.readonly and (flags & O_ACCMODE or flags & O_TRUNC):
             return _fail(errno.EACCES)
         if flags & (O_CREAT | O_EXCL) == O_CREAT | O_EXCL:
