@@ -10,11 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from support import describe, require, run_sysfake
+from support import describe, missing, require, run_sysfake
 from support.progs import Progs
 
 ANSWERED = "answered by the tracer"
 CALLS = ("stat", "lstat", "newfstatat", "newfstatat_nofollow", "statx", "statx_all")
+
+
+def need_root() -> None:
+    if os.geteuid() != 0:
+        missing("needs root (credentials, chroot, mount namespaces)")
 
 
 def same_lines(prefix: str = "", result: str = "ok", ro: str = "EFAULT") -> str:
@@ -56,8 +61,8 @@ def test_missing_target_left_to_the_kernel(progs: Progs, tmp_path: Path) -> None
     assert ANSWERED not in res.stderr, describe(res)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop credentials")
 def test_dropped_credentials_are_looked_at_again(progs: Progs, tmp_path: Path) -> None:
+    need_root()
     priv = tmp_path / "priv"
     priv.mkdir(mode=0o700)
     tmp_path.chmod(0o755)
@@ -84,8 +89,8 @@ def test_procfs_target_is_left_to_the_kernel(progs: Progs, tmp_path: Path) -> No
     assert ANSWERED not in res.stderr, describe(res)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="chroot needs root")
 def test_after_chroot_the_target_is_the_new_roots(progs: Progs, tmp_path: Path) -> None:
+    need_root()
     # The same absolute path names a different file inside the new root; the
     # tracer must not answer from its own root.
     dst = tmp_path / "x" / "dst"
@@ -104,8 +109,8 @@ def test_after_chroot_the_target_is_the_new_roots(progs: Progs, tmp_path: Path) 
     assert ANSWERED not in res.stderr, describe(res)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="mount namespaces need root")
 def test_in_a_new_mount_namespace_the_target_is_its_own(progs: Progs, tmp_path: Path) -> None:
+    need_root()
     d = tmp_path / "mnt"
     d.mkdir()
     (d / "dst").write_text("host file\n")
