@@ -330,14 +330,18 @@ static void creation_free(struct creation **pp)
 /* First stop of a tid we do not know yet. */
 static void on_unknown(struct sf_tracee *c)
 {
-	pid_t tgid, ppid, nsid;
-	status_ids(c->tid, &tgid, &ppid, &nsid);
-	c->ns_tid = nsid > 0 ? nsid : c->tid;
 	struct creation **hit = NULL;
 	/* 1: the event named our tid */
 	for (struct creation **pp = &creations; *pp && !hit; pp = &(*pp)->next)
 		if (!(*pp)->local && (*pp)->id == c->tid)
 			hit = pp;
+	/* Linux ids are exact: such a hit needs no /proc facts (one status read
+	 * less per fork; the namespace id is read when first needed). */
+	pid_t tgid = c->tid, ppid = 0, nsid = 0;
+	if (!hit || !have_nspid()) {
+		status_ids(c->tid, &tgid, &ppid, &nsid);
+		c->ns_tid = nsid > 0 ? nsid : c->tid;
+	}
 	/* 2: gVisor: the oldest creation by our creator whose id is not ours: a
 	 * namespace-local one, or one whose tid is no live child of that creator
 	 * (the id only collided with some other task). */

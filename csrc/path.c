@@ -162,9 +162,13 @@ int proc_root(struct sf_tracee *t)
 /* Read a /proc link of the tracee and convert it to the tracee's own view. */
 static int proc_link(struct sf_tracee *t, const char *what, char *out, size_t outlen)
 {
-	char p[80];
-	snprintf(p, sizeof(p), "/proc/%d/%s", t->tid, what);
-	ssize_t n = readlink(p, out, outlen - 1);
+	int d = tr_procdir(t);
+	ssize_t n = d >= 0 ? readlinkat(d, what, out, outlen - 1) : -1;
+	if (n < 0) {
+		char p[80];
+		snprintf(p, sizeof(p), "/proc/%d/%s", t->tid, what);
+		n = readlink(p, out, outlen - 1);
+	}
 	if (n <= 0 || out[0] != '/')
 		return -1;
 	out[n] = 0;

@@ -1,4 +1,7 @@
 /* Registry of tracees (threads), processes and address spaces. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -7,6 +10,7 @@
 #define NBUCKETS 4096
 static struct sf_tracee *buckets[NBUCKETS];
 static size_t ntracees;
+static int nprocdirs;
 
 static unsigned hash(pid_t tid) { return (unsigned)tid * 2654435761u % NBUCKETS; }
 
@@ -26,6 +30,7 @@ struct sf_tracee *tr_new(pid_t tid)
 	t->tid = tid;
 	t->slot = -1;
 	t->vdir_pos = -1;
+	t->procdir = -1;
 	unsigned h = hash(tid);
 	t->next = buckets[h];
 	buckets[h] = t;
@@ -47,12 +52,34 @@ void tr_del(struct sf_tracee *t)
 	}
 	if (t->proc)
 		proc_put(t->proc);
+	if (t->procdir >= 0) {
+		close(t->procdir);
+		nprocdirs--;
+	}
 	free(t->rec);
 	free(t);
 	ntracees--;
 }
 
 size_t tr_count(void) { return ntracees; }
+
+/* /proc/<tid> held open for a thread that reads its links again and again (a
+ * relative path per call): readlinkat(fd, "fd/N") skips the walk through
+ * /proc and the pid lookup. The fd names the task, not the number, so it
+ * never reaches a reused tid; it follows the tid across a non-leader exec as
+ * /proc/<tid> does. Bounded, to stay far from the tracer's fd limit. */
+#define MAX_PROCDIRS 64
+int tr_procdir(struct sf_tracee *t)
+{
+	if (t->procdir >= 0 || t->proclinks++ < 1 || nprocdirs >= MAX_PROCDIRS)
+		return t->procdir;
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%d", t->tid);
+	t->procdir = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (t->procdir >= 0)
+		nprocdirs++;
+	return t->procdir;
+}
 
 void tr_foreach(void (*fn)(struct sf_tracee *, void *), void *arg)
 {
