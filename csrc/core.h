@@ -227,6 +227,9 @@ struct sf_tracee {
 	int group_stop;      /* in PTRACE_LISTEN */
 	sf_regs saved;
 	struct sf_recpend *rec; /* record mode: what to write at exit, or NULL */
+	unsigned char *rec_last; /* record mode: its last syscall record (after the time) */
+	size_t rec_last_n;
+	unsigned rec_last_gen;
 	/* creation link (see loop.c) */
 	pid_t creator;       /* tid of the tracee whose fork event created us, 0 unknown */
 	int parked;          /* first stop seen before the creator's event */

@@ -57,6 +57,7 @@ void tr_del(struct sf_tracee *t)
 		nprocdirs--;
 	}
 	free(t->rec);
+	free(t->rec_last);
 	free(t);
 	ntracees--;
 }

@@ -38,6 +38,10 @@ def exit_(t: float, tid: int, status: int) -> bytes:
     return common(4, 20, t) + struct.pack("<ii", tid, status)
 
 
+def repeat(t: float, tid: int, flags: int = 0) -> bytes:
+    return common(5, 16, t, flags) + struct.pack("<i", tid)
+
+
 OPENAT, IOCTL, WRITE_ = 257, 16, 1
 AT_FDCWD = 0xFFFFFF9C  # -100 as the register holds it (upper half zero)
 ENOENT, EPERM, EIO = 2, 1, 5

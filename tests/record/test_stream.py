@@ -15,13 +15,14 @@ from sysfake.record.stream import (
     RawExit,
     RawFork,
     RawRecord,
+    RawRepeat,
     RawSyscall,
     decode_one,
     encode,
     make_pipe,
 )
 
-from .helpers import AT_FDCWD, OPENAT, T0, exec_, exit_, fork, scenario, syscall
+from .helpers import AT_FDCWD, OPENAT, T0, exec_, exit_, fork, repeat, scenario, syscall
 
 
 def test_decode_each_type() -> None:
@@ -69,6 +70,28 @@ def test_any_chunking(step: int) -> None:
 def test_encode_roundtrip() -> None:
     recs = Decoder().feed(scenario())
     assert b"".join(encode(r) for r in recs) == scenario()
+
+
+def test_repeat_is_the_threads_last_syscall_at_a_new_time() -> None:
+    a = syscall(T0, 7, 7, OPENAT, -2, [AT_FDCWD, 1], b"x", b"/x", rule=0)
+    b = syscall(T0 + 1, 8, 7, OPENAT, 3, [AT_FDCWD, 2], b"y", b"/y")
+    assert decode_one(repeat(T0 + 5, 8)) == RawRepeat(T0 + 5, 0, 8)
+    out = Decoder().feed(a + b + repeat(T0 + 2, 7) + repeat(T0 + 3, 8) + repeat(T0 + 4, 7))
+    assert [(r.time, r.tid) for r in out] == [(T0, 7), (T0 + 1, 8), (T0 + 2, 7), (T0 + 3, 8),
+                                             (T0 + 4, 7)]
+    assert out[2] == RawSyscall(T0 + 2, 0, 7, 7, OPENAT, 0, -2, (AT_FDCWD, 1, 0, 0, 0, 0),
+                                "x", "/x")
+    assert encode(RawRepeat(T0 + 5, 0, 8)) == repeat(T0 + 5, 8)
+
+
+@pytest.mark.parametrize("between", [exec_(T0, 7, 1, b"/bin/x", b"x", [b"x"]), fork(T0, 7, 9),
+                                     exit_(T0, 9, 0)])
+def test_repeat_after_exec_fork_or_exit_is_an_error(between: bytes) -> None:
+    a = syscall(T0, 7, 7, OPENAT, -2, [AT_FDCWD], b"x", b"/x")
+    dec = Decoder()
+    out = dec.feed(a + repeat(T0, 7) + between + repeat(T0, 7) + a)
+    assert len(out) == 3 and dec.error is not None
+    assert "repeat record for thread 7, which has no syscall record" in dec.error
 
 
 def test_unknown_type_is_skipped() -> None:

@@ -75,6 +75,8 @@ records = st.one_of(
     st.builds(lambda t, tid, s: helpers.exit_(t, tid, s), st.floats(min_value=0, max_value=4e9),
               tids, st.integers(min_value=0, max_value=0xFFFF)),
     st.binary(min_size=12, max_size=12).map(lambda b: struct.pack("<H", 12) + b"\x09" + b[3:]),
+    st.builds(lambda t, tid, f: helpers.repeat(t, tid, f), st.floats(min_value=0, max_value=4e9),
+              tids, st.integers(min_value=0, max_value=255)),
 )
 
 
@@ -95,7 +97,7 @@ def test_fast_lines_are_the_ordinary_trace(recs: list[bytes], chunk: int) -> Non
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.sampled_from(range(6)), min_size=1, max_size=60),
+@given(st.lists(st.sampled_from(range(8)), min_size=1, max_size=60),
        st.lists(st.floats(min_value=0, max_value=4e9), min_size=60, max_size=60))
 def test_repeated_calls_reuse_lines_but_follow_exec(picks: list[int], times: list[float]) -> None:
     # the same call again and again (a loop), with execs and forks that change
@@ -108,6 +110,8 @@ def test_repeated_calls_reuse_lines_but_follow_exec(picks: list[int], times: lis
         lambda t: helpers.exec_(t, 3, 1, b"/bin/x", b"x", [b"x"]),
         lambda t: helpers.exec_(t, 3, 1, b"/bin/y", b"y", [b"y"]),
         lambda t: helpers.fork(t, 3, 4, 0x11),
+        lambda t: helpers.repeat(t, 3),
+        lambda t: helpers.repeat(t, 4),
     ]
     data = b"".join(pool[k](times[i]) for i, k in enumerate(picks))
     slow_dec, slow_en = Decoder(), Enricher()

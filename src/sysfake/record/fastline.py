@@ -17,9 +17,12 @@ from .enrich import Enricher
 from .stream import (
     COMMON,
     NO_RULE,
+    REPEAT_BODY,
     SYSCALL_BODY,
+    T_REPEAT,
     T_SYSCALL,
     Decoder,
+    RawRepeat,
     StreamError,
     Unknown,
     decode_one,
@@ -30,6 +33,7 @@ from .trace import _arg, _dumps, to_json
 _str = json.encoder.encode_basestring  # what json.dumps uses with ensure_ascii=False
 _HEAD = struct.Struct("<" + COMMON.format.lstrip("<") + SYSCALL_BODY.format.lstrip("<"))
 _HEAD_SIZE = _HEAD.size
+_REPEAT = struct.Struct("<" + COMMON.format.lstrip("<") + REPEAT_BODY.format.lstrip("<"))
 _REST_MAX = 4096  # distinct lines kept; cleared when full
 
 
@@ -56,13 +60,28 @@ class Lines:
         # record bytes after the time, flags and the thread's facts -> the
         # rest of the line
         self._rest: dict[tuple[bytes, int, int, int, str, str], str] = {}
+        # tid -> the rest of its last syscall line, for repeat records (an
+        # exec, fork or exit record ends what a repeat may refer to)
+        self._last: dict[int, str] = {}
 
     def __call__(self, buf: bytearray, pos: int, size: int) -> str | None:
-        if buf[pos + 2] != T_SYSCALL or size < _HEAD_SIZE:
+        typ = buf[pos + 2]
+        if typ == T_REPEAT and size == _REPEAT.size:
+            _, _, _, tm, tid = _REPEAT.unpack_from(buf, pos)
+            rest = self._last.get(tid)
+            if rest is None:
+                raise StreamError(f"repeat record for thread {tid}, "
+                                  f"which has no syscall record to repeat")
+            self.enricher.events += 1
+            return f'{{"time":{float.__repr__(tm)},{rest}'
+        if typ != T_SYSCALL or size < _HEAD_SIZE:
             rec = decode_one(bytes(buf[pos:pos + size]))
             if isinstance(rec, Unknown):
                 self.decoder.unknown += 1
                 return None
+            if isinstance(rec, RawRepeat):  # a repeat record of the wrong size
+                raise StreamError(f"repeat record of {size} bytes")
+            self._last.clear()
             return to_json(self.enricher.convert(rec)) + "\n"
         (_, _, flags, tm, tid, tgid, nr, rid, ret, a0, a1, a2, a3, a4, a5, raw_len,
          canon_len) = _HEAD.unpack_from(buf, pos)
@@ -92,6 +111,7 @@ class Lines:
             if len(self._rest) >= _REST_MAX:
                 self._rest.clear()
             self._rest[key] = rest
+        self._last[tid] = rest
         return f'{{"time":{float.__repr__(tm)},{rest}'
 
 

@@ -2,7 +2,8 @@
 
 Format (docs/design.md, "Record stream"; little-endian): every record starts
 with `u16 size` (whole record), `u8 type`, `u8 flags`, `f64 time`; the body
-depends on the type (syscall 1, exec 2, fork 3, exit 4).
+depends on the type (syscall 1, exec 2, fork 3, exit 4, repeat 5: the
+thread's last syscall record again, at a new time).
 
 `Drain` owns the read end of the pipe. One thread only moves bytes from the
 pipe into memory (so the pipe never fills and the tracer never waits on
@@ -18,7 +19,7 @@ import struct
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar, Union
 
 COMMON = struct.Struct("<HBBd")  # size type flags time: 12 bytes
@@ -26,8 +27,9 @@ SYSCALL_BODY = struct.Struct("<iiiiq6QHH")  # tid tgid nr rule_id ret args[6] ra
 EXEC_BODY = struct.Struct("<iiHHH")  # tid ppid exe_len comm_len argv_len
 FORK_BODY = struct.Struct("<iiQ")  # parent_tid child_tid clone_flags
 EXIT_BODY = struct.Struct("<ii")  # tid wait_status
+REPEAT_BODY = struct.Struct("<i")  # tid
 
-T_SYSCALL, T_EXEC, T_FORK, T_EXIT = 1, 2, 3, 4
+T_SYSCALL, T_EXEC, T_FORK, T_EXIT, T_REPEAT = 1, 2, 3, 4, 5
 ARGV_MAX = 1024  # the core keeps this much of /proc/PID/cmdline
 NO_RULE = -1
 
@@ -87,6 +89,15 @@ RawRecord = Union[RawSyscall, RawExec, RawFork, RawExit]
 
 
 @dataclass(frozen=True)
+class RawRepeat:
+    """Thread `tid`'s last syscall record again, at `time` (Decoder resolves it)."""
+
+    time: float
+    flags: int
+    tid: int
+
+
+@dataclass(frozen=True)
 class Unknown:
     """A well-framed record of a type this decoder does not know (skipped)."""
 
@@ -94,8 +105,9 @@ class Unknown:
     size: int
 
 
-def decode_one(rec: bytes) -> RawRecord | Unknown:
-    """Decode one whole record (exactly `size` bytes). Raises StreamError."""
+def decode_one(rec: bytes) -> RawRecord | RawRepeat | Unknown:
+    """Decode one whole record (exactly `size` bytes). Raises StreamError.
+    A repeat record stays a RawRepeat: only a Decoder knows what it repeats."""
     if len(rec) < COMMON.size:
         raise StreamError(f"record of {len(rec)} bytes is shorter than its header")
     size, typ, flags, tm = COMMON.unpack_from(rec, 0)
@@ -143,6 +155,11 @@ def decode_one(rec: bytes) -> RawRecord | Unknown:
             raise StreamError(f"exit record of {size} bytes")
         tid, status = EXIT_BODY.unpack_from(body, 0)
         return RawExit(tm, flags, tid, status)
+    if typ == T_REPEAT:
+        if len(body) != REPEAT_BODY.size:
+            raise StreamError(f"repeat record of {size} bytes")
+        (tid,) = REPEAT_BODY.unpack_from(body, 0)
+        return RawRepeat(tm, flags, tid)
     return Unknown(typ, size)
 
 
@@ -150,8 +167,6 @@ T = TypeVar("T")
 _SIZE = struct.Struct("<H")
 
 
-def _decode_at(buf: bytearray, pos: int, size: int) -> RawRecord | Unknown:
-    return decode_one(bytes(buf[pos:pos + size]))
 
 
 class Decoder:
@@ -164,10 +179,25 @@ class Decoder:
         self._buf = bytearray()
         self.error: str | None = None
         self.unknown = 0  # skipped records of unknown type
+        self._last: dict[int, RawSyscall] = {}  # what a repeat record repeats
+
+    def _decode_at(self, buf: bytearray, pos: int, size: int) -> RawRecord | Unknown:
+        rec = decode_one(bytes(buf[pos:pos + size]))
+        if isinstance(rec, RawRepeat):
+            last = self._last.get(rec.tid)
+            if last is None:
+                raise StreamError(f"repeat record for thread {rec.tid}, "
+                                  f"which has no syscall record to repeat")
+            return replace(last, time=rec.time)
+        if isinstance(rec, RawSyscall):
+            self._last[rec.tid] = rec
+        elif not isinstance(rec, Unknown):
+            self._last.clear()
+        return rec
 
     def feed(self, data: bytes) -> list[RawRecord]:
         out: list[RawRecord] = []
-        for rec in self.frame(data, _decode_at):
+        for rec in self.frame(data, self._decode_at):
             if isinstance(rec, Unknown):
                 self.unknown += 1
             else:
@@ -237,7 +267,14 @@ def encode_exit(r: RawExit) -> bytes:
     return _common(T_EXIT, COMMON.size + len(body), r.time, r.flags) + body
 
 
-def encode(r: RawRecord) -> bytes:
+def encode_repeat(r: RawRepeat) -> bytes:
+    body = REPEAT_BODY.pack(r.tid)
+    return _common(T_REPEAT, COMMON.size + len(body), r.time, r.flags) + body
+
+
+def encode(r: RawRecord | RawRepeat) -> bytes:
+    if isinstance(r, RawRepeat):
+        return encode_repeat(r)
     if isinstance(r, RawSyscall):
         return encode_syscall(r)
     if isinstance(r, RawExec):
@@ -362,5 +399,5 @@ class Drain:
 
 
 __all__ = ["ARGV_MAX", "NO_RULE", "Decoder", "Drain", "RawExec", "RawExit", "RawFork",
-           "RawRecord", "RawSyscall", "StreamError", "Unknown", "decode_one", "encode",
+           "RawRecord", "RawRepeat", "RawSyscall", "StreamError", "Unknown", "decode_one", "encode",
            "make_pipe"]
