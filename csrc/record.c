@@ -150,24 +150,29 @@ void rec_exec(struct sf_tracee *t)
 	gen++;
 	if (rfd < 0)
 		return;
-	char p[64], exe[SF_PATH_MAX], comm[32], argv[1024], status[1024];
+	char p[64], exe[SF_PATH_MAX], comm[32], argv[1024], st[512];
 	snprintf(p, sizeof(p), "/proc/%d/exe", t->tid);
 	ssize_t en = readlink(p, exe, sizeof(exe) - 1);
 	if (en < 0)
 		en = 0;
-	snprintf(p, sizeof(p), "/proc/%d/comm", t->tid);
-	size_t cn = read_small(p, comm, sizeof(comm));
-	if (cn && comm[cn - 1] == '\n')
-		cn--;
 	snprintf(p, sizeof(p), "/proc/%d/cmdline", t->tid);
 	size_t an = read_small(p, argv, sizeof(argv));
-	snprintf(p, sizeof(p), "/proc/%d/status", t->tid);
-	size_t sn = read_small(p, status, sizeof(status) - 1);
-	status[sn] = 0;
+	/* "pid (comm) state ppid ...": comm and ppid in one short read (comm may
+	 * hold spaces and parentheses: it ends at the last ')') */
+	snprintf(p, sizeof(p), "/proc/%d/stat", t->tid);
+	size_t sn = read_small(p, st, sizeof(st) - 1);
+	st[sn] = 0;
 	int32_t ppid = 0;
-	char *l = strstr(status, "\nPPid:");
-	if (l)
-		ppid = (int32_t)strtol(l + 6, NULL, 10);
+	size_t cn = 0;
+	char *open_ = strchr(st, '('), *close_ = strrchr(st, ')');
+	if (open_ && close_ && close_ > open_) {
+		cn = (size_t)(close_ - open_ - 1);
+		if (cn > sizeof(comm))
+			cn = sizeof(comm);
+		memcpy(comm, open_ + 1, cn);
+		if (close_[1] == ' ' && close_[2] && close_[3] == ' ')
+			ppid = (int32_t)strtol(close_ + 4, NULL, 10);
+	}
 	unsigned char *q = put(R_EXEC, 12 + 8 + 6 + (size_t)en + cn + an);
 	if (!q)
 		return;

@@ -141,3 +141,20 @@ def test_live_progress_only_on_a_terminal(tmp_path: Path) -> None:
     assert int(last.split(":")[1].split()[0]) >= 7, last  # sh + 6 cats (sleeps too)
     res = run_sysfake(["record", "-o", str(tmp_path / "u.jsonl"), "--", *cmd])
     assert res.returncode == 0 and "sysfake record:" not in res.stderr, describe(res)
+
+
+def test_exec_record_names_a_comm_with_parentheses_and_its_parent(progs: Progs,
+                                                                  tmp_path: Path) -> None:
+    # comm and the parent come from one /proc/PID/stat line, where a comm
+    # like this one could be taken for the end of the field
+    odd = tmp_path / "r) (x y"
+    odd.write_bytes(Path(progs["readfile"]).read_bytes())
+    odd.chmod(0o755)
+    trace = tmp_path / "t.jsonl"
+    res = run_sysfake(["record", "-o", str(trace), "--", "sh", "-c",
+                       f"{shlex.quote(str(odd))} /proc/sys/kernel/ostype; echo done"])
+    assert res.returncode == 0 and res.stdout.endswith("done\n"), describe(res)
+    execs = [r for r in _events(trace) if r["type"] == "exec"]
+    assert [r["comm"] for r in execs] == ["sh", "r) (x y"], execs
+    assert execs[1]["exe"] == str(odd) and execs[1]["ppid"] == execs[0]["pid"]
+    assert execs[1]["argv"] == [str(odd), "/proc/sys/kernel/ostype"]

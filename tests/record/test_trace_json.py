@@ -62,7 +62,7 @@ records = st.one_of(
     st.builds(lambda t, tid, tgid, nr, ret, args, raw, canon, rule, flags:
               helpers.syscall(t, tid, tgid, nr, ret, args, raw, canon, rule, flags),
               st.floats(min_value=0, max_value=4e9), tids, tids,
-              st.sampled_from([0, 2, 4, 6, 21, 59, 257, 262, 332, 999, -1]),
+              st.sampled_from([0, 2, 4, 6, 13, 16, 21, 59, 62, 157, 257, 262, 332, 999, -1]),
               st.integers(min_value=-5000, max_value=2**40),
               st.lists(st.integers(min_value=0, max_value=2**64 - 1), max_size=6),
               paths, paths, st.integers(min_value=-1, max_value=5),

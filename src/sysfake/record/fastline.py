@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json.encoder
 import struct
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from .enrich import Enricher
 from .stream import (
@@ -27,7 +27,16 @@ from .stream import (
     Unknown,
     decode_one,
 )
-from .syscalls import decode_args, errno_name, name_of
+from .syscalls import (
+    Arg,
+    ArgSpec,
+    arg_text,
+    arg_value,
+    errno_name,
+    may_have_text,
+    name_of,
+    prototype,
+)
 from .trace import _arg, _dumps, to_json
 
 _str = json.encoder.encode_basestring  # what json.dumps uses with ensure_ascii=False
@@ -37,12 +46,66 @@ _REPEAT = struct.Struct("<" + COMMON.format.lstrip("<") + REPEAT_BODY.format.lst
 _REST_MAX = 4096  # distinct lines kept; cleared when full
 
 
-@lru_cache(maxsize=4096)
-def _call_json(nr: int, args: tuple[int, int, int, int, int, int]) -> str:
-    """'"syscall":...,"nr":...,"args":[...]' for one distinct call."""
+@cache
+def _call_plan(nr: int) -> tuple[str, str, tuple[tuple[str | None, ArgSpec, int], ...]]:
+    """How one syscall's '"syscall":...,"args":[...]' is built: the name, and per
+    argument either the JSON before its value (an argument that never has a
+    text: only its number varies) or None (rendered whole, by value)."""
     name = name_of(nr)
-    return (f'"syscall":{_str(name)},"nr":{int.__repr__(nr)},'
-            f'"args":{_dumps([_arg(a) for a in decode_args(name, args)])}')
+    proto = prototype(name)
+    specs = (proto[:6] if proto is not None
+             else tuple(ArgSpec(f"arg{i}", None) for i in range(6)))
+    slots = tuple((None if may_have_text(name, sp) else
+                   _dumps({"name": sp.name, "type": sp.type, "value": 0})[:-2], sp,
+                   _value_kind(sp.type))
+                  for sp in specs)
+    return name, f'"syscall":{_str(name)},"nr":{int.__repr__(nr)},"args":[', slots
+
+
+def _value_kind(ctype: str | None) -> int:
+    """Which arg_value() conversion a type takes: 32 or 64 (signed), 0 (unsigned 32), -1."""
+    for kind, probe in ((32, -1 & 0xFFFFFFFF), (64, -1 & 0xFFFFFFFFFFFFFFFF)):
+        if arg_value(ctype, probe) == -1:
+            return kind
+    return 0 if arg_value(ctype, 1 << 40) == 0 else -1
+
+
+@lru_cache(maxsize=8192)
+def _text_arg_json(name: str, spec: ArgSpec, value: int) -> str:
+    return _dumps(_arg(Arg(spec.name, spec.type, value, arg_text(name, spec, value))))
+
+
+def _call_json(nr: int, args: tuple[int, int, int, int, int, int]) -> str:
+    """'"syscall":...,"nr":...,"args":[...]': decode_args + _arg + json, per argument."""
+    name, head, slots = _call_plan(nr)
+    parts = []
+    for (pre, spec, kind), raw in zip(slots, args):
+        if kind == -1:
+            v = raw & 0xFFFFFFFFFFFFFFFF
+        elif kind == 0:
+            v = raw & 0xFFFFFFFF
+        else:
+            v = raw & ((1 << kind) - 1)
+            if v >> (kind - 1):
+                v -= 1 << kind
+        parts.append(_text_arg_json(name, spec, v) if pre is None
+                     else f"{pre}{int.__repr__(v)}}}")
+    return f'{head}{",".join(parts)}]'
+
+
+@lru_cache(maxsize=1024)
+def _thread_json(tid: int, tgid: int, ppid: int, exe: str, comm: str) -> str:
+    return (f'"pid":{int.__repr__(tid)},"tgid":{int.__repr__(tgid)},'
+            f'"ppid":{int.__repr__(ppid)},"exe":{_str(exe)},"comm":{_str(comm)}')
+
+
+@lru_cache(maxsize=4096)
+def _paths_json(both: bytes, raw_len: int) -> str:
+    """'"path":...,"resolved":...' from the record's two paths, back to back."""
+    raw = both[:raw_len].decode("utf-8", "surrogateescape")
+    canon = both[raw_len:].decode("utf-8", "surrogateescape")
+    return (f'"path":{_str(raw) if raw else "null"},'
+            f'"resolved":{_str(canon) if canon else "null"}')
 
 
 @lru_cache(maxsize=1024)
@@ -97,15 +160,9 @@ class Lines:
                st.comm)
         rest = self._rest.get(key)
         if rest is None:
-            raw = bytes(buf[p:p + raw_len]).decode("utf-8", "surrogateescape")
-            canon = bytes(buf[p + raw_len:p + raw_len + canon_len]).decode(
-                "utf-8", "surrogateescape")
-            rest = (f'"pid":{int.__repr__(tid)},'
-                    f'"tgid":{int.__repr__(st.tgid)},"ppid":{int.__repr__(st.ppid)},'
-                    f'"exe":{_str(st.exe)},"comm":{_str(st.comm)},'
+            rest = (f'{_thread_json(tid, st.tgid, st.ppid, st.exe, st.comm)},'
                     f'{_call_json(nr, (a0, a1, a2, a3, a4, a5))},'
-                    f'"path":{_str(raw) if raw else "null"},'
-                    f'"resolved":{_str(canon) if canon else "null"},'
+                    f'{_paths_json(bytes(buf[p:p + raw_len + canon_len]), raw_len)},'
                     f'"rule":{"null" if rid == NO_RULE else int.__repr__(rid)},'
                     f'{_result_json(ret)},"flags":{int.__repr__(flags)},"type":"syscall"}}\n')
             if len(self._rest) >= _REST_MAX:

@@ -191,6 +191,13 @@ def arg_text(syscall: str, spec: ArgSpec, value: int) -> str | None:
     return None
 
 
+def may_have_text(syscall: str, spec: ArgSpec) -> bool:
+    """False when arg_text(syscall, spec, v) is None for every v (a pointer, a count)."""
+    return (spec.name in SYSCALL_ARG_DICT.get(syscall, {})
+            or spec.name in ARGUMENT_CALLBACK.get(syscall, {})
+            or (syscall == "ioctl" and spec.name == "cmd") or spec.name in ("signum", "sig"))
+
+
 @dataclass(frozen=True)
 class Arg:
     name: str
@@ -241,5 +248,5 @@ def access_kind(syscall: str, args: Sequence[Arg]) -> str:
 
 __all__ = ["RECORDED_ERRNOS", "TRAPPED", "Arg", "ArgSpec", "access_kind", "arg_by_name",
            "arg_text", "arg_value", "decode_args", "errno_name", "errno_number",
-           "ioctl_name", "name_of", "number_of", "prototype", "trapped_numbers",
+           "ioctl_name", "may_have_text", "name_of", "number_of", "prototype", "trapped_numbers",
            "unknown_trapped"]
