@@ -59,6 +59,7 @@ def wait_status(status: int) -> tuple[int | None, str | None, bool]:
 class Enricher:
     def __init__(self) -> None:
         self.threads: dict[int, ThreadState] = {}
+        self._members: dict[int, set[int]] = {}  # tgid -> its tids (an exec ends the others)
         self.processes: set[int] = set()  # tgids ever seen
         self.alive: set[int] = set()  # tids that have not exited
         self.events = 0
@@ -67,16 +68,28 @@ class Enricher:
         st = self.threads.get(tid)
         if st is None:
             st = ThreadState(tgid if tgid is not None else tid)
-            self.threads[tid] = st
+            self._put(tid, st)
             self.alive.add(tid)
         elif tgid is not None and tgid != st.tgid:
-            st.tgid = tgid
+            self._move(tid, st, tgid)
         if tgid is not None and tgid != tid and st.ppid == 0:
             leader = self.threads.get(tgid)
             if leader is not None:
                 st.ppid, st.exe, st.comm = leader.ppid, leader.exe, leader.comm
         self.processes.add(st.tgid)
         return st
+
+    def _put(self, tid: int, st: ThreadState) -> None:
+        old = self.threads.get(tid)
+        if old is not None:
+            self._members.get(old.tgid, set()).discard(tid)
+        self.threads[tid] = st
+        self._members.setdefault(st.tgid, set()).add(tid)
+
+    def _move(self, tid: int, st: ThreadState, tgid: int) -> None:
+        self._members.get(st.tgid, set()).discard(tid)
+        st.tgid = tgid
+        self._members.setdefault(tgid, set()).add(tid)
 
     def live_processes(self) -> int:
         return len({self.threads[t].tgid for t in self.alive if t in self.threads})
@@ -97,10 +110,9 @@ class Enricher:
         if isinstance(rec, RawExec):
             st = self.state(rec.tid)
             # exec makes the thread the leader of its process; the other threads are gone
-            for tid, other in list(self.threads.items()):
-                if other.tgid == rec.tid and tid != rec.tid:
-                    self.alive.discard(tid)
-            st.tgid = rec.tid
+            for tid in self._members.get(rec.tid, set()) - {rec.tid}:
+                self.alive.discard(tid)
+            self._move(rec.tid, st, rec.tid)
             st.ppid = rec.ppid or st.ppid
             st.exe, st.comm = rec.exe, rec.comm
             self.processes.add(rec.tid)
@@ -115,7 +127,7 @@ class Enricher:
                 tgid, ppid = rec.child, parent.ppid
             else:
                 tgid, ppid = rec.child, parent.tgid
-            self.threads[rec.child] = ThreadState(tgid, ppid, parent.exe, parent.comm)
+            self._put(rec.child, ThreadState(tgid, ppid, parent.exe, parent.comm))
             self.alive.add(rec.child)
             self.processes.add(tgid)
             return ForkEvent(rec.time, rec.parent, parent.tgid, parent.ppid, parent.exe,
