@@ -78,6 +78,8 @@ int mem_read_str(struct sf_tracee *t, uint64_t addr, char *buf, size_t cap)
 	while (done < cap) {
 		uint64_t a = addr + done;
 		size_t chunk = 4096 - (a & 4095);
+		if (!done && chunk > 256)
+			chunk = 256; /* most paths are short: copy less first */
 		if (chunk > cap - done)
 			chunk = cap - done;
 		ssize_t n = mem_read(t, a, buf + done, chunk);
