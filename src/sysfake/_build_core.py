@@ -46,6 +46,24 @@ int sf_probe(struct sf_probe_result *res);
 int sf_table_check(const unsigned char *table, size_t table_len, char *err, size_t errlen);
 int sf_match_path(const unsigned char *table, size_t table_len, const char *path,
                   const char *exe, const char *comm);
+
+#define SF_LINES_DONE ...
+#define SF_LINES_FULL ...
+#define SF_LINES_NEED ...
+struct sf_lines;
+struct sf_lines *sf_lines_new(void);
+void sf_lines_free(struct sf_lines *l);
+void sf_lines_reset(struct sf_lines *l, int keep_last);
+int sf_lines_set_thread(struct sf_lines *l, int32_t tid, int32_t tgid, const char *json, size_t n);
+int sf_lines_set_last(struct sf_lines *l, int32_t tid, const char *rest, size_t n);
+int sf_lines_set_call(struct sf_lines *l, int32_t nr, const char *head, size_t headn, int nargs,
+                      const int *kinds, const int *texts, const char *const *prefix);
+int sf_lines_set_text(struct sf_lines *l, int32_t nr, int arg, uint64_t value, const char *json,
+                      size_t n);
+int sf_lines_set_errno(struct sf_lines *l, int err, const char *json, size_t n);
+int sf_lines_render(struct sf_lines *l, const unsigned char *buf, size_t len, size_t *pos,
+                    char *out, size_t cap, size_t *outn, uint64_t *events);
+size_t sf_float_repr(double x, char *out, size_t cap);
 """
 
 ffibuilder = FFI()
@@ -57,10 +75,12 @@ if os.environ.get("SYSFAKE_SANITIZE"):
     _cflags += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g", "-O1"]
     _ldflags += ["-fsanitize=address,undefined"]
 
-_sources = sorted(glob.glob(os.path.join(CSRC, "*.c")))
+# the tracer, and record mode's line writer (csrc/render/: not the tracer's)
+_sources = sorted(glob.glob(os.path.join(CSRC, "*.c")) +
+                  glob.glob(os.path.join(CSRC, "render", "*.c")))
 ffibuilder.set_source(
     "sysfake._core",
-    '#include "sysfake.h"\n',
+    '#include "sysfake.h"\n#include "render/record_lines.h"\n',
     sources=[os.path.relpath(s, ROOT) for s in _sources],
     include_dirs=[os.path.relpath(CSRC, ROOT)],
     extra_compile_args=_cflags,

@@ -6,6 +6,12 @@ Python about 13 us more, on the tracer's CPU when both share one. Lines()
 goes from the record's bytes to its JSON line directly, for syscall records;
 the other records (exec, fork, exit: few) take the ordinary way. The output
 is exactly Decoder + Enricher + to_json (tests/record/test_trace_json.py).
+
+Lines.feed() goes faster still: csrc/render/record_lines.c writes the lines
+of the syscall and repeat records it has every piece for, and stops at the
+first one it has not; this module writes that one and hands the C writer
+what it worked out (the syscall's layout, the thread's facts, argument
+texts, the thread's last line). The C writer decides nothing itself.
 """
 from __future__ import annotations
 
@@ -44,6 +50,61 @@ _HEAD = struct.Struct("<" + COMMON.format.lstrip("<") + SYSCALL_BODY.format.lstr
 _HEAD_SIZE = _HEAD.size
 _REPEAT = struct.Struct("<" + COMMON.format.lstrip("<") + REPEAT_BODY.format.lstrip("<"))
 _REST_MAX = 4096  # distinct lines kept; cleared when full
+_OUT_CAP = 1 << 18  # bytes of lines the C writer fills per call
+_T_EXEC_FORK_EXIT = (2, 3, 4)
+
+
+def _b(s: str) -> bytes:
+    return s.encode("utf-8", "surrogateescape")  # what the trace file gets
+
+
+class _CWriter:
+    """csrc/render/record_lines.c, taught by Lines."""
+
+    def __init__(self) -> None:
+        from .._core import ffi, lib
+
+        self.ffi, self.lib = ffi, lib
+        self.h = ffi.gc(lib.sf_lines_new(), lib.sf_lines_free)
+        if self.h == ffi.NULL:
+            raise MemoryError
+        self.calls: set[int] = set()
+        self.out = ffi.new("char[]", _OUT_CAP)
+        self.pos = ffi.new("size_t *")
+        self.outn = ffi.new("size_t *")
+        self.events = ffi.new("uint64_t *")
+        for e in range(1, 4096):
+            j = _b(_str(errno_name(e)))
+            lib.sf_lines_set_errno(self.h, e, j, len(j))
+
+    def render(self, buf: bytearray, pos: int) -> tuple[int, str, int, int]:
+        """(new pos, lines, SF_LINES_* code, events) from the records at pos."""
+        self.pos[0], self.outn[0], self.events[0] = pos, 0, 0
+        rc = self.lib.sf_lines_render(self.h, self.ffi.from_buffer(buf), len(buf), self.pos,
+                                      self.out, _OUT_CAP, self.outn, self.events)
+        n = self.outn[0]
+        text = (self.ffi.unpack(self.out, n).decode("utf-8", "surrogateescape")
+                if n else "")
+        return self.pos[0], text, rc, self.events[0]
+
+    def teach_call(self, nr: int) -> None:
+        if nr in self.calls or not 0 <= nr < 1024:
+            return
+        _, head, slots = _call_plan(nr)
+        pre = [self.ffi.new("char[]", _b(p or "")) for p, _, _ in slots]
+        hb = _b(head)
+        self.lib.sf_lines_set_call(self.h, nr, hb, len(hb), len(slots),
+                                   [k for _, _, k in slots],
+                                   [int(p is None) for p, _, _ in slots], pre)
+        self.calls.add(nr)
+
+    def teach_texts(self, nr: int, args: tuple[int, ...]) -> None:
+        name, _, slots = _call_plan(nr)
+        for i, ((p, spec, kind), raw) in enumerate(zip(slots, args)):
+            if p is None:
+                v = _convert(kind, raw)
+                j = _b(_text_arg_json(name, spec, v))
+                self.lib.sf_lines_set_text(self.h, nr, i, v & 0xFFFFFFFFFFFFFFFF, j, len(j))
 
 
 @cache
@@ -75,19 +136,22 @@ def _text_arg_json(name: str, spec: ArgSpec, value: int) -> str:
     return _dumps(_arg(Arg(spec.name, spec.type, value, arg_text(name, spec, value))))
 
 
+def _convert(kind: int, raw: int) -> int:
+    """arg_value() by _value_kind()."""
+    if kind == -1:
+        return raw & 0xFFFFFFFFFFFFFFFF
+    if kind == 0:
+        return raw & 0xFFFFFFFF
+    v = raw & ((1 << kind) - 1)
+    return v - (1 << kind) if v >> (kind - 1) else v
+
+
 def _call_json(nr: int, args: tuple[int, int, int, int, int, int]) -> str:
     """'"syscall":...,"nr":...,"args":[...]': decode_args + _arg + json, per argument."""
     name, head, slots = _call_plan(nr)
     parts = []
     for (pre, spec, kind), raw in zip(slots, args):
-        if kind == -1:
-            v = raw & 0xFFFFFFFFFFFFFFFF
-        elif kind == 0:
-            v = raw & 0xFFFFFFFF
-        else:
-            v = raw & ((1 << kind) - 1)
-            if v >> (kind - 1):
-                v -= 1 << kind
+        v = _convert(kind, raw)
         parts.append(_text_arg_json(name, spec, v) if pre is None
                      else f"{pre}{int.__repr__(v)}}}")
     return f'{head}{",".join(parts)}]'
@@ -117,9 +181,10 @@ def _result_json(ret: int) -> str:
 class Lines:
     """Turn framed records into trace lines (str, with the newline)."""
 
-    def __init__(self, enricher: Enricher, decoder: Decoder) -> None:
+    def __init__(self, enricher: Enricher, decoder: Decoder, *, c_writer: bool = True) -> None:
         self.enricher = enricher
         self.decoder = decoder
+        self._c = _CWriter() if c_writer else None
         # record bytes after the time, flags and the thread's facts -> the
         # rest of the line
         self._rest: dict[tuple[bytes, int, int, int, str, str], str] = {}
@@ -170,6 +235,70 @@ class Lines:
             self._rest[key] = rest
         self._last[tid] = rest
         return f'{{"time":{float.__repr__(tm)},{rest}'
+
+    def feed(self, data: bytes) -> list[str]:
+        """The lines of the whole records in `data` (after what is buffered)."""
+        dec = self.decoder
+        buf = dec.take(data)
+        if buf is None:
+            return []
+        out: list[str] = []
+        pos, n, c = 0, len(buf), self._c
+        while True:
+            if c is not None:
+                pos, text, rc, events = c.render(buf, pos)
+                if text:
+                    out.append(text)
+                    self.enricher.events += events
+                if rc == 0:  # SF_LINES_DONE
+                    break
+                if rc == 1:  # SF_LINES_FULL
+                    continue
+            if n - pos < 2:
+                break
+            size = buf[pos] | buf[pos + 1] << 8
+            if size < COMMON.size:
+                dec.error = f"bad record size {size} at stream offset +{pos}"
+                break
+            if n - pos < size:
+                break
+            threads = len(self.enricher.threads)
+            try:
+                line = self(buf, pos, size)
+            except StreamError as e:
+                dec.error = str(e)
+                break
+            if line:
+                out.append(line)
+            if c is not None:
+                self._teach(c, buf, pos, size, threads)
+            pos += size
+        dec.consumed(pos)
+        return out
+
+    def _teach(self, c: _CWriter, buf: bytearray, pos: int, size: int, threads: int) -> None:
+        """Hand the C writer what writing this record in Python worked out."""
+        typ = buf[pos + 2]
+        if typ in _T_EXEC_FORK_EXIT:
+            c.lib.sf_lines_reset(c.h, 0)  # as self._last.clear(): facts may change
+            return
+        if len(self.enricher.threads) != threads:
+            # a new thread: others may take its facts from now on (state())
+            c.lib.sf_lines_reset(c.h, 1)
+        if typ == T_REPEAT and size == _REPEAT.size:
+            tid = _REPEAT.unpack_from(buf, pos)[4]
+        elif typ == T_SYSCALL and size >= _HEAD_SIZE:
+            f = _HEAD.unpack_from(buf, pos)
+            tid, nr = f[4], f[6]
+            st = self.enricher.threads[tid]
+            j = _b(_thread_json(tid, st.tgid, st.ppid, st.exe, st.comm))
+            c.lib.sf_lines_set_thread(c.h, tid, st.tgid, j, len(j))
+            c.teach_call(nr)
+            c.teach_texts(nr, tuple(f[9:15]))
+        else:
+            return
+        r = _b(self._last[tid])
+        c.lib.sf_lines_set_last(c.h, tid, r, len(r))
 
 
 __all__ = ["Lines"]

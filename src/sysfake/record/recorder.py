@@ -153,7 +153,7 @@ def record(
 
         rfd, wfd = make_pipe()
         drain = Drain(rfd, sink)
-        drain.frame = Lines(enricher, drain.decoder)  # bytes -> trace lines
+        drain.chunk = Lines(enricher, drain.decoder).feed  # bytes -> trace lines
         drain.start()
         show = sys.stderr.isatty() if progress is None else progress
         prog = _Progress(enricher, sys.stderr) if show else None

@@ -232,6 +232,19 @@ class Decoder:
             self._buf.clear()
         return out
 
+    def take(self, data: bytes) -> bytearray | None:
+        """For a framer of its own: `data` appended to what is buffered, or
+        None after an error. Call consumed() with how far it got."""
+        if self.error is not None:
+            return None
+        self._buf += data
+        return self._buf
+
+    def consumed(self, pos: int) -> None:
+        del self._buf[:pos]
+        if self.error is not None:
+            self._buf.clear()
+
     def leftover(self) -> int:
         """Bytes of an incomplete record still buffered (at EOF: a truncated stream)."""
         return len(self._buf)
@@ -312,10 +325,12 @@ class Drain:
     def __init__(self, read_fd: int, sink: Callable[[list[Any]], None],
                  frame: Callable[[bytearray, int, int], Any] | None = None) -> None:
         """`frame`: turn one framed record into what `sink` gets (Decoder.frame);
-        default: RawRecords, as Decoder.feed gives them."""
+        default: RawRecords, as Decoder.feed gives them. Or set `chunk`: it gets
+        each chunk of bytes and frames it itself (with self.decoder)."""
         self.fd = read_fd
         self.sink = sink
         self.frame = frame
+        self.chunk: Callable[[bytes], list[Any]] | None = None
         self.decoder = Decoder()
         self._chunks: deque[bytes] = deque()
         self._cv = threading.Condition()
@@ -362,7 +377,8 @@ class Drain:
                     return
                 data = b"".join(self._chunks)
                 self._chunks.clear()
-            recs: list[Any] = (self.decoder.feed(data) if self.frame is None
+            recs: list[Any] = (self.chunk(data) if self.chunk is not None
+                               else self.decoder.feed(data) if self.frame is None
                                else self.decoder.frame(data, self.frame))
             if recs and self.sink_error is None:
                 try:

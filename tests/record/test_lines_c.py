@@ -1,0 +1,129 @@
+"""Record mode's C line writer (csrc/render/record_lines.c) writes exactly the
+lines of the Python writer, over any stream and any chunking of the pipe: it
+only ever writes what Python taught it."""
+from __future__ import annotations
+
+import struct
+import time
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from sysfake._core import ffi, lib
+
+from sysfake.record.enrich import Enricher
+from sysfake.record.fastline import Lines
+from sysfake.record.stream import Decoder
+from sysfake.record.trace import to_json
+
+from . import helpers
+from .test_trace_json import records
+
+NOW = time.time()
+
+
+def _repr(x: float) -> str:
+    buf = ffi.new("char[64]")
+    return str(ffi.string(buf, lib.sf_float_repr(x, buf, 64)).decode())
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.floats(allow_nan=False)
+       | st.floats(min_value=NOW - 1e6, max_value=NOW + 1e8)
+       | st.integers(min_value=0, max_value=2**64 - 1).map(
+           lambda b: struct.unpack("<d", struct.pack("<Q", b))[0]).filter(lambda x: x == x))
+@example(2e15)
+@example(1e16)
+@example(1e-05)
+@example(0.0001)
+@example(-0.0)
+@example(5e-324)
+@example(2.0**52)
+@example(2.0**53 - 1)
+@example(1.0)
+@example(1e15 + 0.3)
+@example(2.0**-24)
+@example(2.0**31)
+@example(2.0**31 + 2.0**-21)
+@example(2.0**31 - 2.0**-22)
+def test_float_repr_is_pythons(x: float) -> None:
+    # times: 1 <= x < 2^53; the C writer leaves other times to Python
+    assert _repr(x) == (repr(x) if 1 <= x < 2**53 else "")
+
+
+def _slow(data: bytes) -> tuple[str, Decoder, Enricher]:
+    dec, en = Decoder(), Enricher()
+    return "".join(to_json(en.convert(r)) + "\n" for r in dec.feed(data)), dec, en
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(records, max_size=40), st.integers(min_value=1, max_value=97))
+def test_c_lines_are_the_ordinary_trace(recs: list[bytes], chunk: int) -> None:
+    data = b"".join(recs)
+    slow, slow_dec, slow_en = _slow(data)
+    dec, en = Decoder(), Enricher()
+    lines = Lines(en, dec)
+    fast: list[str] = []
+    for i in range(0, len(data), chunk):
+        fast += lines.feed(data[i:i + chunk])
+    assert "".join(fast) == slow
+    assert (dec.unknown, dec.error, en.events) == (slow_dec.unknown, slow_dec.error,
+                                                    slow_en.events)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(range(11)), min_size=1, max_size=80),
+       st.lists(st.floats(min_value=0, max_value=4e9), min_size=80, max_size=80),
+       st.integers(min_value=1, max_value=400))
+# thread 7 (exe y) moves to process 3, whose leader shows up only later: from
+# then on 7 takes the leader's facts, with no exec or fork record between
+@example([9, 10, 10, 0, 10, 5], [1.5] * 80, 400)
+def test_c_lines_follow_threads_execs_and_repeats(picks: list[int], times: list[float],
+                                                  chunk: int) -> None:
+    # loops of the same calls by threads whose facts change under them: a new
+    # leader (its first record), an exec, a fork; repeats in between
+    pool = [
+        lambda t: helpers.syscall(t, 3, 3, 262, 0, [1, 2, 3], b"/a", b"/b", 1, 0),
+        lambda t: helpers.syscall(t, 4, 3, 257, -2, [0xFFFFFF9C, 2, 0o2000000], b"/a\n",
+                                  b"/\xff", -1, 0),
+        lambda t: helpers.syscall(t, 5, 9, 16, -1, [3, 0x5401, 7], b"", b"", -1, 0),
+        lambda t: helpers.exec_(t, 3, 1, b"/bin/x", b"x", [b"x"]),
+        lambda t: helpers.fork(t, 3, 4, 0x3D0F00),
+        lambda t: helpers.repeat(t, 3),
+        lambda t: helpers.repeat(t, 4),
+        lambda t: helpers.repeat(t, 5),
+        lambda t: helpers.syscall(t, 9, 9, 62, 0, [5, 9], b"", b"", -1, 0),
+        lambda t: helpers.exec_(t, 7, 0, b"/bin/y", b"y", [b"y"]),
+        lambda t: helpers.syscall(t, 7, 3, 262, 0, [1, 2, 3], b"/c", b"/c", -1, 0),
+    ]
+    data = b"".join(pool[k](times[i]) for i, k in enumerate(picks))
+    slow, slow_dec, slow_en = _slow(data)
+    dec, en = Decoder(), Enricher()
+    lines = Lines(en, dec)
+    fast: list[str] = []
+    for i in range(0, len(data), chunk):
+        fast += lines.feed(data[i:i + chunk])
+    assert "".join(fast) == slow
+    assert (dec.error, en.events) == (slow_dec.error, slow_en.events)
+
+
+def test_c_writer_writes_most_lines_of_a_loop() -> None:
+    # not a timing: the C writer really is the one writing a loop's lines
+    calls = [helpers.syscall(NOW + i, 7, 7, 262, 0, [0xFFFFFF9C, 0x1000 + i, 0x2000 + i],
+                             b"/p", b"/p") for i in range(500)]
+    data = b"".join(calls) + b"".join(helpers.repeat(NOW + 600 + i, 7) for i in range(500))
+    lines = Lines(Enricher(), Decoder())
+    python_lines = 0
+    orig = Lines.__call__
+
+    def counting(self: Lines, buf: bytearray, pos: int, size: int) -> str | None:
+        nonlocal python_lines
+        python_lines += 1
+        return orig(self, buf, pos, size)
+
+    Lines.__call__ = counting  # type: ignore[method-assign]
+    try:
+        out = "".join(lines.feed(data))
+    finally:
+        Lines.__call__ = orig  # type: ignore[method-assign]
+    assert out == _slow(data)[0]
+    assert python_lines == 1
