@@ -212,8 +212,8 @@ struct sf_tracee {
 	int slot_waiting;    /* stopped at its exit stop until a slot is free */
 	int replays;         /* replays in a row because scratch memory failed */
 	int cred;            /* tracer_stat.c: 0 unknown, 1 may answer for it, -1 not */
-	int procdir;         /* O_PATH fd of /proc/<tid>, -1 (tr_procdir) */
-	int proclinks;       /* /proc links read without it */
+	int procdir[2];      /* O_PATH fds of /proc/<tid> and /proc/<tid>/fd, -1 (tr_procdir) */
+	int proclinks[2];    /* links read below each without it */
 	struct sf_sysrule *counted[8]; /* `when` counters this entry moved (undone on replay) */
 	int ncounted;
 	long ret;            /* for PD_RET */
@@ -243,7 +243,7 @@ struct sf_tracee *tr_new(pid_t tid);
 void tr_del(struct sf_tracee *t);
 size_t tr_count(void);
 void tr_foreach(void (*fn)(struct sf_tracee *, void *), void *arg);
-int tr_procdir(struct sf_tracee *t);
+int tr_procdir(struct sf_tracee *t, int fd_dir);
 struct sf_proc *proc_new(pid_t tgid);
 void proc_put(struct sf_proc *p);
 struct sf_mm *mm_new(void);

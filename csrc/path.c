@@ -162,8 +162,9 @@ int proc_root(struct sf_tracee *t)
 /* Read a /proc link of the tracee and convert it to the tracee's own view. */
 static int proc_link(struct sf_tracee *t, const char *what, char *out, size_t outlen)
 {
-	int d = tr_procdir(t);
-	ssize_t n = d >= 0 ? readlinkat(d, what, out, outlen - 1) : -1;
+	int fd_dir = !strncmp(what, "fd/", 3);
+	int d = tr_procdir(t, fd_dir);
+	ssize_t n = d >= 0 ? readlinkat(d, what + 3 * fd_dir, out, outlen - 1) : -1;
 	if (n < 0) {
 		char p[80];
 		snprintf(p, sizeof(p), "/proc/%d/%s", t->tid, what);

@@ -30,7 +30,7 @@ struct sf_tracee *tr_new(pid_t tid)
 	t->tid = tid;
 	t->slot = -1;
 	t->vdir_pos = -1;
-	t->procdir = -1;
+	t->procdir[0] = t->procdir[1] = -1;
 	unsigned h = hash(tid);
 	t->next = buckets[h];
 	buckets[h] = t;
@@ -52,10 +52,11 @@ void tr_del(struct sf_tracee *t)
 	}
 	if (t->proc)
 		proc_put(t->proc);
-	if (t->procdir >= 0) {
-		close(t->procdir);
-		nprocdirs--;
-	}
+	for (int i = 0; i < 2; i++)
+		if (t->procdir[i] >= 0) {
+			close(t->procdir[i]);
+			nprocdirs--;
+		}
 	free(t->rec);
 	free(t->rec_last);
 	free(t);
@@ -63,24 +64,6 @@ void tr_del(struct sf_tracee *t)
 }
 
 size_t tr_count(void) { return ntracees; }
-
-/* /proc/<tid> held open for a thread that reads its links again and again (a
- * relative path per call): readlinkat(fd, "fd/N") skips the walk through
- * /proc and the pid lookup. The fd names the task, not the number, so it
- * never reaches a reused tid; it follows the tid across a non-leader exec as
- * /proc/<tid> does. Bounded, to stay far from the tracer's fd limit. */
-#define MAX_PROCDIRS 64
-int tr_procdir(struct sf_tracee *t)
-{
-	if (t->procdir >= 0 || t->proclinks++ < 1 || nprocdirs >= MAX_PROCDIRS)
-		return t->procdir;
-	char p[64];
-	snprintf(p, sizeof(p), "/proc/%d", t->tid);
-	t->procdir = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (t->procdir >= 0)
-		nprocdirs++;
-	return t->procdir;
-}
 
 void tr_foreach(void (*fn)(struct sf_tracee *, void *), void *arg)
 {
@@ -92,6 +75,26 @@ void tr_foreach(void (*fn)(struct sf_tracee *, void *), void *arg)
 			t = next;
 		}
 	}
+}
+
+/* /proc/<tid> (fd_dir 0) or /proc/<tid>/fd (1) held open for a thread that
+ * reads its links again and again (a relative path per call):
+ * readlinkat(fd, "cwd") or readlinkat(fd, "N") skips the walk through /proc
+ * and the pid lookup. The fd names the task, not the number, so it never
+ * reaches a reused tid; it follows the tid across a non-leader exec as
+ * /proc/<tid> does. Bounded, to stay far from the tracer's fd limit. */
+#define MAX_PROCDIRS 128
+int tr_procdir(struct sf_tracee *t, int fd_dir)
+{
+	int *d = &t->procdir[fd_dir];
+	if (*d >= 0 || t->proclinks[fd_dir]++ < 1 || nprocdirs >= MAX_PROCDIRS)
+		return *d;
+	char p[64];
+	snprintf(p, sizeof(p), fd_dir ? "/proc/%d/fd" : "/proc/%d", t->tid);
+	*d = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (*d >= 0)
+		nprocdirs++;
+	return *d;
 }
 
 struct sf_proc *proc_new(pid_t tgid)

@@ -81,6 +81,20 @@ def test_relative_path_from_initial_cwd() -> None:
     assert (res.returncode, res.stdout) == (0, CAP_TEXT), describe(res)
 
 
+def test_relative_paths_resolved_anew_each_time(progs: Progs, tmp_path: Path) -> None:
+    # One thread, the same dirfd number and the cwd moving between a faked
+    # directory and plain ones: the tracer holds /proc/<tid> open for such a
+    # thread, and must still read where each name points at every call.
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "cap_last_cap").write_text("plain\n")
+    dirs = [str(plain), "/proc/sys/kernel", str(plain), "/proc/sys/kernel", str(plain)]
+    res = run_sysfake(run(fake(CAP, CAP_TEXT), cmd=[progs["relmany"], "cap_last_cap", *dirs]))
+    want = "".join(f"{d} {how}: {'33' if d.startswith('/proc') else 'plain'}\n"
+                   for d in dirs for how in ("fd", "cwd"))
+    assert (res.returncode, res.stdout) == (0, want), describe(res)
+
+
 @pytest.mark.parametrize("path", [
     "/proc//sys/kernel/cap_last_cap",
     "/proc/sys/./kernel/cap_last_cap",
