@@ -252,7 +252,7 @@ class Lines:
                     self.enricher.events += events
                 if rc == 0:  # SF_LINES_DONE
                     break
-                if rc == 1:  # SF_LINES_FULL
+                if rc == 1 and text:  # SF_LINES_FULL (a line too long for it: Python's)
                     continue
             if n - pos < 2:
                 break
