@@ -425,10 +425,18 @@ static int syscall_line(struct sf_lines *l, const unsigned char *rec, size_t siz
 		}
 	}
 	int64_t err = -ret;
+	char ename[16];
+	const char *ep = NULL;
+	size_t en = 0;
 	if (ret < 0 && ret > -4096) {
-		if (!l->err[err].p)
-			return -1;
-		need += l->err[err].n;
+		if (l->err[err].p) { /* a name Python gave; else errno_name()'s "E<n>" */
+			ep = l->err[err].p;
+			en = l->err[err].n;
+		} else {
+			en = (size_t)snprintf(ename, sizeof(ename), "\"E%lld\"", (long long)err);
+			ep = ename;
+		}
+		need += en;
 	}
 	char tj[64];
 	size_t tn = time_json(rec, tj);
@@ -474,8 +482,8 @@ static int syscall_line(struct sf_lines *l, const unsigned char *rec, size_t siz
 	puts_(w, ",\"result\":");
 	put_int(w, ret);
 	puts_(w, ",\"errno\":");
-	if (ret < 0 && ret > -4096)
-		put(w, l->err[err].p, l->err[err].n);
+	if (ep)
+		put(w, ep, en);
 	else
 		puts_(w, "null");
 	puts_(w, ",\"flags\":");

@@ -127,3 +127,11 @@ def test_c_writer_writes_most_lines_of_a_loop() -> None:
         Lines.__call__ = orig  # type: ignore[method-assign]
     assert out == _slow(data)[0]
     assert python_lines == 1
+
+
+def test_c_writer_names_every_errno_as_python_does() -> None:
+    # errno values Python has a name for, and others ("E<n>"), at the edges
+    rets = [-1, -2, -133, -134, -300, -4095, -4096, 0, 7]
+    data = b"".join(helpers.syscall(NOW + i, 7, 7, 257, r, [0xFFFFFF9C, 0x1000], b"/p", b"/p")
+                    for i, r in enumerate(rets * 2))
+    assert "".join(Lines(Enricher(), Decoder()).feed(data)) == _slow(data)[0]

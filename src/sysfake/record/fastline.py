@@ -15,6 +15,7 @@ texts, the thread's last line). The C writer decides nothing itself.
 """
 from __future__ import annotations
 
+import errno
 import json.encoder
 import struct
 from functools import cache, lru_cache
@@ -73,9 +74,10 @@ class _CWriter:
         self.pos = ffi.new("size_t *")
         self.outn = ffi.new("size_t *")
         self.events = ffi.new("uint64_t *")
-        for e in range(1, 4096):
-            j = _b(_str(errno_name(e)))
-            lib.sf_lines_set_errno(self.h, e, j, len(j))
+        for e in errno.errorcode:  # the C writer names the others "E<n>", as errno_name()
+            if 0 < e < 4096:
+                j = _b(_str(errno_name(e)))
+                lib.sf_lines_set_errno(self.h, e, j, len(j))
 
     def render(self, buf: bytearray, pos: int) -> tuple[int, str, int, int]:
         """(new pos, lines, SF_LINES_* code, events) from the records at pos."""
