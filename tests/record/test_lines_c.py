@@ -50,6 +50,18 @@ def test_float_repr_is_pythons(x: float) -> None:
     assert _repr(x) == (repr(x) if 1 <= x < 2**53 else "")
 
 
+def _same(got: str, want: str) -> None:
+    """got == want, reported as the first differing line (pytest's diff of a
+    whole trace takes minutes)."""
+    if got == want:
+        return
+    g, w = got.splitlines(), want.splitlines()
+    i = next((k for k, (a, b) in enumerate(zip(g, w)) if a != b), min(len(g), len(w)))
+    raise AssertionError(f"line {i} of {len(g)}/{len(w)} differs:\n"
+                         f"  got:  {g[i] if i < len(g) else None!r}\n"
+                         f"  want: {w[i] if i < len(w) else None!r}")
+
+
 def _slow(data: bytes) -> tuple[str, Decoder, Enricher]:
     dec, en = Decoder(), Enricher()
     return "".join(to_json(en.convert(r)) + "\n" for r in dec.feed(data)), dec, en
@@ -65,7 +77,7 @@ def test_c_lines_are_the_ordinary_trace(recs: list[bytes], chunk: int) -> None:
     fast: list[str] = []
     for i in range(0, len(data), chunk):
         fast += lines.feed(data[i:i + chunk])
-    assert "".join(fast) == slow
+    _same("".join(fast), slow)
     assert (dec.unknown, dec.error, en.events) == (slow_dec.unknown, slow_dec.error,
                                                     slow_en.events)
 
@@ -102,7 +114,7 @@ def test_c_lines_follow_threads_execs_and_repeats(picks: list[int], times: list[
     fast: list[str] = []
     for i in range(0, len(data), chunk):
         fast += lines.feed(data[i:i + chunk])
-    assert "".join(fast) == slow
+    _same("".join(fast), slow)
     assert (dec.error, en.events) == (slow_dec.error, slow_en.events)
 
 
@@ -125,7 +137,7 @@ def test_c_writer_writes_most_lines_of_a_loop() -> None:
         out = "".join(lines.feed(data))
     finally:
         Lines.__call__ = orig  # type: ignore[method-assign]
-    assert out == _slow(data)[0]
+    _same(out, _slow(data)[0])
     assert python_lines == 1
 
 
@@ -134,4 +146,29 @@ def test_c_writer_names_every_errno_as_python_does() -> None:
     rets = [-1, -2, -133, -134, -300, -4095, -4096, 0, 7]
     data = b"".join(helpers.syscall(NOW + i, 7, 7, 257, r, [0xFFFFFF9C, 0x1000], b"/p", b"/p")
                     for i, r in enumerate(rets * 2))
-    assert "".join(Lines(Enricher(), Decoder()).feed(data)) == _slow(data)[0]
+    _same("".join(Lines(Enricher(), Decoder()).feed(data)), _slow(data)[0])
+
+
+def test_c_writer_escapes_paths_as_json_does() -> None:
+    # every byte value, in paths the C writer writes (a thread's second call
+    # on: the first one teaches it), non-UTF-8 bytes kept as they are
+    paths = [bytes(range(i, i + 16)) for i in range(0, 256, 16)] + [b'"\\/\x7f\xc3\xa9\xed\xa0\x80']
+    data = b"".join(helpers.syscall(NOW + i, 7, 7, 262, -2, [1, 2, 3], b"/x/" + p, p)
+                    for i, p in enumerate([b"/first", *paths]))
+    lines = Lines(Enricher(), Decoder()).feed(data)
+    _same("".join(lines), _slow(data)[0])
+    assert len(lines) == 2  # Python wrote the first line, C all the others at once
+
+
+def test_c_writer_reads_each_argument_type_as_python_does() -> None:
+    # signed and unsigned, 32 and 64 bits, texts (open flags, lseek whence):
+    # register values at every edge, the same thread and call each time
+    edges = [0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0x1_0000_0000, 2**63 - 1, 2**63,
+             2**64 - 1]
+    data = b""
+    for nr in (257, 8, 9, 0, 999):  # openat, lseek, mmap, read, unknown
+        for i, v in enumerate(edges):
+            data += helpers.syscall(NOW + i, 7, 7, nr, 0, [v, v, v ^ 1, v, v, v], b"", b"")
+    lines = Lines(Enricher(), Decoder()).feed(data)
+    _same("".join(lines), _slow(data)[0])
+    assert len(lines) < len(edges) * 5 // 2  # mostly the C writer's
