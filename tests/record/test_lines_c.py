@@ -67,10 +67,8 @@ def _slow(data: bytes) -> tuple[str, Decoder, Enricher]:
     return "".join(to_json(en.convert(r)) + "\n" for r in dec.feed(data)), dec, en
 
 
-@settings(max_examples=400, deadline=None)
-@given(st.lists(records, max_size=40), st.integers(min_value=1, max_value=97))
-def test_c_lines_are_the_ordinary_trace(recs: list[bytes], chunk: int) -> None:
-    data = b"".join(recs)
+def _same_in_chunks(data: bytes, chunk: int) -> None:
+    """Lines.feed over `data` cut into `chunk`-byte reads writes the ordinary trace."""
     slow, slow_dec, slow_en = _slow(data)
     dec, en = Decoder(), Enricher()
     lines = Lines(en, dec)
@@ -80,6 +78,12 @@ def test_c_lines_are_the_ordinary_trace(recs: list[bytes], chunk: int) -> None:
     _same("".join(fast), slow)
     assert (dec.unknown, dec.error, en.events) == (slow_dec.unknown, slow_dec.error,
                                                     slow_en.events)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(records, max_size=40), st.integers(min_value=1, max_value=97))
+def test_c_lines_are_the_ordinary_trace(recs: list[bytes], chunk: int) -> None:
+    _same_in_chunks(b"".join(recs), chunk)
 
 
 @settings(max_examples=200, deadline=None)
@@ -107,15 +111,7 @@ def test_c_lines_follow_threads_execs_and_repeats(picks: list[int], times: list[
         lambda t: helpers.exec_(t, 7, 0, b"/bin/y", b"y", [b"y"]),
         lambda t: helpers.syscall(t, 7, 3, 262, 0, [1, 2, 3], b"/c", b"/c", -1, 0),
     ]
-    data = b"".join(pool[k](times[i]) for i, k in enumerate(picks))
-    slow, slow_dec, slow_en = _slow(data)
-    dec, en = Decoder(), Enricher()
-    lines = Lines(en, dec)
-    fast: list[str] = []
-    for i in range(0, len(data), chunk):
-        fast += lines.feed(data[i:i + chunk])
-    _same("".join(fast), slow)
-    assert (dec.error, en.events) == (slow_dec.error, slow_en.events)
+    _same_in_chunks(b"".join(pool[k](times[i]) for i, k in enumerate(picks)), chunk)
 
 
 def test_c_writer_writes_most_lines_of_a_loop() -> None:
