@@ -38,11 +38,12 @@ from .syscalls import (
     Arg,
     ArgSpec,
     arg_text,
-    arg_value,
+    convert,
     errno_name,
     may_have_text,
     name_of,
     prototype,
+    value_kind,
 )
 from .trace import _arg, _dumps, to_json
 
@@ -104,7 +105,7 @@ class _CWriter:
         name, _, slots = _call_plan(nr)
         for i, ((p, spec, kind), raw) in enumerate(zip(slots, args)):
             if p is None:
-                v = _convert(kind, raw)
+                v = convert(kind, raw)
                 j = _b(_text_arg_json(name, spec, v))
                 self.lib.sf_lines_set_text(self.h, nr, i, v & 0xFFFFFFFFFFFFFFFF, j, len(j))
 
@@ -120,17 +121,9 @@ def _call_plan(nr: int) -> tuple[str, str, tuple[tuple[str | None, ArgSpec, int]
              else tuple(ArgSpec(f"arg{i}", None) for i in range(6)))
     slots = tuple((None if may_have_text(name, sp) else
                    _dumps({"name": sp.name, "type": sp.type, "value": 0})[:-2], sp,
-                   _value_kind(sp.type))
+                   value_kind(sp.type))
                   for sp in specs)
     return name, f'"syscall":{_str(name)},"nr":{int.__repr__(nr)},"args":[', slots
-
-
-def _value_kind(ctype: str | None) -> int:
-    """Which arg_value() conversion a type takes: 32 or 64 (signed), 0 (unsigned 32), -1."""
-    for kind, probe in ((32, -1 & 0xFFFFFFFF), (64, -1 & 0xFFFFFFFFFFFFFFFF)):
-        if arg_value(ctype, probe) == -1:
-            return kind
-    return 0 if arg_value(ctype, 1 << 40) == 0 else -1
 
 
 @lru_cache(maxsize=8192)
@@ -138,22 +131,12 @@ def _text_arg_json(name: str, spec: ArgSpec, value: int) -> str:
     return _dumps(_arg(Arg(spec.name, spec.type, value, arg_text(name, spec, value))))
 
 
-def _convert(kind: int, raw: int) -> int:
-    """arg_value() by _value_kind()."""
-    if kind == -1:
-        return raw & 0xFFFFFFFFFFFFFFFF
-    if kind == 0:
-        return raw & 0xFFFFFFFF
-    v = raw & ((1 << kind) - 1)
-    return v - (1 << kind) if v >> (kind - 1) else v
-
-
 def _call_json(nr: int, args: tuple[int, int, int, int, int, int]) -> str:
     """'"syscall":...,"nr":...,"args":[...]': decode_args + _arg + json, per argument."""
     name, head, slots = _call_plan(nr)
     parts = []
     for (pre, spec, kind), raw in zip(slots, args):
-        v = _convert(kind, raw)
+        v = convert(kind, raw)
         parts.append(_text_arg_json(name, spec, v) if pre is None
                      else f"{pre}{int.__repr__(v)}}}")
     return f'{head}{",".join(parts)}]'

@@ -128,21 +128,32 @@ _SIGNED32 = {"int", "pid_t", "uid_t", "gid_t", "clockid_t", "key_serial_t", "qid
 _SIGNED64 = {"long", "off_t", "loff_t", "ssize_t"}
 
 
-def _signed(value: int, bits: int) -> int:
-    value &= (1 << bits) - 1
-    return value - (1 << bits) if value >> (bits - 1) else value
+def value_kind(ctype: str | None) -> int:
+    """How a register holds an argument of this C type: 32 or 64 (signed bits),
+    0 (unsigned 32-bit), -1 (unsigned 64-bit)."""
+    t = (ctype or "").replace("const ", "").strip()
+    if t in _SIGNED32:
+        return 32
+    if t in _SIGNED64:
+        return 64
+    if t in ("unsigned int", "unsigned", "u32", "umode_t"):
+        return 0
+    return -1
+
+
+def convert(kind: int, raw: int) -> int:
+    """The integer a register holds, read as value_kind() says."""
+    if kind == -1:
+        return raw & 0xFFFFFFFFFFFFFFFF
+    if kind == 0:
+        return raw & 0xFFFFFFFF
+    v = raw & ((1 << kind) - 1)
+    return v - (1 << kind) if v >> (kind - 1) else v
 
 
 def arg_value(ctype: str | None, raw: int) -> int:
     """The integer an argument register holds, read as its C type says."""
-    t = (ctype or "").replace("const ", "").strip()
-    if t in _SIGNED32:
-        return _signed(raw, 32)
-    if t in _SIGNED64:
-        return _signed(raw, 64)
-    if t in ("unsigned int", "unsigned", "u32", "umode_t"):
-        return raw & 0xFFFFFFFF
-    return raw & 0xFFFFFFFFFFFFFFFF
+    return convert(value_kind(ctype), raw)
 
 
 class _Arg:
@@ -246,7 +257,25 @@ def access_kind(syscall: str, args: Sequence[Arg]) -> str:
     return syscall
 
 
-__all__ = ["RECORDED_ERRNOS", "TRAPPED", "Arg", "ArgSpec", "access_kind", "arg_by_name",
-           "arg_text", "arg_value", "decode_args", "errno_name", "errno_number",
-           "ioctl_name", "may_have_text", "name_of", "number_of", "prototype", "trapped_numbers",
-           "unknown_trapped"]
+__all__ = [
+    "RECORDED_ERRNOS",
+    "TRAPPED",
+    "Arg",
+    "ArgSpec",
+    "access_kind",
+    "arg_by_name",
+    "arg_text",
+    "arg_value",
+    "convert",
+    "decode_args",
+    "errno_name",
+    "errno_number",
+    "ioctl_name",
+    "may_have_text",
+    "name_of",
+    "number_of",
+    "prototype",
+    "trapped_numbers",
+    "unknown_trapped",
+    "value_kind",
+]
