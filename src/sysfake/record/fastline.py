@@ -223,43 +223,31 @@ class Lines:
 
     def feed(self, data: bytes) -> list[str]:
         """The lines of the whole records in `data` (after what is buffered)."""
-        dec = self.decoder
-        buf = dec.take(data)
-        if buf is None:
-            return []
-        out: list[str] = []
-        pos, n, c = 0, len(buf), self._c
+        bulk = self._bulk if self._c is not None else None
+        return [x for x in self.decoder.frame(data, self._one, bulk) if x]
+
+    def _bulk(self, buf: bytearray, pos: int) -> tuple[int, list[str | None], bool]:
+        """The C writer's lines from pos on, until a record it was not taught."""
+        c = self._c
+        assert c is not None
+        out: list[str | None] = []
         while True:
-            if c is not None:
-                pos, text, rc, events = c.render(buf, pos)
-                if text:
-                    out.append(text)
-                    self.enricher.events += events
-                if rc == 0:  # SF_LINES_DONE
-                    break
-                if rc == 1 and text:  # SF_LINES_FULL (a line too long for it: Python's)
-                    continue
-            if n - pos < 2:
-                break
-            size = buf[pos] | buf[pos + 1] << 8
-            if size < COMMON.size:
-                dec.error = f"bad record size {size} at stream offset +{pos}"
-                break
-            if n - pos < size:
-                break
-            threads = len(self.enricher.threads)
-            try:
-                line = self(buf, pos, size)
-            except StreamError as e:
-                dec.error = str(e)
-                break
-            if line:
-                out.append(line)
-            if c is not None:
-                self._teach(c, buf, pos, size, threads)
-            pos += size
-        dec.consumed(pos)
-        return out
+            pos, text, rc, events = c.render(buf, pos)
+            if text:
+                out.append(text)
+                self.enricher.events += events
+            # SF_LINES_FULL with progress: go on; without (a line too long
+            # for it) as SF_LINES_NEED: the record is Python's
+            if rc != 1 or not text:
+                return pos, out, rc == 0  # SF_LINES_DONE: no whole record left
+
+    def _one(self, buf: bytearray, pos: int, size: int) -> str | None:
+        """One record in Python, then what it worked out to the C writer."""
+        threads = len(self.enricher.threads)
+        line = self(buf, pos, size)
+        if self._c is not None:
+            self._teach(self._c, buf, pos, size, threads)
+        return line
 
     def _teach(self, c: _CWriter, buf: bytearray, pos: int, size: int, threads: int) -> None:
         """Hand the C writer what writing this record in Python worked out."""

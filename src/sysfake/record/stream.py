@@ -204,9 +204,15 @@ class Decoder:
                 out.append(rec)
         return out
 
-    def frame(self, data: bytes, fn: Callable[[bytearray, int, int], T]) -> list[T]:
+    def frame(self, data: bytes, fn: Callable[[bytearray, int, int], T],
+              bulk: Callable[[bytearray, int], tuple[int, list[T], bool]] | None = None,
+              ) -> list[T]:
         """Whole records in `data` (after what is buffered), each as fn(buf, pos, size).
-        fn may raise StreamError: the stream stops there, as in feed()."""
+        fn may raise StreamError: the stream stops there, as in feed().
+
+        `bulk(buf, pos)`, when given, goes first at each record and may take
+        any number of whole ones: it returns (new pos, what they gave, whether
+        no whole record is left); fn takes the record it stopped at."""
         if self.error is not None:
             return []
         self._buf += data
@@ -215,6 +221,11 @@ class Decoder:
         buf = self._buf
         n = len(buf)
         while n - pos >= 2:
+            if bulk is not None:
+                pos, more, done = bulk(buf, pos)
+                out += more
+                if done or n - pos < 2:
+                    break
             (size,) = _SIZE.unpack_from(buf, pos)
             if size < COMMON.size:
                 self.error = f"bad record size {size} at stream offset +{pos}"
@@ -231,19 +242,6 @@ class Decoder:
         if self.error is not None:
             self._buf.clear()
         return out
-
-    def take(self, data: bytes) -> bytearray | None:
-        """For a framer of its own: `data` appended to what is buffered, or
-        None after an error. Call consumed() with how far it got."""
-        if self.error is not None:
-            return None
-        self._buf += data
-        return self._buf
-
-    def consumed(self, pos: int) -> None:
-        del self._buf[:pos]
-        if self.error is not None:
-            self._buf.clear()
 
     def leftover(self) -> int:
         """Bytes of an incomplete record still buffered (at EOF: a truncated stream)."""
