@@ -2,7 +2,6 @@
  * about a line's content; every piece it writes came from Python, so that its
  * lines are byte for byte the Python writer's (tests/record/test_lines_c.py). */
 #define _GNU_SOURCE
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,11 +47,10 @@ struct sf_lines {
 
 static int dup_str(struct str *s, const char *p, size_t n)
 {
-	char *q = malloc(n ? n : 1);
+	char *q = realloc(s->p, n ? n : 1); /* a thread's last line: every call */
 	if (!q)
 		return -1;
 	memcpy(q, p, n);
-	free(s->p);
 	s->p = q;
 	s->n = n;
 	return 0;
@@ -64,20 +62,21 @@ struct sf_lines *sf_lines_new(void) { return calloc(1, sizeof(struct sf_lines));
 
 void sf_lines_reset(struct sf_lines *l, int keep_last)
 {
-	for (unsigned i = 0; i < NBUCKETS; i++)
-		for (struct thread *t = l->threads[i]; keep_last && t; t = t->next) {
+	for (unsigned i = 0; i < NBUCKETS; i++) {
+		struct thread **pp = &l->threads[i];
+		while (*pp) {
+			struct thread *t = *pp;
 			free(t->json.p);
-			t->json.p = NULL;
-			t->json.n = 0;
-		}
-	for (unsigned i = 0; i < NBUCKETS && !keep_last; i++)
-		while (l->threads[i]) {
-			struct thread *t = l->threads[i];
-			l->threads[i] = t->next;
-			free(t->json.p);
+			t->json = (struct str){ NULL, 0 };
+			if (keep_last) {
+				pp = &t->next;
+				continue;
+			}
+			*pp = t->next;
 			free(t->last.p);
 			free(t);
 		}
+	}
 }
 
 static void texts_clear(struct sf_lines *l)
@@ -159,10 +158,14 @@ int sf_lines_set_call(struct sf_lines *l, int32_t nr, const char *head, size_t h
 	return 0;
 }
 
+static struct text **text_bucket(struct sf_lines *l, int32_t nr, int arg, uint64_t value)
+{
+	return &l->texts[hash(value * 7 + (uint64_t)nr * 131 + (uint64_t)arg) % NBUCKETS];
+}
+
 static struct text *text_get(struct sf_lines *l, int32_t nr, int arg, uint64_t value)
 {
-	unsigned h = hash((uint64_t)value * 7 + (uint64_t)nr * 131 + (uint64_t)arg) % NBUCKETS;
-	for (struct text *t = l->texts[h]; t; t = t->next)
+	for (struct text *t = *text_bucket(l, nr, arg, value); t; t = t->next)
 		if (t->nr == nr && t->arg == arg && t->value == value)
 			return t;
 	return NULL;
@@ -183,9 +186,9 @@ int sf_lines_set_text(struct sf_lines *l, int32_t nr, int arg, uint64_t value, c
 	t->nr = nr;
 	t->arg = arg;
 	t->value = value;
-	unsigned h = hash((uint64_t)value * 7 + (uint64_t)nr * 131 + (uint64_t)arg) % NBUCKETS;
-	t->next = l->texts[h];
-	l->texts[h] = t;
+	struct text **b = text_bucket(l, nr, arg, value);
+	t->next = *b;
+	*b = t;
 	l->ntexts++;
 	return 0;
 }
@@ -199,41 +202,23 @@ int sf_lines_set_errno(struct sf_lines *l, int err, const char *json, size_t n)
 
 /* ---- formatting ---- */
 
-/* Digits d[0..nd) = 0.DDD x 10^decpt, laid out as Python's repr(float). */
-static size_t layout(const char *d, size_t nd, int decpt, int neg, char *out, size_t cap)
+/* Digits d[0..nd) = 0.DDD x 10^decpt, 1 <= decpt <= 16 (1 <= x < 2^53), laid
+ * out as Python's repr(float): no exponent in that range, ".0" when whole. */
+static size_t layout(const char *d, size_t nd, int decpt, char *out)
 {
-	size_t o = 0;
-	if (neg)
-		out[o++] = '-';
-	if (decpt <= -4 || decpt > 16) { /* Python's repr switches to an exponent here */
-		out[o++] = d[0];
-		if (nd > 1) {
-			out[o++] = '.';
-			memcpy(out + o, d + 1, nd - 1);
-			o += nd - 1;
-		}
-		o += (size_t)snprintf(out + o, cap - o, "e%c%02d", decpt - 1 < 0 ? '-' : '+',
-				      abs(decpt - 1));
-	} else if (decpt <= 0) {
-		out[o++] = '0';
-		out[o++] = '.';
-		for (int i = 0; i < -decpt; i++)
-			out[o++] = '0';
-		memcpy(out + o, d, nd);
-		o += nd;
-	} else if ((size_t)decpt >= nd) {
-		memcpy(out + o, d, nd);
-		o += nd;
-		for (size_t i = nd; i < (size_t)decpt; i++)
+	size_t o = 0, ip = (size_t)decpt;
+	if (ip >= nd) {
+		memcpy(out, d, nd);
+		o = nd;
+		while (o < ip)
 			out[o++] = '0';
 		out[o++] = '.';
 		out[o++] = '0';
 	} else {
-		memcpy(out + o, d, (size_t)decpt);
-		o += (size_t)decpt;
-		out[o++] = '.';
-		memcpy(out + o, d + decpt, nd - (size_t)decpt);
-		o += nd - (size_t)decpt;
+		memcpy(out, d, ip);
+		out[ip] = '.';
+		memcpy(out + ip + 1, d + ip, nd - ip);
+		o = nd + 1;
 	}
 	out[o] = 0;
 	return o;
@@ -316,7 +301,7 @@ size_t sf_float_repr(double x, char *out, size_t cap)
 	int decpt, nd;
 	if (cap < 40 || !(nd = short_digits_fast(x, d, &decpt)))
 		return 0;
-	return layout(d, (size_t)nd, decpt, 0, out, cap);
+	return layout(d, (size_t)nd, decpt, out);
 }
 
 struct w { char *p; size_t n; };
@@ -457,11 +442,10 @@ static int syscall_line(struct sf_lines *l, const unsigned char *rec, size_t siz
 			continue;
 		}
 		put(w, c->prefix[i].p, c->prefix[i].n);
-		long long a = arg_value(c->kind[i], args[i]);
 		if (c->kind[i] == -1)
 			w->n += (size_t)sprintf(w->p + w->n, "%llu", (unsigned long long)args[i]);
-		else if (c->kind[i] == 64 || c->kind[i] == 32 || c->kind[i] == 0)
-			put_int(w, a);
+		else
+			put_int(w, arg_value(c->kind[i], args[i]));
 		w->p[w->n++] = '}';
 	}
 	puts_(w, "],\"path\":");
