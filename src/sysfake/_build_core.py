@@ -14,57 +14,20 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 CSRC = os.path.join(ROOT, "csrc")
 
-CDEF = """
-#define SF_MECH_VM_READV ...
-#define SF_MECH_VM_WRITEV ...
-#define SF_MECH_MEM_READ ...
-#define SF_MECH_MEM_WRITE ...
-#define SF_MECH_SYSCALL_INFO ...
-#define SF_MECH_SECCOMP ...
-#define SF_MECH_SECCOMP_OLD_ORDER ...
-#define SF_MECH_SKIP_AT_SECCOMP ...
-#define SF_MECH_SUBREAPER ...
-#define SF_MECH_TRACER_STAT ...
+# The public headers are the one declaration of the API: cffi reads them,
+# less the preprocessor lines it does not take (guards, includes).
+HEADERS = ("sysfake.h", os.path.join("render", "record_lines.h"))
 
-struct sf_probe_result {
-    int ok;
-    unsigned mech;
-    char error[256];
-};
 
-struct sf_options {
-    int orphans_wait;
-    int grace_ms;
-    unsigned disable_mech;
-    int record_fd;
-    int verbose;
-};
+def _cdef(header: str) -> str:
+    with open(os.path.join(CSRC, header), encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    return "\n".join(ln for ln in lines
+                     if not ln.startswith("#") or
+                     (ln.startswith("#define ") and len(ln.split()) >= 3))
 
-int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
-           char *const envp[], const struct sf_options *opt, char *err, size_t errlen);
-int sf_probe(struct sf_probe_result *res);
-int sf_table_check(const unsigned char *table, size_t table_len, char *err, size_t errlen);
-int sf_match_path(const unsigned char *table, size_t table_len, const char *path,
-                  const char *exe, const char *comm);
 
-#define SF_LINES_DONE ...
-#define SF_LINES_FULL ...
-#define SF_LINES_NEED ...
-struct sf_lines;
-struct sf_lines *sf_lines_new(void);
-void sf_lines_free(struct sf_lines *l);
-void sf_lines_reset(struct sf_lines *l, int keep_last);
-int sf_lines_set_thread(struct sf_lines *l, int32_t tid, int32_t tgid, const char *json, size_t n);
-int sf_lines_set_last(struct sf_lines *l, int32_t tid, const char *rest, size_t n);
-int sf_lines_set_call(struct sf_lines *l, int32_t nr, const char *head, size_t headn, int nargs,
-                      const int *kinds, const int *texts, const char *const *prefix);
-int sf_lines_set_text(struct sf_lines *l, int32_t nr, int arg, uint64_t value, const char *json,
-                      size_t n);
-int sf_lines_set_errno(struct sf_lines *l, int err, const char *json, size_t n);
-int sf_lines_render(struct sf_lines *l, const unsigned char *buf, size_t len, size_t *pos,
-                    char *out, size_t cap, size_t *outn, uint64_t *events);
-size_t sf_float_repr(double x, char *out, size_t cap);
-"""
+CDEF = "\n".join(_cdef(h) for h in HEADERS)
 
 ffibuilder = FFI()
 ffibuilder.cdef(CDEF)
@@ -80,7 +43,7 @@ _sources = sorted(glob.glob(os.path.join(CSRC, "*.c")) +
                   glob.glob(os.path.join(CSRC, "render", "*.c")))
 ffibuilder.set_source(
     "sysfake._core",
-    '#include "sysfake.h"\n#include "render/record_lines.h"\n',
+    "".join(f'#include "{h}"\n' for h in HEADERS),
     sources=[os.path.relpath(s, ROOT) for s in _sources],
     include_dirs=[os.path.relpath(CSRC, ROOT)],
     extra_compile_args=_cflags,
