@@ -25,6 +25,7 @@ static volatile sig_atomic_t kill_now;
 static int main_status;
 #define SF_BATCH 512
 static struct { pid_t w; int status; } batch[SF_BATCH];
+static int drain_backoff, drain_skip; /* waitpid drains skipped after empty ones */
 
 /* ---- signals sent to sysfake ---- */
 static void on_forward(int sig, siginfo_t *si, void *uc)
@@ -466,7 +467,6 @@ static void resume_due(void)
 }
 
 /* Wake waitpid with EINTR at `when` (monotonic us); 0: no timer. */
-static int drain_backoff, drain_skip; /* waitpid drains skipped after empty ones */
 static long long timer_at; /* what ITIMER_REAL is set for; 0: off, -1: unknown */
 
 static void arm_until(long long when)
