@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import struct
 import time
+from typing import Any
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -114,11 +115,8 @@ def test_c_lines_follow_threads_execs_and_repeats(picks: list[int], times: list[
     _same_in_chunks(b"".join(pool[k](times[i]) for i, k in enumerate(picks)), chunk)
 
 
-def test_c_writer_writes_most_lines_of_a_loop() -> None:
-    # not a timing: the C writer really is the one writing a loop's lines
-    calls = [helpers.syscall(NOW + i, 7, 7, 262, 0, [0xFFFFFF9C, 0x1000 + i, 0x2000 + i],
-                             b"/p", b"/p") for i in range(500)]
-    data = b"".join(calls) + b"".join(helpers.repeat(NOW + 600 + i, 7) for i in range(500))
+def _feed_counting(data: bytes) -> tuple[str, int]:
+    """Lines.feed(data) joined, and how many of its records Python wrote."""
     lines = Lines(Enricher(), Decoder())
     python_lines = 0
     orig = Lines.__call__
@@ -133,8 +131,50 @@ def test_c_writer_writes_most_lines_of_a_loop() -> None:
         out = "".join(lines.feed(data))
     finally:
         Lines.__call__ = orig  # type: ignore[method-assign]
+    return out, python_lines
+
+
+def test_c_writer_writes_most_lines_of_a_loop() -> None:
+    # not a timing: the C writer really is the one writing a loop's lines
+    calls = [helpers.syscall(NOW + i, 7, 7, 262, 0, [0xFFFFFF9C, 0x1000 + i, 0x2000 + i],
+                             b"/p", b"/p") for i in range(500)]
+    data = b"".join(calls) + b"".join(helpers.repeat(NOW + 600 + i, 7) for i in range(500))
+    out, python_lines = _feed_counting(data)
     _same(out, _slow(data)[0])
-    assert python_lines == 1
+    # Python writes the thread's first two lines: it teaches the C writer a
+    # thread at its second (a process that makes one call is never taught)
+    assert python_lines == 2
+
+
+def test_c_writer_is_not_taught_a_process_that_makes_one_call() -> None:
+    # a fork/exec loop: each child makes one watched call and exits, and
+    # its parent one between forks; teaching those would only cost
+    data = b""
+    for i in range(50):
+        data += (helpers.syscall(NOW + i, 7, 7, 257, 3, [0xFFFFFF9C, 0x1000, 0o1101], b"/dev/null",
+                                 b"/dev/null")
+                 + helpers.fork(NOW + i, 7, 100 + i, 0x4100)
+                 + helpers.exec_(NOW + i, 100 + i, 7, b"/bin/cat", b"cat", [b"cat", b"/p"])
+                 + helpers.syscall(NOW + i, 100 + i, 100 + i, 257, 3, [0xFFFFFF9C, 0x2000, 0],
+                                   b"/p", b"/p")
+                 + helpers.exit_(NOW + i, 100 + i, 0))
+    taught = 0
+    orig = Lines._teach
+
+    def teach(self: Lines, *args: Any) -> None:
+        nonlocal taught
+        before = self._taught
+        orig(self, *args)
+        taught += self._taught and not before
+
+    Lines._teach = teach  # type: ignore[method-assign,assignment]
+    try:
+        out, python_lines = _feed_counting(data)
+    finally:
+        Lines._teach = orig  # type: ignore[method-assign]
+    _same(out, _slow(data)[0])
+    assert python_lines == 250
+    assert taught == 0
 
 
 def test_c_writer_names_every_errno_as_python_does() -> None:
@@ -146,14 +186,14 @@ def test_c_writer_names_every_errno_as_python_does() -> None:
 
 
 def test_c_writer_escapes_paths_as_json_does() -> None:
-    # every byte value, in paths the C writer writes (a thread's second call
-    # on: the first one teaches it), non-UTF-8 bytes kept as they are
+    # every byte value, in paths the C writer writes (a thread's third call
+    # on: the second one teaches it), non-UTF-8 bytes kept as they are
     paths = [bytes(range(i, i + 16)) for i in range(0, 256, 16)] + [b'"\\/\x7f\xc3\xa9\xed\xa0\x80']
     data = b"".join(helpers.syscall(NOW + i, 7, 7, 262, -2, [1, 2, 3], b"/x/" + p, p)
-                    for i, p in enumerate([b"/first", *paths]))
+                    for i, p in enumerate([b"/first", b"/second", *paths]))
     lines = Lines(Enricher(), Decoder()).feed(data)
     _same("".join(lines), _slow(data)[0])
-    assert len(lines) == 2  # Python wrote the first line, C all the others at once
+    assert len(lines) == 3  # Python wrote the first two lines, C all the others at once
 
 
 def test_c_writer_reads_each_argument_type_as_python_does() -> None:
@@ -165,6 +205,6 @@ def test_c_writer_reads_each_argument_type_as_python_does() -> None:
     for nr in (257, 8, 9, 0, 999):  # openat, lseek, mmap, read, unknown
         for i, v in enumerate(edges):
             data += helpers.syscall(NOW + i, 7, 7, nr, 0, [v, v, v ^ 1, v, v, v], b"", b"")
-    lines = Lines(Enricher(), Decoder()).feed(data)
-    _same("".join(lines), _slow(data)[0])
-    assert len(lines) < len(edges) * 5 // 2  # mostly the C writer's
+    out, python_lines = _feed_counting(data)
+    _same(out, _slow(data)[0])
+    assert python_lines < len(edges) * 5 // 2  # mostly the C writer's

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ptrace.syscall.posix_arg import CLONE_FLAGS_BITMASK
 from ptrace.tools import readBits
@@ -30,6 +31,7 @@ class ThreadState:
     comm: str = ""
 
 
+@lru_cache(maxsize=256)
 def clone_text(flags: int) -> str:
     """Clone flags symbolically (python-ptrace's bit names), e.g. CLONE_VM|CLONE_THREAD."""
     bits = [str(b) for b in readBits(flags & ~0xFF, CLONE_FLAGS_BITMASK)]

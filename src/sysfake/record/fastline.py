@@ -4,14 +4,17 @@ A trapped syscall costs the tracer about 30 us; decoding its record into
 RawSyscall, enriching it into a SyscallEvent and serialising that cost
 Python about 13 us more, on the tracer's CPU when both share one. Lines()
 goes from the record's bytes to its JSON line directly, for syscall records;
-the other records (exec, fork, exit: few) take the ordinary way. The output
-is exactly Decoder + Enricher + to_json (tests/record/test_trace_json.py).
+the other records (exec, fork, exit) go through Enricher and are written by
+hand. The output is exactly Decoder + Enricher + to_json
+(tests/record/test_trace_json.py).
 
 Lines.feed() goes faster still: csrc/render/record_lines.c writes the lines
 of the syscall and repeat records it has every piece for, and stops at the
 first one it has not; this module writes that one and hands the C writer
 what it worked out (the syscall's layout, the thread's facts, argument
-texts, the thread's last line). The C writer decides nothing itself.
+texts, the thread's last line), from a thread's second syscall line on: a
+fork/exec loop's processes make one call each. The C writer decides nothing
+itself.
 """
 from __future__ import annotations
 
@@ -45,7 +48,7 @@ from .syscalls import (
     prototype,
     value_kind,
 )
-from .trace import _arg, _dumps, to_json
+from .trace import AnyEvent, ExecEvent, ExitEvent, ForkEvent, _arg, _dumps, to_json
 
 _str = json.encoder.encode_basestring  # what json.dumps uses with ensure_ascii=False
 _HEAD = struct.Struct("<" + COMMON.format.lstrip("<") + SYSCALL_BODY.format.lstrip("<"))
@@ -163,6 +166,31 @@ def _result_json(ret: int) -> str:
     return f'"result":{int.__repr__(ret)},"errno":{"null" if errno is None else _str(errno)}'
 
 
+def _opt_str(s: str | None) -> str:
+    return "null" if s is None else _str(s)
+
+
+def _event_json(ev: AnyEvent) -> str:
+    """to_json of an exec, fork or exit event, by hand (a process's life is three
+    of them: a fork/exec loop writes more of these than of syscall lines)."""
+    head = (f'{{"time":{float.__repr__(ev.time)},'
+            f'{_thread_json(ev.pid, ev.tgid, ev.ppid, ev.exe, ev.comm)},')
+    if isinstance(ev, ForkEvent):
+        return (f'{head}"child":{int.__repr__(ev.child)},'
+                f'"thread":{"true" if ev.thread else "false"},'
+                f'"clone_flags":{int.__repr__(ev.clone_flags)},'
+                f'"clone_text":{_str(ev.clone_text)},"type":"fork"}}')
+    if isinstance(ev, ExitEvent):
+        return (f'{head}"status":{int.__repr__(ev.status)},'
+                f'"exit_code":{"null" if ev.exit_code is None else int.__repr__(ev.exit_code)},'
+                f'"signal":{_opt_str(ev.signal)},'
+                f'"core_dumped":{"true" if ev.core_dumped else "false"},"type":"exit"}}')
+    if isinstance(ev, ExecEvent):
+        return (f'{head}"argv":[{",".join(map(_str, ev.argv))}],'
+                f'"argv_truncated":{"true" if ev.argv_truncated else "false"},"type":"exec"}}')
+    return to_json(ev)
+
+
 class Lines:
     """Turn framed records into trace lines (str, with the newline)."""
 
@@ -176,6 +204,12 @@ class Lines:
         # tid -> the rest of its last syscall line, for repeat records (an
         # exec, fork or exit record ends what a repeat may refer to)
         self._last: dict[int, str] = {}
+        # threads whose syscall record Python wrote once since the last exec,
+        # fork or exit record: the C writer is taught a thread at its second
+        # (a short-lived process makes one or two watched calls: teaching
+        # it would cost more than the C writer saves)
+        self._once: set[int] = set()
+        self._taught = False  # the C writer knows some thread's last line
 
     def __call__(self, buf: bytearray, pos: int, size: int) -> str | None:
         typ = buf[pos + 2]
@@ -195,7 +229,7 @@ class Lines:
             if isinstance(rec, RawRepeat):  # a repeat record of the wrong size
                 raise StreamError(f"repeat record of {size} bytes")
             self._last.clear()
-            return to_json(self.enricher.convert(rec)) + "\n"
+            return _event_json(self.enricher.convert(rec)) + "\n"
         (_, _, flags, tm, tid, tgid, nr, rid, ret, a0, a1, a2, a3, a4, a5, raw_len,
          canon_len) = _HEAD.unpack_from(buf, pos)
         p = pos + _HEAD_SIZE
@@ -231,6 +265,8 @@ class Lines:
         c = self._c
         assert c is not None
         out: list[str | None] = []
+        if not self._taught or (len(buf) > pos + 2 and buf[pos + 2] in _T_EXEC_FORK_EXIT):
+            return pos, out, False  # it would stop at once: skip the call
         while True:
             pos, text, rc, events = c.render(buf, pos)
             if text:
@@ -254,6 +290,8 @@ class Lines:
         typ = buf[pos + 2]
         if typ in _T_EXEC_FORK_EXIT:
             c.lib.sf_lines_reset(c.h, 0)  # as self._last.clear(): facts may change
+            self._once.clear()
+            self._taught = False
             return
         if len(self.enricher.threads) != threads:
             # a new thread: others may take its facts from now on (state())
@@ -263,6 +301,9 @@ class Lines:
         elif typ == T_SYSCALL and size >= _HEAD_SIZE:
             f = _HEAD.unpack_from(buf, pos)
             tid, nr = f[4], f[6]
+            if tid not in self._once:
+                self._once.add(tid)
+                return
             st = self.enricher.threads[tid]
             j = _b(_thread_json(tid, st.tgid, st.ppid, st.exe, st.comm))
             c.lib.sf_lines_set_thread(c.h, tid, st.tgid, j, len(j))
@@ -272,6 +313,7 @@ class Lines:
             return
         r = _b(self._last[tid])
         c.lib.sf_lines_set_last(c.h, tid, r, len(r))
+        self._taught = True
 
 
 __all__ = ["Lines"]
