@@ -111,10 +111,19 @@ static int fail_closed(struct sf_tracee *t, const struct sf_call *c, long err)
 	return skip_to_exit(t, c, PF_RET);
 }
 
-/* No scratch memory for this call's rewrite: wait for a slot of a working
- * mapping, else fail the call. */
+/* No scratch memory for this call's rewrite: map it first (the address
+ * space has none yet), or wait for a slot of a working mapping, else fail
+ * the call. */
 static int unplaceable(struct sf_tracee *t, const struct sf_call *c)
 {
+	if (t->mm->scratch == 0) {
+		/* Mapped at the first call that needs it: a process whose calls
+		 * are never rewritten (answered in one stop, or matching no rule)
+		 * is spared the mmap and its two stops. */
+		drop_enter_work(t, 0);
+		sysrule_uncount(t); /* the replay is the same call: count it once */
+		return inject_scratch(t, &c->orig);
+	}
 	if (t->mm->scratch != (uint64_t)-1 && mm_slot_free_count(t->mm) == 0)
 		return replay_later(t, c, 1);
 	return fail_closed(t, c, -ENOMEM);
@@ -622,10 +631,6 @@ int sc_enter(struct sf_tracee *t)
 	const struct sf_sysent *e = c.e;
 	if (tracer_cred_syscall(c.nr))
 		t->cred = 0; /* new credentials: look again before answering for it */
-
-	/* Every rewrite needs scratch memory: create it at the first trapped call. */
-	if (t->mm->scratch == 0)
-		return inject_scratch(t, &c.r);
 
 	if (e && ((e->flags & SF_NSCHANGE) || e->cls == SC_ROOTCHANGE)) {
 		/* Resolving this call's own path caches the old root again:

@@ -45,6 +45,19 @@ def test_more_threads_than_scratch_slots(progs: Progs) -> None:
     assert (rc, out) == (0, "ok 300/300\n")
 
 
+def test_scratch_is_mapped_at_the_first_rewrite_only(progs: Progs, tmp_path: Path) -> None:
+    # No one-stop stat answer in gVisor (no process_vm_writev): the redirected
+    # stat is the first rewrite, and maps the scratch; nothing before it does.
+    dst = tmp_path / "dst"
+    dst.write_text("redirected\n")
+    plain = tmp_path / "plain"
+    plain.write_text("x\n")
+    src = tmp_path / "src"
+    rc, out = run_in_gvisor(_sysfake(["--redirect", f"{src}={dst}"],
+                                     cmd=[progs["scratchmaps"], str(plain), str(src)]))
+    assert (rc, out) == (0, "start=0 plain=0 stat=1 open=1 read=redirected\n")
+
+
 def test_daemon_reads_fake_after_parent_exit(progs: Progs, tmp_path: Path) -> None:
     result = tmp_path / "daemon.out"
     inner = _sysfake(fake(CAP, CAP_TEXT_GVISOR), ["--orphans=wait"],

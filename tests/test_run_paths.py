@@ -361,6 +361,24 @@ def test_rewrite_survives_the_program_unmapping_tracer_memory(
         0, f"first={text}|second={text}|unmapped=1\n"), describe(res)
 
 
+@pytest.mark.parametrize("static", [False, True], ids=["dynamic", "static"])
+def test_scratch_is_mapped_at_the_first_rewrite_only(
+        progs: Progs, tmp_path: Path, static: bool) -> None:
+    """The C core maps its scratch memory into a process at the first call it
+    must rewrite. Calls that match no rule (the loader's opens, a plain stat)
+    and a redirected stat answered in one stop leave the process without it;
+    the redirected open that follows gets it and reads the target."""
+    dst = tmp_path / "dst"
+    dst.write_text("redirected\n")
+    plain = tmp_path / "plain"
+    plain.write_text("x\n")
+    src = tmp_path / "src"
+    prog = progs.static("scratchmaps") if static else progs["scratchmaps"]
+    res = run_sysfake(["run", "--redirect", f"{src}={dst}", "--", prog, str(plain), str(src)])
+    assert (res.returncode, res.stdout) == (
+        0, "start=0 plain=0 stat=0 open=1 read=redirected\n"), describe(res)
+
+
 @pytest.mark.parametrize("backend", [[], ["--backend", "python"]], ids=["c", "python"])
 def test_virtual_file_named_as_a_directory_fails_like_a_real_file(
         progs: Progs, tmp_path: Path, backend: list[str]) -> None:
