@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include "scratch_maps.h"
 
 static void slurp(const char *path, char *out, size_t len)
 {
@@ -35,30 +36,10 @@ int main(int argc, char **argv)
         return 2;
     char first[256], second[256];
     slurp(argv[1], first, sizeof(first));
-    /* Only mappings of the size the tracer uses, with no name: never our
-     * own heap, stack or libraries. Read them all before unmapping any. */
-    static char maps[1 << 16];
-    int fd = open("/proc/self/maps", O_RDONLY);
-    ssize_t n = 0, r;
-    while (fd >= 0 && (r = read(fd, maps + n, sizeof(maps) - 1 - (size_t)n)) > 0)
-        n += r;
-    maps[n] = '\0';
-    if (fd >= 0)
-        close(fd);
-    int unmapped = 0;
-    for (char *l = maps; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-        unsigned long a, b;
-        char perms[8];
-        if (sscanf(l, "%lx-%lx %7s", &a, &b, perms) < 3)
-            continue;
-        char *e = strchr(l, '\n');
-        int named = 0;
-        for (char *q = l; q < (e ? e : l + strlen(l)); q++)
-            named |= *q == '/' || *q == '[';
-        if (!named && b - a == 256ul * 16384 && strcmp(perms, "rw-p") == 0 &&
-            munmap((void *)a, b - a) == 0)
-            unmapped++;
-    }
+    unsigned long starts[64];
+    int found = scratch_maps(starts, 64), unmapped = 0;
+    for (int i = 0; i < found; i++)
+        unmapped += munmap((void *)starts[i], SCRATCH_SIZE) == 0;
     slurp(argv[1], second, sizeof(second));
     printf("first=%s|second=%s|unmapped=%d\n", first, second, unmapped);
     return 0;
