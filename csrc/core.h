@@ -132,6 +132,7 @@ struct sf_mm {
 	int refs;
 	uint64_t scratch;       /* base of our injected mapping, 0 if none */
 	uint64_t scratch_len;
+	int scratch_busy;       /* a thread's injected mmap is in flight */
 	uint64_t slot_used[4];  /* bitmap of SCRATCH_SLOTS slots */
 	int memfd;              /* open /proc/PID/mem, -1 */
 	pid_t mem_pid;
@@ -253,6 +254,7 @@ struct sf_mm *mm_fork(const struct sf_mm *parent);
 int mm_slot_alloc(struct sf_mm *m);
 void mm_slot_free(struct sf_mm *m, int slot);
 int mm_slot_free_count(const struct sf_mm *m);
+int mm_slot_ready(const struct sf_mm *m);
 void slot_wait_add(struct sf_tracee *t);
 
 /* ---- mem.c: tracee memory ---- */

@@ -421,6 +421,8 @@ static void on_exec(struct sf_tracee *t)
 		mm_slot_free(t->mm, t->slot);
 		t->slot = -1;
 	}
+	if (t->pf & PF_SCRATCH)
+		t->mm->scratch_busy = 0;
 	mm_put(t->mm);
 	t->mm = mm_new();
 	t->proc->exe_known = 0;
@@ -509,7 +511,7 @@ void slot_wait_add(struct sf_tracee *t)
 static void slot_wake(struct sf_tracee *t, void *arg)
 {
 	(void)arg;
-	if (t->slot_waiting && mm_slot_free_count(t->mm) > 0) {
+	if (t->slot_waiting && mm_slot_ready(t->mm)) {
 		t->slot_waiting = 0;
 		nslotwait--;
 		resume(t, 0);

@@ -95,7 +95,7 @@ static int replay_later(struct sf_tracee *t, const struct sf_call *c, int wait_s
 		r.orig_rax = (uint64_t)-1;
 		if (sf_setregs(t, &r))
 			return 0;
-		if (wait_slot && mm_slot_free_count(t->mm) == 0)
+		if (wait_slot && !mm_slot_ready(t->mm))
 			slot_wait_add(t); /* the loop resumes it when a slot is freed */
 		return 0;
 	}
@@ -116,13 +116,18 @@ static int fail_closed(struct sf_tracee *t, const struct sf_call *c, long err)
  * the call. */
 static int unplaceable(struct sf_tracee *t, const struct sf_call *c)
 {
+	if (t->mm->scratch_busy) /* another thread is mapping it: wait for that */
+		return replay_later(t, c, 1);
 	if (t->mm->scratch == 0) {
 		/* Mapped at the first call that needs it: a process whose calls
 		 * are never rewritten (answered in one stop, or matching no rule)
 		 * is spared the mmap and its two stops. */
 		drop_enter_work(t, 0);
 		sysrule_uncount(t); /* the replay is the same call: count it once */
-		return inject_scratch(t, &c->orig);
+		if (!inject_scratch(t, &c->orig))
+			return 0;
+		t->mm->scratch_busy = 1; /* one mapping per address space */
+		return 1;
 	}
 	if (t->mm->scratch != (uint64_t)-1 && mm_slot_free_count(t->mm) == 0)
 		return replay_later(t, c, 1);
@@ -865,6 +870,8 @@ void sc_exit(struct sf_tracee *t)
 	if (sf_getregs(t, &r)) {
 		if (pf & PF_GENFD)
 			close(t->genfd);
+		if (pf & PF_SCRATCH)
+			t->mm->scratch_busy = 0; /* its result is lost: the next rewrite maps again */
 		t->pf = 0;
 		if (t->rec)
 			t->rec->active = 0;
@@ -877,19 +884,21 @@ void sc_exit(struct sf_tracee *t)
 		r = t->saved;
 		sf_rewind_syscall(&r, (long)t->saved.orig_rax);
 		sf_setregs(t, &r);
-		if (t->slot_wait && mm_slot_free_count(t->mm) == 0)
+		if (t->slot_wait && !mm_slot_ready(t->mm))
 			slot_wait_add(t); /* resumed when a slot is freed */
 		t->slot_wait = 0;
 		return;
 	}
 	if (pf & PF_SCRATCH) {
 		t->pf = 0;
+		t->mm->scratch_busy = 0;
 		if (ret < 0 && ret > -4096) {
 			t->mm->scratch = (uint64_t)-1;
 			DBG("%d: scratch mmap failed: %ld", t->tid, ret);
 		} else {
 			t->mm->scratch = (uint64_t)ret;
 			t->mm->scratch_len = (uint64_t)SCRATCH_SLOTS * SCRATCH_SLOT;
+			DBG("%d: scratch mapped at %#lx", t->tid, (unsigned long)ret);
 		}
 		r = t->saved;
 		sf_rewind_syscall(&r, (long)t->saved.orig_rax);

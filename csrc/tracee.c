@@ -48,6 +48,8 @@ void tr_del(struct sf_tracee *t)
 	if (t->mm) {
 		if (t->slot >= 0)
 			mm_slot_free(t->mm, t->slot);
+		if (t->pf & PF_SCRATCH)
+			t->mm->scratch_busy = 0; /* gone before its mmap's exit stop */
 		mm_put(t->mm);
 	}
 	if (t->proc)
@@ -165,6 +167,13 @@ void mm_slot_free(struct sf_mm *m, int slot)
 {
 	if (slot >= 0 && slot < SCRATCH_SLOTS)
 		m->slot_used[slot / 64] &= ~(1ull << (slot % 64));
+}
+
+/* A thread waiting for scratch may go on: a slot is free and no other thread
+ * is still mapping the area. */
+int mm_slot_ready(const struct sf_mm *m)
+{
+	return !m->scratch_busy && mm_slot_free_count(m) > 0;
 }
 
 int mm_slot_free_count(const struct sf_mm *m)

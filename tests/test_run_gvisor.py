@@ -58,6 +58,18 @@ def test_scratch_is_mapped_at_the_first_rewrite_only(progs: Progs, tmp_path: Pat
     assert (rc, out) == (0, "start=0 plain=0 stat=1 open=1 read=redirected\n")
 
 
+def test_threads_whose_first_rewrites_come_at_once_share_one_scratch_mapping(
+        progs: Progs, tmp_path: Path) -> None:
+    dst = tmp_path / "dst"
+    dst.write_text("redirected\n")
+    src = tmp_path / "src"
+    rc, out = run_in_gvisor(_sysfake(["-v", "--redirect", f"{src}={dst}"],
+                                     cmd=[progs["scratchmaps"], "-t", "64", str(src),
+                                          "redirected"]))
+    assert (rc, "reads=64\n" in out.splitlines(keepends=True)) == (0, True), out[-2000:]
+    assert len(re.findall(r": scratch mapped at 0x", out)) == 1, out[-2000:]
+
+
 def test_daemon_reads_fake_after_parent_exit(progs: Progs, tmp_path: Path) -> None:
     result = tmp_path / "daemon.out"
     inner = _sysfake(fake(CAP, CAP_TEXT_GVISOR), ["--orphans=wait"],

@@ -1,6 +1,7 @@
 """Paths are matched as the process means them; fake, redirect and hide semantics."""
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -377,6 +378,21 @@ def test_scratch_is_mapped_at_the_first_rewrite_only(
     res = run_sysfake(["run", "--redirect", f"{src}={dst}", "--", prog, str(plain), str(src)])
     assert (res.returncode, res.stdout) == (
         0, "start=0 plain=0 stat=0 open=1 read=redirected\n"), describe(res)
+
+
+def test_threads_whose_first_rewrites_come_at_once_share_one_scratch_mapping(
+        progs: Progs, tmp_path: Path) -> None:
+    """64 threads make their process's first rewritten calls at once. One of
+    them maps the scratch memory; the others wait at their stop until it is
+    there (one mapping per address space, not one per thread), and every
+    thread reads the target."""
+    dst = tmp_path / "dst"
+    dst.write_text("redirected\n")
+    src = tmp_path / "src"
+    res = run_sysfake(["run", "-v", "--redirect", f"{src}={dst}", "--", progs["scratchmaps"],
+                       "-t", "64", str(src), "redirected"])
+    assert (res.returncode, res.stdout) == (0, "reads=64\n"), describe(res)
+    assert len(re.findall(r": scratch mapped at 0x", res.stderr)) == 1, describe(res)
 
 
 @pytest.mark.parametrize("backend", [[], ["--backend", "python"]], ids=["c", "python"])

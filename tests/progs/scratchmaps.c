@@ -4,9 +4,16 @@
  * scratch only when a call needs a rewrite.
  *
  *   scratchmaps PLAIN REDIR   prints "start=N plain=N stat=N open=N read=<content>\n"
+ *   scratchmaps -t N REDIR TEXT   N threads open and read REDIR at once, as
+ *                                 the process's first rewritten calls; prints
+ *                                 "reads=<how many read TEXT>\n" (thread
+ *                                 stacks may merge with the scratch mapping
+ *                                 in maps: the tracer's -v log counts them)
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,8 +26,58 @@ static int count(void)
     return scratch_maps(starts, 64);
 }
 
+static pthread_barrier_t go;
+static const char *redir, *want;
+
+static void slurp(const char *path, char *buf, size_t len)
+{
+    snprintf(buf, len, "ERR");
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, buf, len - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    close(fd);
+    char *nl = strchr(buf, '\n');
+    if (nl)
+        *nl = '\0';
+}
+
+static void *reader(void *arg)
+{
+    (void)arg;
+    char buf[256];
+    pthread_barrier_wait(&go);
+    slurp(redir, buf, sizeof(buf));
+    return (void *)(long)!strcmp(buf, want);
+}
+
+static int threads(int n)
+{
+    pthread_t th[256];
+    if (n < 1 || n > 256)
+        return 2;
+    pthread_barrier_init(&go, NULL, (unsigned)n);
+    for (int i = 0; i < n; i++)
+        if (pthread_create(&th[i], NULL, reader, NULL))
+            return 1;
+    int same = 0;
+    for (int i = 0; i < n; i++) {
+        void *r;
+        pthread_join(th[i], &r);
+        same += (int)(long)r;
+    }
+    printf("reads=%d\n", same);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 5 && !strcmp(argv[1], "-t")) {
+        redir = argv[3];
+        want = argv[4];
+        return threads(atoi(argv[2]));
+    }
     if (argc != 3)
         return 2;
     struct stat st;
@@ -29,16 +86,8 @@ int main(int argc, char **argv)
     int plain = count();
     stat(argv[2], &st);
     int statted = count();
-    char buf[256] = "ERR";
-    int fd = open(argv[2], O_RDONLY);
-    if (fd >= 0) {
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        buf[n > 0 ? n : 0] = '\0';
-        close(fd);
-        char *nl = strchr(buf, '\n');
-        if (nl)
-            *nl = '\0';
-    }
+    char buf[256];
+    slurp(argv[2], buf, sizeof(buf));
     printf("start=%d plain=%d stat=%d open=%d read=%s\n", start, plain, statted, count(), buf);
     return 0;
 }
