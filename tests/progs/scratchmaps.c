@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "first_line.h"
 #include "scratch_maps.h"
 
 static int count(void)
@@ -29,26 +30,12 @@ static int count(void)
 static pthread_barrier_t go;
 static const char *redir, *want;
 
-static void slurp(const char *path, char *buf, size_t len)
-{
-    snprintf(buf, len, "ERR");
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return;
-    ssize_t n = read(fd, buf, len - 1);
-    buf[n > 0 ? n : 0] = '\0';
-    close(fd);
-    char *nl = strchr(buf, '\n');
-    if (nl)
-        *nl = '\0';
-}
-
 static void *reader(void *arg)
 {
     (void)arg;
     char buf[256];
     pthread_barrier_wait(&go);
-    slurp(redir, buf, sizeof(buf));
+    first_line(redir, buf, sizeof(buf));
     return (void *)(long)!strcmp(buf, want);
 }
 
@@ -87,7 +74,7 @@ int main(int argc, char **argv)
     stat(argv[2], &st);
     int statted = count();
     char buf[256];
-    slurp(argv[2], buf, sizeof(buf));
+    first_line(argv[2], buf, sizeof(buf));
     printf("start=%d plain=%d stat=%d open=%d read=%s\n", start, plain, statted, count(), buf);
     return 0;
 }

@@ -13,34 +13,20 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include "first_line.h"
 #include "scratch_maps.h"
-
-static void slurp(const char *path, char *out, size_t len)
-{
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) {
-        snprintf(out, len, "ERR");
-        return;
-    }
-    ssize_t n = read(fd, out, len - 1);
-    out[n > 0 ? n : 0] = '\0';
-    close(fd);
-    char *nl = strchr(out, '\n');
-    if (nl)
-        *nl = '\0';
-}
 
 int main(int argc, char **argv)
 {
     if (argc != 2)
         return 2;
     char first[256], second[256];
-    slurp(argv[1], first, sizeof(first));
+    first_line(argv[1], first, sizeof(first));
     unsigned long starts[64];
     int found = scratch_maps(starts, 64), unmapped = 0;
     for (int i = 0; i < found; i++)
         unmapped += munmap((void *)starts[i], SCRATCH_SIZE) == 0;
-    slurp(argv[1], second, sizeof(second));
+    first_line(argv[1], second, sizeof(second));
     printf("first=%s|second=%s|unmapped=%d\n", first, second, unmapped);
     return 0;
 }
