@@ -19,8 +19,7 @@ import struct
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any, TypeVar, Union
+from typing import Any, NamedTuple, TypeVar, Union
 
 COMMON = struct.Struct("<HBBd")  # size type flags time: 12 bytes
 SYSCALL_BODY = struct.Struct("<iiiiq6QHH")  # tid tgid nr rule_id ret args[6] raw_len canon_len
@@ -42,8 +41,9 @@ def _s(b: bytes) -> str:
     return b.decode("utf-8", "surrogateescape")
 
 
-@dataclass(frozen=True)
-class RawSyscall:
+# NamedTuples, not frozen dataclasses: one is made per record, and both
+# making and defining them cost a fraction (start-up counts: record mode).
+class RawSyscall(NamedTuple):
     time: float
     flags: int
     tid: int
@@ -56,8 +56,7 @@ class RawSyscall:
     canon: str  # canonical path ("" when none)
 
 
-@dataclass(frozen=True)
-class RawExec:
+class RawExec(NamedTuple):
     time: float
     flags: int
     tid: int
@@ -68,8 +67,7 @@ class RawExec:
     argv_truncated: bool
 
 
-@dataclass(frozen=True)
-class RawFork:
+class RawFork(NamedTuple):
     time: float
     flags: int
     parent: int
@@ -77,8 +75,7 @@ class RawFork:
     clone_flags: int
 
 
-@dataclass(frozen=True)
-class RawExit:
+class RawExit(NamedTuple):
     time: float
     flags: int
     tid: int
@@ -88,8 +85,7 @@ class RawExit:
 RawRecord = Union[RawSyscall, RawExec, RawFork, RawExit]
 
 
-@dataclass(frozen=True)
-class RawRepeat:
+class RawRepeat(NamedTuple):
     """Thread `tid`'s last syscall record again, at `time` (Decoder resolves it)."""
 
     time: float
@@ -97,8 +93,7 @@ class RawRepeat:
     tid: int
 
 
-@dataclass(frozen=True)
-class Unknown:
+class Unknown(NamedTuple):
     """A well-framed record of a type this decoder does not know (skipped)."""
 
     type: int
@@ -188,7 +183,7 @@ class Decoder:
             if last is None:
                 raise StreamError(f"repeat record for thread {rec.tid}, "
                                   f"which has no syscall record to repeat")
-            return replace(last, time=rec.time)
+            return last._replace(time=rec.time)
         if isinstance(rec, RawSyscall):
             self._last[rec.tid] = rec
         elif not isinstance(rec, Unknown):
