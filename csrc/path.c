@@ -159,15 +159,19 @@ int proc_root(struct sf_tracee *t)
 	return 0;
 }
 
-/* Read a /proc link of the tracee and convert it to the tracee's own view. */
-static int proc_link(struct sf_tracee *t, const char *what, char *out, size_t outlen)
+/* Read the tracee's cwd (AT_FDCWD) or the path of its fd `dirfd` from /proc
+ * and convert it to the tracee's own view. */
+static int proc_link(struct sf_tracee *t, int dirfd, char *out, size_t outlen)
 {
-	int fd_dir = !strncmp(what, "fd/", 3);
+	int fd_dir = dirfd != AT_FDCWD;
+	char name[16] = "cwd";
+	if (fd_dir)
+		snprintf(name, sizeof(name), "%d", dirfd);
 	int d = tr_procdir(t, fd_dir);
-	ssize_t n = d >= 0 ? readlinkat(d, what + 3 * fd_dir, out, outlen - 1) : -1;
+	ssize_t n = d >= 0 ? readlinkat(d, name, out, outlen - 1) : -1;
 	if (n < 0) {
 		char p[80];
-		snprintf(p, sizeof(p), "/proc/%d/%s", t->tid, what);
+		snprintf(p, sizeof(p), fd_dir ? "/proc/%d/fd/%s" : "/proc/%d/%s", t->tid, name);
 		n = readlink(p, out, outlen - 1);
 	}
 	if (n <= 0 || out[0] != '/')
@@ -218,18 +222,13 @@ int path_resolve(struct sf_tracee *t, int dirfd, const char *in, char *out, size
 	char buf[2 * SF_PATH_MAX + 2];
 	size_t bl = 0, inl = strlen(in);
 	if (in[0] != '/') {
-		char what[32];
 		int vd = -1;
-		if (dirfd == AT_FDCWD)
-			strcpy(what, "cwd");
-		else
-			snprintf(what, sizeof(what), "fd/%d", dirfd);
 		if (dirfd != AT_FDCWD && t->proc->nvmarks && (vd = vdir_marked(t, dirfd)) >= 0) {
 			const struct sf_str *vp = &sf_tab->vfiles[vd].vpath;
 			memcpy(buf, vp->p, vp->n); /* < SF_PATH_MAX (table.c) */
 			buf[vp->n] = 0;
 			t->via_vdir = 1;
-		} else if (proc_link(t, what, buf, SF_PATH_MAX + 1)) {
+		} else if (proc_link(t, dirfd, buf, SF_PATH_MAX + 1)) {
 			return -1;
 		}
 		bl = strlen(buf);
