@@ -315,14 +315,11 @@ class Drain:
     in-memory queue; the worker decodes them and calls `sink`. finish() (after
     the write end is closed) waits for both and returns the stream errors."""
 
-    def __init__(self, read_fd: int, sink: Callable[[list[Any]], None],
-                 frame: Callable[[bytearray, int, int], Any] | None = None) -> None:
-        """`frame`: turn one framed record into what `sink` gets (Decoder.frame);
-        default: RawRecords, as Decoder.feed gives them. Or set `chunk`: it gets
-        each chunk of bytes and frames it itself (with self.decoder)."""
+    def __init__(self, read_fd: int, sink: Callable[[list[Any]], None]) -> None:
+        """`sink` gets RawRecords, as Decoder.feed gives them, unless `chunk` is
+        set: it gets each chunk of bytes and frames it itself (with self.decoder)."""
         self.fd = read_fd
         self.sink = sink
-        self.frame = frame
         self.chunk: Callable[[bytes], list[Any]] | None = None
         self.decoder = Decoder()
         self._chunks: deque[bytes] = deque()
@@ -371,8 +368,7 @@ class Drain:
                 data = b"".join(self._chunks)
                 self._chunks.clear()
             recs: list[Any] = (self.chunk(data) if self.chunk is not None
-                               else self.decoder.feed(data) if self.frame is None
-                               else self.decoder.frame(data, self.frame))
+                               else self.decoder.feed(data))
             if recs and self.sink_error is None:
                 try:
                     self.sink(recs)
