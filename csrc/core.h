@@ -134,12 +134,19 @@ struct sf_mm {
 	uint64_t scratch_len;
 	int scratch_busy;       /* a thread's injected mmap is in flight */
 	uint64_t slot_used[4];  /* bitmap of SCRATCH_SLOTS slots */
+	struct sf_shadow *shadow; /* mem.c: slot words known to be in the tracee (POKEDATA only) */
+	int tramp;              /* TR_*: the return trampolines of tramp.c */
+	unsigned tramp_count;   /* two-stop rewrites that could have used them */
 	int memfd;              /* open /proc/PID/mem, -1 */
 	pid_t mem_pid;
 };
 #define SCRATCH_SLOT 16384
 #define SCRATCH_EMUL 8192 /* emulations write from here, path rewrites below */
 #define SCRATCH_SLOTS 256
+#define SCRATCH_PATHS 64  /* path rewrites start here: below are the trampoline's data words */
+#define SCRATCH_CODE_SLOT (SCRATCH_SLOTS - 1) /* never a slot: the trampolines' code */
+#define TRAMP_SLOTS 64    /* slots with a trampoline: one page of code */
+enum { TR_NONE = 0, TR_BUSY = 1, TR_READY = 2, TR_FAILED = -1 };
 
 struct sf_proc {
 	int refs;
@@ -179,6 +186,7 @@ enum await { AW_NONE = 0, AW_ENTER, AW_EXIT };
 #define PF_VDIRLS   0x1000 /* getdents64 answered, turned into lseek: result t->ret */
 #define PF_VDIRPOS  0x2000 /* getdents64 turned into lseek(SEEK_CUR): note, replay */
 #define PF_ROOT     0x4000 /* chroot/pivot/namespace change: forget the cached root at exit */
+#define PF_TRAMP    0x8000 /* our injected mprotect of the trampolines' code: note, replay */
 
 /* A syscall whose result record mode wants, kept from entry to exit. */
 struct sf_recpend {
@@ -209,6 +217,8 @@ struct sf_tracee {
 	int wait_parked;     /* reaper: a blocking wait parked at its exit stop */
 	int exec_seen;       /* exec happened between entry and exit */
 	int slot;            /* scratch slot held, -1 */
+	int tramp_slot;      /* slot whose trampoline the thread has yet to run, -1 */
+	sf_regs tramp_orig;  /* registers of that call as the tracee made it */
 	int slot_wait;       /* the replay waits for a free scratch slot */
 	int slot_waiting;    /* stopped at its exit stop until a slot is free */
 	int replays;         /* replays in a row because scratch memory failed */
@@ -264,6 +274,10 @@ int mem_write(struct sf_tracee *t, uint64_t addr, const void *buf, size_t len);
 /* Into a buffer the tracee named: fails (EFAULT) where the tracee could not write. */
 int mem_write_user(struct sf_tracee *t, uint64_t addr, const void *buf, size_t len);
 void mem_close(struct sf_mm *m);
+/* Bytes [off, off + len) of scratch slot `slot` (both multiples of 8). */
+int mem_write_slot(struct sf_tracee *t, int slot, uint64_t off, const void *buf, size_t len);
+/* Forget what the slots hold (a new mapping, or none). */
+void mem_shadow_drop(struct sf_mm *m);
 
 /* ---- path.c ---- */
 /* Make the path argument absolute and canonical in the tracee's view.
@@ -307,6 +321,24 @@ extern int sf_at_seccomp; /* set by the loop: this entry is a seccomp stop */
  * 0 -> PTRACE_CONT-like (no exit stop needed), 1 -> need the exit stop. */
 int sc_enter(struct sf_tracee *t);
 void sc_exit(struct sf_tracee *t);
+
+/* ---- tramp.c: rewrites that return through a trampoline, in one stop ---- */
+/* Should this rewrite return through a trampoline? 1 yes (the data words go
+ * into the slot with the path), 0 no: two stops, -1: set the trampolines up
+ * first (tramp_setup). */
+int tramp_want(struct sf_tracee *t);
+/* Write the code and make the call mprotect it; replayed at its exit stop. */
+int tramp_setup(struct sf_tracee *t, const sf_regs *orig);
+void tramp_setup_done(struct sf_tracee *t, long ret);
+/* Point the call's return at its slot's trampoline; the slot stays held. */
+void tramp_arm(struct sf_tracee *t, sf_regs *r, const sf_regs *orig);
+/* At the thread's next seccomp stop: 1 if it is its armed call run again
+ * (a restart), else the slot is freed and 0. */
+int tramp_next_stop(struct sf_tracee *t, const sf_regs *r);
+/* At a signal-delivery stop: finish the trampoline's work here. */
+void tramp_signal(struct sf_tracee *t);
+/* The thread exits or execs. */
+void tramp_drop(struct sf_tracee *t);
 
 /* ---- tracer_stat.c ---- */
 /* A redirected stat-like call to `target`: answer it here (c->skip, c->ret)

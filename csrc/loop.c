@@ -421,8 +421,11 @@ static void on_exec(struct sf_tracee *t)
 		mm_slot_free(t->mm, t->slot);
 		t->slot = -1;
 	}
+	tramp_drop(t);
 	if (t->pf & PF_SCRATCH)
 		t->mm->scratch_busy = 0;
+	if (t->pf & PF_TRAMP)
+		t->mm->tramp = TR_NONE;
 	mm_put(t->mm);
 	t->mm = mm_new();
 	t->proc->exe_known = 0;
@@ -618,6 +621,8 @@ static void on_stop(struct sf_tracee *t, int status)
 		return;
 	}
 	t->attached = 1;
+	if (t->tramp_slot >= 0)
+		tramp_signal(t); /* the handler must see the call's own registers */
 	resume(t, sig); /* signal-delivery stop: deliver it */
 }
 

@@ -76,6 +76,18 @@ static void probe_child(int rfd)
 	/* 3: change the syscall number */
 	if (syscall(SYS_getppid, 2, 0) != getpid())
 		st |= 2;
+	/* 4: a return address set at the seccomp stop (rsi: where to) */
+	long nr = SYS_getppid;
+	unsigned long skipped = 1;
+	__asm__ volatile("lea 1f(%%rip), %%rsi\n\t"
+			 "syscall\n\t"
+			 "movq $0, %[s]\n"
+			 "1:"
+			 : "+a"(nr), [s] "+m"(skipped)
+			 : "D"(3L)
+			 : "rsi", "rcx", "r11", "memory");
+	if (!skipped || nr != getppid())
+		st |= 8;
 	_exit(st);
 }
 
@@ -222,6 +234,14 @@ int sf_probe(struct sf_probe_result *res)
 			ptrace(PTRACE_SETREGS, pid, 0, &r);
 			ptrace(PTRACE_CONT, pid, 0, 0);
 		}
+		/* 4: return elsewhere */
+		if (next_seccomp(pid, &status) == 0) {
+			ptrace(PTRACE_GETREGS, pid, 0, &r);
+			if (r.rdi == 3)
+				r.rip = r.rsi;
+			ptrace(PTRACE_SETREGS, pid, 0, &r);
+			ptrace(PTRACE_CONT, pid, 0, 0);
+		}
 	}
 	for (;;) {
 		pid_t w = waitpid(pid, &status, __WALL);
@@ -233,10 +253,12 @@ int sf_probe(struct sf_probe_result *res)
 			int st = WEXITSTATUS(status);
 			if (st == 91)
 				mech &= ~(unsigned)SF_MECH_SECCOMP;
-			else if (st < 8 && !(st & 1))
+			else if (st < 16 && !(st & 1))
 				mech |= SF_MECH_SKIP_AT_SECCOMP;
-			if (st < 8 && (st & 2))
+			if (st < 16 && (st & 2))
 				mech &= ~(unsigned)SF_MECH_SECCOMP; /* cannot change syscalls */
+			if (st < 16 && !(st & 8) && (mech & SF_MECH_SECCOMP))
+				mech |= SF_MECH_SET_RETURN;
 			break;
 		}
 		if (WIFSIGNALED(status))

@@ -615,6 +615,8 @@ int sc_enter(struct sf_tracee *t)
 	struct sf_call c;
 	if (sf_getregs(t, &c.r))
 		return 0;
+	if (t->tramp_slot >= 0 && tramp_next_stop(t, &c.r))
+		return 0; /* its rewritten call, restarted by the kernel: runs as it is */
 	c.orig = c.r;
 	c.nr = (long)c.r.orig_rax;
 	c.e = sf_sysent_lookup(c.nr);
@@ -780,23 +782,29 @@ int sc_enter(struct sf_tracee *t)
 		return 1;
 	}
 
+	int tramp = 0;
 	if (nrw) {
-		uint64_t base = scratch(t), off = 0;
+		uint64_t base = scratch(t), off = SCRATCH_PATHS;
 		if (!base) {
 			DBG("%d: no scratch slot for %s", t->tid, e ? e->name : "?");
 			return unplaceable(t, &c);
 		}
+		tramp = rec ? 0 : tramp_want(t);
+		if (tramp < 0) {
+			drop_enter_work(t, 0);
+			sysrule_uncount(t); /* the replay is the same call: count it once */
+			return tramp_setup(t, &c.orig);
+		}
+		/* The slot's bytes from the trampoline's data words (when it
+		 * returns through one) to the last path, in one write. */
+		uint64_t words[SCRATCH_EMUL / 8];
+		unsigned char *buf = (unsigned char *)words;
 		for (int k = 0; k < nrw; k++) {
-			if (rw[k].len > sizeof(rw[k].data) || off + rw[k].len > SCRATCH_EMUL)
+			size_t padded = (rw[k].len + 7) & ~(size_t)7;
+			if (rw[k].len > sizeof(rw[k].data) || off + padded > SCRATCH_EMUL)
 				return fail_closed(t, &c, -ENAMETOOLONG);
-			if (mem_write(t, base + off, rw[k].data, rw[k].len)) {
-				/* Our mapping is gone (unmapped by the program?): map a
-				 * new one and run the call again, a few times at most. */
-				if (++t->replays > 3)
-					return fail_closed(t, &c, -ENOMEM);
-				t->mm->scratch = 0;
-				return replay_later(t, &c, 0);
-			}
+			memcpy(buf + off, rw[k].data, rw[k].len);
+			memset(buf + off + rw[k].len, 0, padded - rw[k].len);
 			if (rw[k].arg >= 0) {
 				sf_set_arg(&c.r, rw[k].arg, base + off);
 			} else if (rw[k].arg == RW_OPENHOW) {
@@ -807,16 +815,39 @@ int sc_enter(struct sf_tracee *t)
 				c.r.rdi = base + off;
 				c.r.rsi = (fl & O_CLOEXEC) ? MFD_CLOEXEC : 0;
 			}
-			off += (rw[k].len + 7) & ~7ull;
+			off += padded;
+		}
+		size_t from = SCRATCH_PATHS;
+		if (tramp) {
+			sf_tramp_data(words, &c.orig);
+			from = 0;
+		}
+		if (mem_write_slot(t, t->slot, from, buf + from, off - from)) {
+			/* Our mapping is gone (unmapped by the program?): map a new
+			 * one and run the call again, a few times at most. */
+			if (++t->replays > 3)
+				return fail_closed(t, &c, -ENOMEM);
+			t->mm->scratch = 0;
+			t->mm->tramp = TR_NONE;
+			t->mm->tramp_count = 0;
+			mem_shadow_drop(t->mm);
+			return replay_later(t, &c, 0);
 		}
 		c.modified = 1;
 	}
 	t->saved = c.orig;
 	t->replays = 0;
 	if (c.modified) {
-		if (sf_setregs(t, &c.r))
+		if (tramp)
+			tramp_arm(t, &c.r, &c.orig);
+		if (sf_setregs(t, &c.r)) {
+			tramp_drop(t);
 			return 0;
-		t->pf |= PF_RESTORE;
+		}
+		if (!tramp)
+			t->pf |= PF_RESTORE;
+		else
+			DBG("%d: %s returns through its trampoline", t->tid, e ? e->name : "?");
 	}
 	if (rec && !t->pf)
 		t->pf |= PF_OBSERVE;
@@ -872,6 +903,8 @@ void sc_exit(struct sf_tracee *t)
 			close(t->genfd);
 		if (pf & PF_SCRATCH)
 			t->mm->scratch_busy = 0; /* its result is lost: the next rewrite maps again */
+		if (pf & PF_TRAMP)
+			t->mm->tramp = TR_NONE;
 		t->pf = 0;
 		if (t->rec)
 			t->rec->active = 0;
@@ -889,9 +922,20 @@ void sc_exit(struct sf_tracee *t)
 		t->slot_wait = 0;
 		return;
 	}
+	if (pf & PF_TRAMP) {
+		t->pf = 0;
+		tramp_setup_done(t, ret);
+		r = t->saved;
+		sf_rewind_syscall(&r, (long)t->saved.orig_rax);
+		sf_setregs(t, &r);
+		return;
+	}
 	if (pf & PF_SCRATCH) {
 		t->pf = 0;
 		t->mm->scratch_busy = 0;
+		t->mm->tramp = TR_NONE; /* a new mapping: no code in it yet */
+		t->mm->tramp_count = 0;
+		mem_shadow_drop(t->mm);
 		if (ret < 0 && ret > -4096) {
 			t->mm->scratch = (uint64_t)-1;
 			DBG("%d: scratch mmap failed: %ld", t->tid, ret);

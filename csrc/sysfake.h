@@ -15,6 +15,7 @@
 #define SF_MECH_SKIP_AT_SECCOMP   0x080 /* orig_rax=-1 at the seccomp stop skips with our rax */
 #define SF_MECH_SUBREAPER    0x100 /* PR_SET_CHILD_SUBREAPER works */
 #define SF_MECH_TRACER_STAT  0x200 /* the tracer can tell a path has no symlink (O_PATH + readlink of its fd) */
+#define SF_MECH_SET_RETURN   0x400 /* a return address set at the seccomp stop is where the call returns */
 
 struct sf_probe_result {
 	int ok;           /* 1: tracing works here */

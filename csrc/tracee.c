@@ -29,6 +29,7 @@ struct sf_tracee *tr_new(pid_t tid)
 		abort();
 	t->tid = tid;
 	t->slot = -1;
+	t->tramp_slot = -1;
 	t->vdir_pos = -1;
 	t->procdir[0] = t->procdir[1] = -1;
 	unsigned h = hash(tid);
@@ -48,8 +49,11 @@ void tr_del(struct sf_tracee *t)
 	if (t->mm) {
 		if (t->slot >= 0)
 			mm_slot_free(t->mm, t->slot);
+		tramp_drop(t);
 		if (t->pf & PF_SCRATCH)
 			t->mm->scratch_busy = 0; /* gone before its mmap's exit stop */
+		if (t->pf & PF_TRAMP)
+			t->mm->tramp = TR_NONE;
 		mm_put(t->mm);
 	}
 	if (t->proc)
@@ -123,6 +127,7 @@ struct sf_mm *mm_new(void)
 		abort();
 	m->refs = 1;
 	m->memfd = -1;
+	m->slot_used[SCRATCH_CODE_SLOT / 64] = 1ull << (SCRATCH_CODE_SLOT % 64);
 	return m;
 }
 
@@ -136,6 +141,7 @@ void mm_put(struct sf_mm *m)
 {
 	if (--m->refs == 0) {
 		mem_close(m);
+		mem_shadow_drop(m);
 		free(m);
 	}
 }
@@ -147,6 +153,9 @@ struct sf_mm *mm_fork(const struct sf_mm *parent)
 	if (parent) {
 		m->scratch = parent->scratch;
 		m->scratch_len = parent->scratch_len;
+		/* the copy of a read+exec code page is read+exec (while the
+		 * parent's mprotect is in flight, the child's may be either) */
+		m->tramp = parent->tramp == TR_READY ? TR_READY : TR_NONE;
 	}
 	return m;
 }

@@ -49,4 +49,57 @@ static inline void sf_rewind_syscall(sf_regs *r, long nr)
 	r->orig_rax = (uint64_t)nr;
 }
 
+/* ---- the return trampoline (tramp.c) ----
+ * Per scratch slot: "syscall" (where a restarted call lands: the kernel
+ * rewinds the return address by its length), then the entry, which loads the
+ * six argument registers and the return address from the slot's data words
+ * and jumps back. Data word i (8 bytes at slot offset 8 * i) holds the
+ * register loaded by the i-th mov; word 6 the return address. */
+#define SF_TRAMP_STRIDE 64
+#define SF_TRAMP_WORDS 7
+
+static inline void sf_tramp_code(unsigned char *out, uint64_t at, uint64_t data)
+{
+	/* mov disp32(%rip), reg: REX, 8b, modrm (mod 00, rm 101) */
+	static const unsigned char mov[6][3] = {
+		{ 0x48, 0x8b, 0x3d }, { 0x48, 0x8b, 0x35 }, { 0x48, 0x8b, 0x15 }, /* rdi rsi rdx */
+		{ 0x4c, 0x8b, 0x15 }, { 0x4c, 0x8b, 0x05 }, { 0x4c, 0x8b, 0x0d }, /* r10 r8 r9 */
+	};
+	unsigned char *p = out;
+	*p++ = 0x0f;
+	*p++ = 0x05;
+	for (int i = 0; i <= 6; i++) {
+		if (i < 6) {
+			*p++ = mov[i][0];
+			*p++ = mov[i][1];
+			*p++ = mov[i][2];
+		} else { /* jmp *disp32(%rip) */
+			*p++ = 0xff;
+			*p++ = 0x25;
+		}
+		uint64_t next = at + (uint64_t)(p - out) + 4;
+		int32_t d = (int32_t)(int64_t)(data + 8u * (uint64_t)i - next);
+		for (int b = 0; b < 4; b++)
+			*p++ = (unsigned char)((uint32_t)d >> (8 * b));
+	}
+	while (p < out + SF_TRAMP_STRIDE)
+		*p++ = 0xcc; /* int3 */
+}
+
+/* The data words for a call made with registers o. */
+static inline void sf_tramp_data(uint64_t w[SF_TRAMP_WORDS], const sf_regs *o)
+{
+	for (int i = 0; i < 6; i++)
+		w[i] = sf_arg(o, i);
+	w[6] = o->rip;
+}
+
+/* What the trampoline does, done by the tracer: registers as after it ran. */
+static inline void sf_tramp_finish(sf_regs *r, const sf_regs *o)
+{
+	for (int i = 0; i < 6; i++)
+		sf_set_arg(r, i, sf_arg(o, i));
+	r->rip = o->rip;
+}
+
 #endif

@@ -18,6 +18,7 @@ MECH_NAMES = {
     "skip_at_seccomp": "SF_MECH_SKIP_AT_SECCOMP",
     "subreaper": "SF_MECH_SUBREAPER",
     "tracer_stat": "SF_MECH_TRACER_STAT",
+    "set_return": "SF_MECH_SET_RETURN",
 }
 
 

@@ -1,0 +1,123 @@
+/* Path rewrites in one stop. A rewritten call must get its argument registers
+ * back before the program runs on (the kernel keeps them across a syscall, and
+ * compiled code relies on it). Without this file that takes the exit stop.
+ * Here the call's return address is pointed at a trampoline in the scratch
+ * mapping instead: a few movs that load the original registers from the
+ * slot's data words and a jump back to where the call came from. The tracer
+ * sets it up at the seccomp stop and lets the call run with PTRACE_CONT
+ * (docs/core.md, "Rewrites in one stop").
+ *
+ * The slot stays held until the thread has surely run its trampoline: at its
+ * next seccomp stop, or at a signal-delivery stop, where the tracer does the
+ * trampoline's work itself (so a handler never runs with the rewritten
+ * registers and never reuses the slot). A call the kernel restarts without a
+ * signal (-ERESTART* with nothing to deliver) returns to the trampoline minus
+ * the length of "syscall", where one sits: it runs again as rewritten and
+ * stops at the seccomp stop again, told apart by its return address.
+ *
+ * The code is written once per address space while its page is still
+ * writable, then mprotect'ed read+exec by the tracee itself (an injected
+ * call, like the scratch mmap); never writable and executable at once. */
+#define _GNU_SOURCE
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include "core.h"
+
+#define CODE_LEN (TRAMP_SLOTS * SF_TRAMP_STRIDE)
+
+static uint64_t code_base(const struct sf_mm *m)
+{
+	return m->scratch + (uint64_t)SCRATCH_CODE_SLOT * SCRATCH_SLOT;
+}
+
+static uint64_t entry(const struct sf_mm *m, int slot)
+{
+	return code_base(m) + (uint64_t)slot * SF_TRAMP_STRIDE + SF_SYSCALL_INSN_LEN;
+}
+
+/* Set up after this many two-stop rewrites in one address space: the set-up
+ * costs two stops (and, where only POKEDATA writes, a page word by word). */
+static unsigned setup_after(void)
+{
+	return (sf_mech & (SF_MECH_VM_WRITEV | SF_MECH_MEM_WRITE)) ? 3 : 32;
+}
+
+int tramp_want(struct sf_tracee *t)
+{
+	struct sf_mm *m = t->mm;
+	if (!sf_at_seccomp || !(sf_mech & SF_MECH_SET_RETURN) || t->pf || t->slot < 0 ||
+	    t->slot >= TRAMP_SLOTS || t->tramp_slot >= 0 || m->scratch == 0 ||
+	    m->scratch == (uint64_t)-1)
+		return 0;
+	if (m->tramp == TR_READY) /* held slots wait for their thread's next stop: keep some free */
+		return mm_slot_free_count(m) >= SCRATCH_SLOTS / 8;
+	if (m->tramp != TR_NONE || ++m->tramp_count < setup_after())
+		return 0;
+	unsigned char code[CODE_LEN];
+	for (int i = 0; i < TRAMP_SLOTS; i++)
+		sf_tramp_code(code + i * SF_TRAMP_STRIDE, code_base(m) + (uint64_t)i * SF_TRAMP_STRIDE,
+			      m->scratch + (uint64_t)i * SCRATCH_SLOT);
+	if (mem_write(t, code_base(m), code, sizeof(code))) {
+		m->tramp = TR_FAILED;
+		return 0;
+	}
+	return -1;
+}
+
+int tramp_setup(struct sf_tracee *t, const sf_regs *orig)
+{
+	sf_regs r = *orig;
+	r.orig_rax = SYS_mprotect;
+	r.rdi = code_base(t->mm);
+	r.rsi = CODE_LEN;
+	r.rdx = PROT_READ | PROT_EXEC;
+	if (sf_setregs(t, &r))
+		return 0;
+	t->saved = *orig;
+	t->pf = PF_TRAMP;
+	t->mm->tramp = TR_BUSY;
+	return 1;
+}
+
+void tramp_setup_done(struct sf_tracee *t, long ret)
+{
+	t->mm->tramp = ret == 0 ? TR_READY : TR_FAILED;
+	DBG("%d: trampolines %s: %ld", t->tid, ret == 0 ? "ready" : "refused", ret);
+}
+
+void tramp_arm(struct sf_tracee *t, sf_regs *r, const sf_regs *orig)
+{
+	t->tramp_slot = t->slot;
+	t->slot = -1;
+	t->tramp_orig = *orig;
+	r->rip = entry(t->mm, t->tramp_slot);
+}
+
+int tramp_next_stop(struct sf_tracee *t, const sf_regs *r)
+{
+	if (r->rip == entry(t->mm, t->tramp_slot)) {
+		DBG("%d: restart of a call armed with a trampoline", t->tid);
+		return 1;
+	}
+	tramp_drop(t);
+	return 0;
+}
+
+void tramp_signal(struct sf_tracee *t)
+{
+	sf_regs r;
+	uint64_t at = entry(t->mm, t->tramp_slot) - SF_SYSCALL_INSN_LEN;
+	if (sf_getregs(t, &r) == 0 && r.rip >= at && r.rip < at + SF_TRAMP_STRIDE) {
+		sf_tramp_finish(&r, &t->tramp_orig);
+		sf_setregs(t, &r);
+		DBG("%d: signal before its trampoline ran: registers put back here", t->tid);
+	}
+	tramp_drop(t);
+}
+
+void tramp_drop(struct sf_tracee *t)
+{
+	if (t->tramp_slot >= 0)
+		mm_slot_free(t->mm, t->tramp_slot);
+	t->tramp_slot = -1;
+}
