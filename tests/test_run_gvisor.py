@@ -137,3 +137,31 @@ def test_subreaper_gets_orphaned_grandchildren(progs: Progs, tmp_path: Path) -> 
     rules.write_text(REAPER_RULES)
     rc, out = run_in_gvisor(_sysfake(["--rules", str(rules)], cmd=[progs["subreaper"], "5"]))
     assert (rc, out) == (0, "".join(f"orphan {k}: status 5\n" for k in range(5)))
+
+
+
+def test_repeated_rewrites_return_through_trampolines(progs: Progs, tmp_path: Path) -> None:
+    # Only POKEDATA writes here: the trampolines come after 32 two-stop rewrites.
+    dst = tmp_path / "dst"
+    dst.write_text("redirected\n")
+    src = str(tmp_path / "src")
+    rc, out = run_in_gvisor(_sysfake(["-v", "--redirect", f"{src}={dst}"],
+                                     cmd=[progs["tramp"], "loop", src, "redirected", "60", "4"]))
+    assert (rc, "loop ok\n" in out.splitlines(keepends=True)) == (0, True), out[-2000:]
+    assert out.count(": trampolines ready: 0") == 1, out[-2000:]
+    assert len(re.findall(r": openat returns through its trampoline$", out, re.M)) >= 100, \
+        out[-2000:]
+
+
+def test_signals_at_calls_that_return_through_trampolines(progs: Progs, tmp_path: Path) -> None:
+    # gVisor's FIFOs do not work over these filesystems, so no blocked open
+    # here (tests/test_run_trampoline.py has those). gVisor reports a signal
+    # after the trampoline ran: the registers must be the call's own.
+    dst = tmp_path / "dst"
+    dst.write_text("redirected\n")
+    src = str(tmp_path / "src")
+    rc, out = run_in_gvisor(_sysfake(["-v", "--redirect", f"{src}={dst}"],
+                                     cmd=[progs["tramp"], "storm", src, "redirected", "400"]))
+    assert (rc, "storm ok\n" in out.splitlines(keepends=True)) == (0, True), out[-2000:]
+    assert len(re.findall(r": openat returns through its trampoline$", out, re.M)) >= 300, \
+        out[-2000:]

@@ -1,0 +1,97 @@
+"""Path rewrites in one stop: the call returns through a trampoline in the
+tracee that puts its argument registers back (csrc/tramp.c). Every open here
+is a raw `syscall` whose six argument registers the program compares after
+the call; `-v` shows which way the core took."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from support import describe, run_sysfake
+from support.fakes import redirect, run
+from support.progs import Progs
+
+TEXT = "redirected"
+ARMED = re.compile(r": openat returns through its trampoline$", re.M)
+
+
+def _files(tmp_path: Path) -> tuple[str, str, str]:
+    dst = tmp_path / "dst"
+    dst.write_text(TEXT + "\n")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    return str(tmp_path / "src"), str(dst), str(fifo)
+
+
+@pytest.mark.parametrize("static", [False, True], ids=["dynamic", "static"])
+@pytest.mark.parametrize("threads", [1, 8])
+def test_repeated_rewrites_return_through_trampolines_with_registers_intact(
+        progs: Progs, tmp_path: Path, static: bool, threads: int) -> None:
+    """After three two-stop rewrites, the address space gets its trampolines
+    (set up once) and later rewrites return through them: in every thread,
+    and in a forked child, whose copy of the address space has them too."""
+    src, dst, _ = _files(tmp_path)
+    prog = progs.static("tramp") if static else progs["tramp"]
+    res = run_sysfake(run(["-v"], redirect(src, dst),
+                          cmd=[prog, "loop", src, TEXT, "50", str(threads)]))
+    assert (res.returncode, res.stdout) == (0, "loop ok\n"), describe(res)
+    assert res.stderr.count(": trampolines ready: 0") == 1, describe(res)
+    # the parent's threads and the child: all but the opens made before the
+    # trampolines were there (threads that start at once take two stops)
+    assert len(ARMED.findall(res.stderr)) >= 45 * (threads + 1), describe(res)
+
+
+def test_without_the_mechanism_every_rewrite_takes_two_stops(
+        progs: Progs, tmp_path: Path) -> None:
+    """--disable set_return: the same program, the same result, no trampoline."""
+    src, dst, _ = _files(tmp_path)
+    res = run_sysfake(run(["-v", "--disable", "set_return"], redirect(src, dst),
+                          cmd=[progs["tramp"], "loop", src, TEXT, "20", "4"]))
+    assert (res.returncode, res.stdout) == (0, "loop ok\n"), describe(res)
+    assert "trampoline" not in res.stderr, describe(res)
+
+
+def test_signal_before_the_trampoline_runs_gets_the_calls_own_registers(
+        progs: Progs, tmp_path: Path) -> None:
+    """A thread blocked in a redirected open of a FIFO takes SIGUSR1 (SA_RESTART)
+    again and again; its handler opens a redirected file too. The tracer puts
+    the registers back at each signal-delivery stop (the handler must never see
+    the rewritten ones, nor reuse the slot), the kernel restarts the original
+    call, and it is redirected again."""
+    src, dst, fifo = _files(tmp_path)
+    fifo_src = str(tmp_path / "fifo_src")
+    res = run_sysfake(run(["-v"], redirect(src, dst), redirect(fifo_src, fifo),
+                          cmd=[progs["tramp"], "signal", src, TEXT, "8", fifo_src, fifo]))
+    assert (res.returncode, res.stdout) == (0, "signal ok\n"), describe(res)
+    assert "signal before its trampoline ran" in res.stderr, describe(res)
+
+
+def test_signals_as_calls_return_get_the_calls_own_registers(
+        progs: Progs, tmp_path: Path) -> None:
+    """SIGUSR1 without pause at a thread making redirected opens: many land as
+    a call returns, before its trampoline ran. The handler's own redirected
+    opens (other registers, another return address) must not disturb the
+    interrupted call's, nor take its slot while it is needed."""
+    src, dst, _ = _files(tmp_path)
+    res = run_sysfake(run(["-v"], redirect(src, dst),
+                          cmd=[progs["tramp"], "storm", src, TEXT, "2000"]))
+    assert (res.returncode, res.stdout) == (0, "storm ok\n"), describe(res)
+    assert "signal before its trampoline ran" in res.stderr, describe(res)
+
+
+def test_call_restarted_without_a_signal_lands_on_the_trampolines_syscall(
+        progs: Progs, tmp_path: Path) -> None:
+    """A group stop interrupts a thread's redirected FIFO open (the SIGSTOP is
+    delivered to the main thread). When the process continues there is no
+    signal for the thread, and the kernel restarts the call by moving its
+    return address back over a syscall instruction: the one before the
+    trampoline. It runs again as rewritten, and the tracer lets it."""
+    src, dst, fifo = _files(tmp_path)
+    fifo_src = str(tmp_path / "fifo_src")
+    res = run_sysfake(run(["-v"], redirect(src, dst), redirect(fifo_src, fifo),
+                          cmd=[progs["tramp"], "stop", src, TEXT, "8", fifo_src, fifo]))
+    assert (res.returncode, res.stdout) == (0, "stop ok\n"), describe(res)
+    assert "restart of a call armed with a trampoline" in res.stderr, describe(res)
