@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-from dataclasses import dataclass
 from functools import lru_cache
 
 from .stream import NO_RULE, RawExec, RawFork, RawRecord, RawSyscall
@@ -20,12 +19,21 @@ CLONE_THREAD = 0x00010000
 CLONE_PARENT = 0x00008000
 
 
-@dataclass
 class ThreadState:
-    tgid: int
-    ppid: int = 0
-    exe: str = ""
-    comm: str = ""
+    """What is known of a thread. A plain class: defining a dataclass costs
+    record's start-up more than its generated methods are worth here."""
+
+    __slots__ = ("comm", "exe", "ppid", "tgid")
+
+    def __init__(self, tgid: int, ppid: int = 0, exe: str = "", comm: str = "") -> None:
+        self.tgid = tgid
+        self.ppid = ppid
+        self.exe = exe
+        self.comm = comm
+
+    def __repr__(self) -> str:
+        return (f"ThreadState(tgid={self.tgid!r}, ppid={self.ppid!r}, exe={self.exe!r}, "
+                f"comm={self.comm!r})")
 
 
 @lru_cache(maxsize=256)

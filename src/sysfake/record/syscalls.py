@@ -95,21 +95,24 @@ def _x86_64_names() -> dict[int, str]:
 SYSCALL_NAMES: dict[int, str] = _x86_64_names()
 
 
-class _Tables(NamedTuple):
-    prototypes: dict[str, Any]  # ptrace.syscall.SYSCALL_PROTOTYPES
-    aliases: dict[str, Any]  # ptrace.syscall.prototypes.ALIASES
-    callbacks: dict[str, dict[str, Callable[[Any], Any]]]  # ARGUMENT_CALLBACK
-    constants: dict[str, dict[str, Any]]  # SYSCALL_ARG_DICT
+class _Tables:
+    """python-ptrace's prototypes and argument formatting."""
+
+    def __init__(self) -> None:
+        from ptrace.syscall import SYSCALL_PROTOTYPES
+        from ptrace.syscall.prototypes import ALIASES
+        from ptrace.syscall.syscall_argument import ARGUMENT_CALLBACK, SYSCALL_ARG_DICT
+
+        self.prototypes: dict[str, Any] = SYSCALL_PROTOTYPES
+        self.aliases: dict[str, Any] = ALIASES
+        self.callbacks: dict[str, dict[str, Callable[[Any], Any]]] = ARGUMENT_CALLBACK
+        self.constants: dict[str, dict[str, Any]] = SYSCALL_ARG_DICT
 
 
 @cache
 def _tables() -> _Tables:
-    """python-ptrace's prototypes and argument formatting (imported at first use)."""
-    from ptrace.syscall import SYSCALL_PROTOTYPES
-    from ptrace.syscall.prototypes import ALIASES
-    from ptrace.syscall.syscall_argument import ARGUMENT_CALLBACK, SYSCALL_ARG_DICT
-
-    return _Tables(SYSCALL_PROTOTYPES, ALIASES, ARGUMENT_CALLBACK, SYSCALL_ARG_DICT)
+    """Imported at the first record that needs them (see the module's docstring)."""
+    return _Tables()
 
 
 def _number_table() -> dict[str, int]:
@@ -162,8 +165,10 @@ def errno_number(name: str) -> int | None:
 
 # ---------------------------------------------------------------- arguments
 
-@dataclass(frozen=True)
-class ArgSpec:
+# a NamedTuple: cheaper to define than a frozen dataclass (start-up counts)
+class ArgSpec(NamedTuple):
+    """One argument of a python-ptrace prototype."""
+
     name: str
     type: str | None
 
@@ -272,6 +277,9 @@ def may_have_text(syscall: str, spec: ArgSpec) -> bool:
 
 @dataclass(frozen=True)
 class Arg:
+    """One decoded argument of a syscall record (a docstring spares @dataclass
+    making one with inspect.signature, at start-up)."""
+
     name: str
     type: str | None
     value: int
