@@ -25,6 +25,7 @@ NOT_IMPORTED = (
     "logging",  # python-ptrace's
     "subprocess",  # python-ptrace's (ctypes.util)
     "termios",  # ioctl names: only for an ioctl record
+    "signal",  # signal names: only for a fork or a killed thread
 )
 
 
@@ -32,14 +33,15 @@ def _trace(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def _record(tmp_path: Path, *cmd: str) -> tuple[list[str], list[dict[str, object]]]:
+def _record(tmp_path: Path, *cmd: str, status: int = 0,
+            ) -> tuple[list[str], list[dict[str, object]]]:
     src, dst = tmp_path / "src", tmp_path / "dst"
     src.write_text("real\n")
     dst.write_text("redirected\n")
     trace = tmp_path / "t.jsonl"
     res = run_importtime(["-m", "sysfake", "record", "-o", str(trace),
                           "--redirect", f"{src}={dst}", "--", *cmd], tmp_path)
-    assert res.returncode == 0, describe(res)
+    assert res.returncode == status, describe(res)
     mods = imported(res.stderr)
     for needed in ("sysfake.record.recorder", "sysfake.record.fastline", "sysfake.core"):
         assert needed in mods, describe(res)
@@ -67,6 +69,13 @@ def test_first_syscall_and_fork_records_import_ptrace(tmp_path: Path) -> None:
     texts = {a["name"]: a.get("text") for a in opens[0]["args"]}  # type: ignore[attr-defined]
     assert texts["dirfd"] == "AT_FDCWD"
     assert str(texts["flags"]).startswith("O_RDONLY")
+
+
+def test_killed_command_imports_signal_names(tmp_path: Path) -> None:
+    mods, recs = _record(tmp_path, "sh", "-c", "kill -TERM $$", status=128 + 15)
+    assert "signal" in mods
+    exits = [r for r in recs if r["type"] == "exit"]
+    assert [(r["signal"], r["exit_code"]) for r in exits] == [("SIGTERM", None)]
 
 
 def test_names_alone_are_python_ptraces() -> None:

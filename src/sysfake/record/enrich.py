@@ -8,7 +8,6 @@ syscall and decodes its arguments (syscalls.decode_args).
 from __future__ import annotations
 
 import os
-import signal
 from functools import lru_cache
 
 from .stream import NO_RULE, RawExec, RawFork, RawRecord, RawSyscall
@@ -36,6 +35,13 @@ class ThreadState:
                 f"comm={self.comm!r})")
 
 
+def _signal_name(sig: int) -> str:
+    """signal.Signals(sig).name; ValueError for an unknown number."""
+    import signal  # ~0.6 ms (an enum): only for a fork or a killed thread
+
+    return signal.Signals(sig).name
+
+
 @lru_cache(maxsize=256)
 def clone_text(flags: int) -> str:
     """Clone flags symbolically (python-ptrace's bit names), e.g. CLONE_VM|CLONE_THREAD."""
@@ -47,7 +53,7 @@ def clone_text(flags: int) -> str:
     sig = flags & 0xFF
     if sig:
         try:
-            bits.insert(0, signal.Signals(sig).name)
+            bits.insert(0, _signal_name(sig))
         except ValueError:
             bits.insert(0, str(sig))
     return "|".join(bits)
@@ -60,7 +66,7 @@ def wait_status(status: int) -> tuple[int | None, str | None, bool]:
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         try:
-            name = signal.Signals(sig).name
+            name = _signal_name(sig)
         except ValueError:
             name = f"SIG{sig}"
         return None, name, os.WCOREDUMP(status)
