@@ -14,13 +14,11 @@ to import before sysfake starts (a certifi .pth imports pathlib and tempfile).
 """
 from __future__ import annotations
 
-import importlib.util
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from support import child_env, describe
+from support import describe
+from support.imports import imported as _imported
+from support.imports import run_importtime
 
 NOT_IMPORTED = (
     "yaml",  # PyYAML: only to read a rules file
@@ -39,38 +37,14 @@ NOT_IMPORTED = (
 )
 
 
-def _search_path() -> str:
-    """This interpreter's module search path, led by the directory that holds the
-    sysfake package the tests run (an editable install may find it through a .pth
-    file, which -S skips)."""
-    spec = importlib.util.find_spec("sysfake")
-    assert spec is not None and spec.submodule_search_locations
-    pkg_parent = os.path.dirname(os.path.abspath(next(iter(spec.submodule_search_locations))))
-    return os.pathsep.join([pkg_parent, *(os.path.abspath(p) for p in sys.path if p)])
-
-
-def _imported(log: str) -> list[str]:
-    """Module names from -X importtime lines ("import time: SELF | CUMULATIVE | NAME")."""
-    out = []
-    for line in log.splitlines():
-        if line.startswith("import time:") and line.count("|") == 2:
-            name = line.rsplit("|", 1)[1].strip()
-            if name != "imported package":  # the header line
-                out.append(name)
-    return out
-
-
 def test_flag_only_run_imports_only_what_it_needs(tmp_path: Path) -> None:
     # Both files exist, so the directory already lists the redirect's source and the
     # run needs no virtual directory listing (which would rightly import tempfile).
     src, dst = tmp_path / "src", tmp_path / "dst"
     src.write_text("real\n")
     dst.write_text("redirected\n")
-    cmd = [sys.executable, "-S", "-X", "importtime", "-m", "sysfake",
-           "run", "--redirect", f"{src}={dst}", "--", "true"]
-    res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                         timeout=60, cwd=tmp_path,
-                         env=child_env({"PYTHONPATH": _search_path()}), check=False)
+    res = run_importtime(["-m", "sysfake", "run", "--redirect", f"{src}={dst}", "--", "true"],
+                         tmp_path)
     assert res.returncode == 0, describe(res)
     imported = _imported(res.stderr)
     # the log is the whole run's: the rules were loaded and the core ran the command

@@ -6,9 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from sysfake.record.enrich import Enricher, clone_text
+from sysfake.record.enrich import Enricher, ThreadState, clone_text
 from sysfake.record.stream import Decoder
-from sysfake.record.syscalls import decode_args, name_of, number_of, trapped_numbers
+from sysfake.record.syscalls import (
+    ArgSpec,
+    decode_args,
+    name_of,
+    number_of,
+    prototype,
+    trapped_numbers,
+)
 from sysfake.record.trace import (
     ExecEvent,
     ExitEvent,
@@ -66,6 +73,20 @@ def test_name_tables() -> None:
     assert [a.name for a in decode_args("clone3", [1, 2, 3, 4, 5, 6])] == [
         "arg0", "arg1", "arg2", "arg3", "arg4", "arg5"]
     assert "CLONE_THREAD" in clone_text(0x10000 | 0x100)
+
+
+def test_plain_record_classes() -> None:
+    # ThreadState and ArgSpec are not dataclasses (cheaper to define at start-up)
+    st = ThreadState(5)
+    assert (st.tgid, st.ppid, st.exe, st.comm) == (5, 0, "", "")
+    st.ppid, st.comm = 2, "sh"
+    assert repr(st) == "ThreadState(tgid=5, ppid=2, exe='', comm='sh')"
+    with pytest.raises(AttributeError):
+        st.other = 1  # type: ignore[attr-defined]
+    proto = prototype("openat")
+    assert proto is not None and proto[0] == ArgSpec("dirfd", "int")
+    assert (proto[2].name, proto[2].type) == ("flags", "int")
+    assert len({proto[0], ArgSpec("dirfd", "int")}) == 1  # a cache key (fastline)
 
 
 def test_roundtrip_through_jsonl(tmp_path: Path) -> None:

@@ -67,7 +67,7 @@ def cmd_record(argv: Sequence[str]) -> int:
     from ..rules import RulesError, load
     from ..rules.suggest import did_you_mean
     from .recorder import DEFAULT_WATCH, RecordError, record
-    from .syscalls import TRAPPED, number_of
+    from .syscalls import SYSCALL_NAMES, TRAPPED, number_of
 
     ns = _parse(_record_parser(), argv)
     if isinstance(ns, int):
@@ -80,7 +80,6 @@ def cmd_record(argv: Sequence[str]) -> int:
     traps = [] if ns.no_default_traps else list(TRAPPED)
     for name in ns.trap:
         if number_of(name) is None:
-            from ptrace.syscall.linux.x86_64 import SYSCALL_NAMES
             return _fail(f"error: --trap {name}: unknown syscall"
                          f"{did_you_mean(name, [str(n) for n in SYSCALL_NAMES.values()])}")
         if name not in traps:

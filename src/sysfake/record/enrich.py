@@ -8,12 +8,7 @@ syscall and decodes its arguments (syscalls.decode_args).
 from __future__ import annotations
 
 import os
-import signal
-from dataclasses import dataclass
 from functools import lru_cache
-
-from ptrace.syscall.posix_arg import CLONE_FLAGS_BITMASK
-from ptrace.tools import readBits
 
 from .stream import NO_RULE, RawExec, RawFork, RawRecord, RawSyscall
 from .syscalls import decode_args, errno_name, name_of
@@ -23,22 +18,42 @@ CLONE_THREAD = 0x00010000
 CLONE_PARENT = 0x00008000
 
 
-@dataclass
 class ThreadState:
-    tgid: int
-    ppid: int = 0
-    exe: str = ""
-    comm: str = ""
+    """What is known of a thread. A plain class: defining a dataclass costs
+    record's start-up more than its generated methods are worth here."""
+
+    __slots__ = ("comm", "exe", "ppid", "tgid")
+
+    def __init__(self, tgid: int, ppid: int = 0, exe: str = "", comm: str = "") -> None:
+        self.tgid = tgid
+        self.ppid = ppid
+        self.exe = exe
+        self.comm = comm
+
+    def __repr__(self) -> str:
+        return (f"ThreadState(tgid={self.tgid!r}, ppid={self.ppid!r}, exe={self.exe!r}, "
+                f"comm={self.comm!r})")
+
+
+def _signal_name(sig: int) -> str:
+    """signal.Signals(sig).name; ValueError for an unknown number."""
+    import signal  # ~0.6 ms (an enum): only for a fork or a killed thread
+
+    return signal.Signals(sig).name
 
 
 @lru_cache(maxsize=256)
 def clone_text(flags: int) -> str:
     """Clone flags symbolically (python-ptrace's bit names), e.g. CLONE_VM|CLONE_THREAD."""
+    # python-ptrace costs ~27 ms to import: only when a command forks (syscalls.py)
+    from ptrace.syscall.posix_arg import CLONE_FLAGS_BITMASK
+    from ptrace.tools import readBits
+
     bits = [str(b) for b in readBits(flags & ~0xFF, CLONE_FLAGS_BITMASK)]
     sig = flags & 0xFF
     if sig:
         try:
-            bits.insert(0, signal.Signals(sig).name)
+            bits.insert(0, _signal_name(sig))
         except ValueError:
             bits.insert(0, str(sig))
     return "|".join(bits)
@@ -51,7 +66,7 @@ def wait_status(status: int) -> tuple[int | None, str | None, bool]:
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         try:
-            name = signal.Signals(sig).name
+            name = _signal_name(sig)
         except ValueError:
             name = f"SIG{sig}"
         return None, name, os.WCOREDUMP(status)

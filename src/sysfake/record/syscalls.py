@@ -7,19 +7,23 @@ modes, access modes, clone flags, dirfds, socket types, mmap protections, and
 its per-syscall constant tables). There are no hand-written syscall tables
 here. The one list of our own is TRAPPED: the syscalls record mode also
 traps, by name (see docs/record.md).
+
+Importing any part of python-ptrace imports all of it (about 27 ms: ctypes,
+logging, subprocess...), and record mode starts by needing only the names,
+to trap by number: those are read from python-ptrace's x86_64 table on its
+own (_x86_64_names), and the rest is imported at the first syscall record
+(_tables), which a command may never make.
 """
 from __future__ import annotations
 
 import errno as _errno
-import termios
+import importlib.util
+import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Callable
-
-from ptrace.syscall import SYSCALL_PROTOTYPES
-from ptrace.syscall.linux.x86_64 import SYSCALL_NAMES
-from ptrace.syscall.prototypes import ALIASES
-from ptrace.syscall.syscall_argument import ARGUMENT_CALLBACK, SYSCALL_ARG_DICT
+from functools import cache
+from typing import Any, Callable, NamedTuple
 
 #: Syscalls that sandboxes (gVisor, seccomp profiles, user namespaces)
 #: typically refuse. In record mode the core traps these too and records
@@ -52,6 +56,63 @@ TRAPPED: tuple[str, ...] = (
 RECORDED_ERRNOS: tuple[str, ...] = ("ENOSYS", "EINVAL", "EPERM", "EOPNOTSUPP", "EACCES")
 
 _X32_FIRST = 512  # python-ptrace's x86_64 table also lists the x32 numbers from 512
+_NAMES_MODULE = "ptrace.syscall.linux.x86_64"
+
+
+def _names_alone() -> dict[int, str]:
+    """python-ptrace's x86_64 table, its file run on its own: the file has no
+    imports. find_spec locates the ptrace package without running any of its
+    code, and the file's cached bytecode is used as by an ordinary import."""
+    pkg = importlib.util.find_spec("ptrace")
+    if pkg is None or not pkg.submodule_search_locations:
+        raise ImportError("python-ptrace is not installed as a package directory")
+    path = os.path.join(next(iter(pkg.submodule_search_locations)),
+                        *_NAMES_MODULE.split(".")[1:]) + ".py"
+    spec = importlib.util.spec_from_file_location("_sysfake_ptrace_x86_64", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    names = getattr(mod, "SYSCALL_NAMES", None)
+    if not isinstance(names, dict) or not names:
+        raise ImportError(f"{path} has no SYSCALL_NAMES table")
+    return names
+
+
+def _x86_64_names() -> dict[int, str]:
+    """python-ptrace's SYSCALL_NAMES for x86_64, without importing python-ptrace;
+    the ordinary import when it is imported already or the file cannot be run
+    alone (another layout, a zipped install)."""
+    if _NAMES_MODULE not in sys.modules:
+        try:
+            return _names_alone()
+        except Exception:
+            pass
+    names: dict[int, str] = importlib.import_module(_NAMES_MODULE).SYSCALL_NAMES
+    return names
+
+
+SYSCALL_NAMES: dict[int, str] = _x86_64_names()
+
+
+class _Tables:
+    """python-ptrace's prototypes and argument formatting."""
+
+    def __init__(self) -> None:
+        from ptrace.syscall import SYSCALL_PROTOTYPES
+        from ptrace.syscall.prototypes import ALIASES
+        from ptrace.syscall.syscall_argument import ARGUMENT_CALLBACK, SYSCALL_ARG_DICT
+
+        self.prototypes: dict[str, Any] = SYSCALL_PROTOTYPES
+        self.aliases: dict[str, Any] = ALIASES
+        self.callbacks: dict[str, dict[str, Callable[[Any], Any]]] = ARGUMENT_CALLBACK
+        self.constants: dict[str, dict[str, Any]] = SYSCALL_ARG_DICT
+
+
+@cache
+def _tables() -> _Tables:
+    """Imported at the first record that needs them (see the module's docstring)."""
+    return _Tables()
 
 
 def _number_table() -> dict[str, int]:
@@ -104,19 +165,22 @@ def errno_number(name: str) -> int | None:
 
 # ---------------------------------------------------------------- arguments
 
-@dataclass(frozen=True)
-class ArgSpec:
+# a NamedTuple: cheaper to define than a frozen dataclass (start-up counts)
+class ArgSpec(NamedTuple):
+    """One argument of a python-ptrace prototype."""
+
     name: str
     type: str | None
 
 
 def prototype(name: str) -> tuple[ArgSpec, ...] | None:
     """The argument list python-ptrace knows for a syscall (aliases followed)."""
-    proto = SYSCALL_PROTOTYPES.get(name)
+    t = _tables()
+    proto = t.prototypes.get(name)
     if proto is None:
-        for base, alts in ALIASES.items():
-            if name in alts and base in SYSCALL_PROTOTYPES:
-                proto = SYSCALL_PROTOTYPES[base]
+        for base, alts in t.aliases.items():
+            if name in alts and base in t.prototypes:
+                proto = t.prototypes[base]
                 break
     if proto is None:
         return None
@@ -163,7 +227,10 @@ class _Arg:
         self.value = value
 
 
+@cache
 def _ioctl_names() -> dict[int, str]:
+    import termios  # only for ioctl records
+
     names: dict[int, str] = {}
     for n in sorted(dir(termios)):
         if n.startswith(("TC", "TIOC", "FIO")):
@@ -173,20 +240,18 @@ def _ioctl_names() -> dict[int, str]:
     return names
 
 
-_IOCTL = _ioctl_names()
-
-
 def ioctl_name(cmd: int) -> str | None:
     """Terminal/file ioctl names from Python's termios module, else None."""
-    return _IOCTL.get(cmd & 0xFFFFFFFF)
+    return _ioctl_names().get(cmd & 0xFFFFFFFF)
 
 
 def arg_text(syscall: str, spec: ArgSpec, value: int) -> str | None:
     """A symbolic rendering of one argument, or None when only the number is known."""
-    table: Any = SYSCALL_ARG_DICT.get(syscall, {}).get(spec.name)
+    t = _tables()
+    table: Any = t.constants.get(syscall, {}).get(spec.name)
     if table is not None and value in table:
         return str(table[value])
-    cb: Callable[[Any], Any] | None = ARGUMENT_CALLBACK.get(syscall, {}).get(spec.name)
+    cb: Callable[[Any], Any] | None = t.callbacks.get(syscall, {}).get(spec.name)
     if cb is not None:
         try:
             text = str(cb(_Arg(value)))
@@ -204,13 +269,17 @@ def arg_text(syscall: str, spec: ArgSpec, value: int) -> str | None:
 
 def may_have_text(syscall: str, spec: ArgSpec) -> bool:
     """False when arg_text(syscall, spec, v) is None for every v (a pointer, a count)."""
-    return (spec.name in SYSCALL_ARG_DICT.get(syscall, {})
-            or spec.name in ARGUMENT_CALLBACK.get(syscall, {})
+    t = _tables()
+    return (spec.name in t.constants.get(syscall, {})
+            or spec.name in t.callbacks.get(syscall, {})
             or (syscall == "ioctl" and spec.name == "cmd") or spec.name in ("signum", "sig"))
 
 
 @dataclass(frozen=True)
 class Arg:
+    """One decoded argument of a syscall record (a docstring spares @dataclass
+    making one with inspect.signature, at start-up)."""
+
     name: str
     type: str | None
     value: int
