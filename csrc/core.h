@@ -194,6 +194,7 @@ struct sf_recpend {
 	int only_failed; /* extra trapped syscall: record only if it failed */
 	int nr;
 	int rule_id;
+	double time;     /* when the call was made, 0: when its record is written */
 	uint64_t args[6];
 	uint16_t raw_len, canon_len;
 	char raw[SF_PATH_MAX];
@@ -238,6 +239,7 @@ struct sf_tracee {
 	int group_stop;      /* in PTRACE_LISTEN */
 	sf_regs saved;
 	struct sf_recpend *rec; /* record mode: what to write at exit, or NULL */
+	int rec_tramp;       /* rec waits for the result its trampoline stores */
 	unsigned char *rec_last; /* record mode: its last syscall record (after the time) */
 	size_t rec_last_n;
 	unsigned rec_last_gen;
@@ -337,6 +339,8 @@ void tramp_arm(struct sf_tracee *t, sf_regs *r, const sf_regs *orig);
 int tramp_next_stop(struct sf_tracee *t, const sf_regs *r);
 /* At a signal-delivery stop: finish the trampoline's work here. */
 void tramp_signal(struct sf_tracee *t);
+/* The thread has run its trampoline (a fork event): record, free the slot. */
+void tramp_release(struct sf_tracee *t);
 /* The thread exits or execs. */
 void tramp_drop(struct sf_tracee *t);
 
@@ -358,6 +362,9 @@ void rec_fork(pid_t parent, pid_t child, unsigned long flags);
 void rec_exit(pid_t tid, int status);
 void rec_flush(void);
 int rec_failed(long ret);
+/* Write t->rec's record with this result, if it is active (and wanted). */
+void rec_finish(struct sf_tracee *t, long ret);
+double rec_now(void);
 
 /* ---- call.c helpers shared by syscall.c, sysrule.c and emul_*.c ---- */
 int sf_getregs(struct sf_tracee *t, sf_regs *r);

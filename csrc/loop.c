@@ -271,6 +271,8 @@ static void on_new_child_event(struct sf_tracee *t, int event)
 	/* decided now: CLONE_PARENT names the creator's parent, which may be gone
 	 * by the time the child's first stop links it */
 	pid_t iparent = reaper_intended_parent(creator, flags);
+	if (t->tramp_slot >= 0)
+		tramp_release(t); /* its last call's record comes before this one */
 	rec_fork(t->tid, id, flags);
 	DBG("%d: new child %d flags %#lx", t->tid, id, flags);
 	struct sf_tracee *c = tr_find(id);

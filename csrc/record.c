@@ -71,8 +71,16 @@ int rec_watched(const char *canon)
 	return 0;
 }
 
-/* Reserve a record of `size` bytes with its common header filled in. */
-static unsigned char *put(uint8_t type, size_t size)
+double rec_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Reserve a record of `size` bytes with its common header filled in
+ * (time tm, or now when 0). */
+static unsigned char *put_at(uint8_t type, size_t size, double tm)
 {
 	if (rfd < 0 || size > sizeof(buf) || size > 65535)
 		return NULL;
@@ -83,9 +91,8 @@ static unsigned char *put(uint8_t type, size_t size)
 	unsigned char *p = buf + used;
 	used += size;
 	uint16_t sz = (uint16_t)size;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	double tm = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	if (tm == 0)
+		tm = rec_now();
 	memcpy(p, &sz, 2);
 	p[2] = type;
 	p[3] = 0;
@@ -93,10 +100,15 @@ static unsigned char *put(uint8_t type, size_t size)
 	return p + 12;
 }
 
+static unsigned char *put(uint8_t type, size_t size)
+{
+	return put_at(type, size, 0);
+}
+
 void rec_syscall(struct sf_tracee *t, const struct sf_recpend *r, long ret)
 {
 	size_t size = 12 + 4 * 4 + 8 + 6 * 8 + 4 + r->raw_len + r->canon_len;
-	unsigned char *p = put(R_SYSCALL, size);
+	unsigned char *p = put_at(R_SYSCALL, size, r->time);
 	if (!p)
 		return;
 	int32_t v[4] = { t->tid, t->proc ? t->proc->tgid : t->tid, r->nr, r->rule_id };
@@ -115,7 +127,7 @@ void rec_syscall(struct sf_tracee *t, const struct sf_recpend *r, long ret)
 	if (t->rec_last && t->rec_last_gen == gen && t->rec_last_n == size &&
 	    t->rec_last[0] == rec[3] && !memcmp(t->rec_last + 1, p, size - 12)) {
 		used -= size;
-		unsigned char *q = put(R_REPEAT, 12 + 4);
+		unsigned char *q = put_at(R_REPEAT, 12 + 4, r->time);
 		if (q) {
 			q[-9] = t->rec_last[0]; /* the flags */
 			memcpy(q, &t->tid, 4);
@@ -133,6 +145,17 @@ void rec_syscall(struct sf_tracee *t, const struct sf_recpend *r, long ret)
 	t->rec_last = keep;
 	t->rec_last_n = size;
 	t->rec_last_gen = gen;
+}
+
+void rec_finish(struct sf_tracee *t, long ret)
+{
+	struct sf_recpend *p = t->rec;
+	t->rec_tramp = 0;
+	if (!p || !p->active)
+		return;
+	p->active = 0;
+	if (!p->only_failed || rec_failed(ret))
+		rec_syscall(t, p, ret);
 }
 
 static size_t read_small(const char *path, char *out, size_t cap)

@@ -43,6 +43,15 @@ void seccomp_plan(const struct sf_table *t)
 			trapped[emnr[i].nr] = 1;
 			nrs[nnrs++] = emnr[i].nr;
 		}
+	/* record mode: a thread's last call that returned through a trampoline
+	 * is recorded at its next stop, so every thread stops before it exits */
+	for (int k = 0; k < 2 && t->record && (sf_mech & SF_MECH_SET_RETURN); k++) {
+		int nr = k ? SYS_exit_group : SYS_exit;
+		if (!trapped[nr]) {
+			trapped[nr] = 1;
+			nrs[nnrs++] = nr;
+		}
+	}
 	for (int k = 0; k < 2 && t->nvdirs; k++) { /* listings: both getdents */
 		int nr = k ? SYS_getdents : SYS_getdents64;
 		if (!trapped[nr]) {

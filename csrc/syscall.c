@@ -575,6 +575,7 @@ static struct sf_recpend *rec_prepare(struct sf_tracee *t, const sf_regs *r, int
 	p->only_failed = only_failed;
 	p->nr = (int)r->orig_rax;
 	p->rule_id = rule_id;
+	p->time = 0;
 	for (int i = 0; i < 6; i++)
 		p->args[i] = sf_arg(r, i);
 	size_t rl = raw ? strlen(raw) : 0, cl = canon ? strlen(canon) : 0;
@@ -587,15 +588,6 @@ static struct sf_recpend *rec_prepare(struct sf_tracee *t, const sf_regs *r, int
 	return p;
 }
 
-static void rec_finish(struct sf_tracee *t, long ret)
-{
-	struct sf_recpend *p = t->rec;
-	if (!p || !p->active)
-		return;
-	p->active = 0;
-	if (!p->only_failed || rec_failed(ret))
-		rec_syscall(t, p, ret);
-}
 
 
 /* ---- entry ---- */
@@ -789,7 +781,7 @@ int sc_enter(struct sf_tracee *t)
 			DBG("%d: no scratch slot for %s", t->tid, e ? e->name : "?");
 			return unplaceable(t, &c);
 		}
-		tramp = rec ? 0 : tramp_want(t);
+		tramp = tramp_want(t);
 		if (tramp < 0) {
 			drop_enter_work(t, 0);
 			sysrule_uncount(t); /* the replay is the same call: count it once */
@@ -844,10 +836,16 @@ int sc_enter(struct sf_tracee *t)
 			tramp_drop(t);
 			return 0;
 		}
-		if (!tramp)
+		if (!tramp) {
 			t->pf |= PF_RESTORE;
-		else
+		} else {
 			DBG("%d: %s returns through its trampoline", t->tid, e ? e->name : "?");
+			if (rec && t->rec && t->rec->active) {
+				t->rec->time = rec_now(); /* written when the result is known */
+				t->rec_tramp = 1;
+				return 0;
+			}
+		}
 	}
 	if (rec && !t->pf)
 		t->pf |= PF_OBSERVE;

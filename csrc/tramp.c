@@ -15,6 +15,11 @@
  * the length of "syscall", where one sits: it runs again as rewritten and
  * stops at the seccomp stop again, told apart by its return address.
  *
+ * Record mode wants the call's result: the trampoline stores it in a data
+ * word first, and the record is written when the slot is let go (with the
+ * time of the call). exit and exit_group are trapped in record mode so that
+ * a thread's last call is not lost.
+ *
  * The code is written once per address space while its page is still
  * writable, then mprotect'ed read+exec by the tracee itself (an injected
  * call, like the scratch mmap); never writable and executable at once. */
@@ -94,13 +99,29 @@ void tramp_arm(struct sf_tracee *t, sf_regs *r, const sf_regs *orig)
 	r->rip = entry(t->mm, t->tramp_slot);
 }
 
+/* The result the trampoline stored, for the record. */
+static void record_stored(struct sf_tracee *t)
+{
+	int64_t ret;
+	uint64_t at = t->mm->scratch + (uint64_t)t->tramp_slot * SCRATCH_SLOT + 8 * SF_TRAMP_RESULT;
+	if (mem_read(t, at, &ret, sizeof(ret)) == (ssize_t)sizeof(ret))
+		rec_finish(t, (long)ret);
+}
+
+void tramp_release(struct sf_tracee *t)
+{
+	if (t->rec_tramp)
+		record_stored(t);
+	tramp_drop(t);
+}
+
 int tramp_next_stop(struct sf_tracee *t, const sf_regs *r)
 {
 	if (r->rip == entry(t->mm, t->tramp_slot)) {
 		DBG("%d: restart of a call armed with a trampoline", t->tid);
 		return 1;
 	}
-	tramp_drop(t);
+	tramp_release(t);
 	return 0;
 }
 
@@ -108,16 +129,31 @@ void tramp_signal(struct sf_tracee *t)
 {
 	sf_regs r;
 	uint64_t at = entry(t->mm, t->tramp_slot) - SF_SYSCALL_INSN_LEN;
-	if (sf_getregs(t, &r) == 0 && r.rip >= at && r.rip < at + SF_TRAMP_STRIDE) {
-		sf_tramp_finish(&r, &t->tramp_orig);
-		sf_setregs(t, &r);
-		DBG("%d: signal before its trampoline ran: registers put back here", t->tid);
+	if (sf_getregs(t, &r)) {
+		tramp_drop(t);
+		return;
 	}
+	if (r.rip < at || r.rip >= at + SF_TRAMP_STRIDE) {
+		tramp_release(t); /* it ran */
+		return;
+	}
+	long ret = (long)r.rax;
+	sf_tramp_finish(&r, &t->tramp_orig);
+	sf_setregs(t, &r);
+	DBG("%d: signal before its trampoline ran: registers put back here", t->tid);
+	/* -ERESTART*: the call runs again after the signal, and is recorded then */
+	if (t->rec_tramp && (ret < -516 || ret > -512))
+		rec_finish(t, ret);
 	tramp_drop(t);
 }
 
 void tramp_drop(struct sf_tracee *t)
 {
+	if (t->rec_tramp) { /* gone before its result could be read */
+		t->rec_tramp = 0;
+		if (t->rec)
+			t->rec->active = 0;
+	}
 	if (t->tramp_slot >= 0)
 		mm_slot_free(t->mm, t->tramp_slot);
 	t->tramp_slot = -1;

@@ -51,12 +51,14 @@ static inline void sf_rewind_syscall(sf_regs *r, long nr)
 
 /* ---- the return trampoline (tramp.c) ----
  * Per scratch slot: "syscall" (where a restarted call lands: the kernel
- * rewinds the return address by its length), then the entry, which loads the
- * six argument registers and the return address from the slot's data words
- * and jumps back. Data word i (8 bytes at slot offset 8 * i) holds the
- * register loaded by the i-th mov; word 6 the return address. */
+ * rewinds the return address by its length), then the entry, which stores
+ * the result in data word 7 (for record mode), loads the six argument
+ * registers and the return address from the slot's data words and jumps
+ * back. Data word i (8 bytes at slot offset 8 * i) holds the register loaded
+ * by the i-th mov; word 6 the return address. */
 #define SF_TRAMP_STRIDE 64
-#define SF_TRAMP_WORDS 7
+#define SF_TRAMP_WORDS 8
+#define SF_TRAMP_RESULT 7
 
 static inline void sf_tramp_code(unsigned char *out, uint64_t at, uint64_t data)
 {
@@ -68,6 +70,14 @@ static inline void sf_tramp_code(unsigned char *out, uint64_t at, uint64_t data)
 	unsigned char *p = out;
 	*p++ = 0x0f;
 	*p++ = 0x05;
+	/* mov %rax, disp32(%rip) */
+	*p++ = 0x48;
+	*p++ = 0x89;
+	*p++ = 0x05;
+	uint64_t after = at + (uint64_t)(p - out) + 4;
+	int32_t rd = (int32_t)(int64_t)(data + 8u * SF_TRAMP_RESULT - after);
+	for (int b = 0; b < 4; b++)
+		*p++ = (unsigned char)((uint32_t)rd >> (8 * b));
 	for (int i = 0; i <= 6; i++) {
 		if (i < 6) {
 			*p++ = mov[i][0];
@@ -92,6 +102,7 @@ static inline void sf_tramp_data(uint64_t w[SF_TRAMP_WORDS], const sf_regs *o)
 	for (int i = 0; i < 6; i++)
 		w[i] = sf_arg(o, i);
 	w[6] = o->rip;
+	w[7] = 0;
 }
 
 /* What the trampoline does, done by the tracer: registers as after it ran. */

@@ -2,8 +2,9 @@
  * (csrc/tramp.c), with every argument register checked after each call.
  *
  *   tramp loop SRC TEXT N [THREADS]
- *       N raw openat(SRC) per thread, each reading TEXT; then a forked child
- *       does N more (its copy of the address space has the trampolines).
+ *       N raw openat(SRC) per thread, each reading TEXT; then one by the
+ *       main thread, right before it forks a child that does N more (its
+ *       copy of the address space has the trampolines).
  *       Prints "loop ok".
  *   tramp signal SRC TEXT N FIFO_SRC FIFO
  *       N opens of SRC first; then a thread opens FIFO_SRC (redirected to the
@@ -21,9 +22,11 @@
  *       pause (SA_RESTART); the handler opens SRC too. Signals land as calls
  *       return, before their trampoline ran. No FIFO: for gVisor, whose
  *       FIFOs do not work in these tests. Prints "storm ok".
+ * TEXT "-" means SRC leads nowhere: each open must fail with ENOENT.
  * Anything wrong is printed and the exit status is 1.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -74,6 +77,8 @@ static inline __attribute__((always_inline)) int open_src(long marker)
 {
 	int changed;
 	long fd = raw_openat(src, marker, &changed);
+	if (!strcmp(text, "-"))
+		return changed || fd != -ENOENT ? -1 : 0;
 	if (fd < 0)
 		return -1;
 	char buf[256];
@@ -108,7 +113,7 @@ static int do_loop(int threads)
 		pthread_create(&th[i], NULL, loop_thread, NULL);
 	for (int i = 0; i < threads; i++)
 		pthread_join(th[i], NULL);
-	if (bad) {
+	if (bad || open_src(0x5eed0008)) {
 		printf("a thread's open went wrong\n");
 		return 1;
 	}

@@ -56,6 +56,8 @@ def _record_parser() -> argparse.ArgumentParser:
                     help="time between SIGTERM and SIGKILL for leftovers (default 2)")
     ap.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                     help="live process and event count on stderr (default: when a tty)")
+    ap.add_argument("--disable", action="append", default=[], metavar="MECH",
+                    help="pretend a kernel mechanism is missing (debugging, benchmarks)")
     ap.add_argument("--verbose", "-v", action="store_true",
                     help="log every tracer decision to stderr")
     ap.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD ARGS")
@@ -93,7 +95,7 @@ def cmd_record(argv: Sequence[str]) -> int:
     try:
         return record(cmd, ns.output, rules, ns.watch or list(DEFAULT_WATCH), traps,
                       orphans=ns.orphans, grace=ns.grace, verbose=ns.verbose,
-                      progress=ns.progress)
+                      progress=ns.progress, disable=ns.disable)
     except (RecordError, CoreError) as err:
         return _fail(str(err))
     finally:

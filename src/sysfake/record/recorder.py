@@ -123,6 +123,7 @@ def record(
     grace: float = 2.0,
     verbose: bool = False,
     progress: bool | None = None,
+    disable: Sequence[str] = (),
 ) -> int:
     """Run argv traced with `rules`, writing the trace to out_path; return its exit status.
 
@@ -162,7 +163,7 @@ def record(
         status = 2
         try:
             status = run(table, argv, env, orphans=orphans, grace=grace, record_fd=wfd,
-                         verbose=verbose)
+                         verbose=verbose, disable=disable)
         finally:
             os.close(wfd)
             errors = drain.finish(timeout=30.0)

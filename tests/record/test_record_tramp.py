@@ -1,0 +1,99 @@
+"""Record mode and rewrites that return through a trampoline (csrc/tramp.c):
+the trampoline stores the call's result, and the record is written when the
+thread next stops, with the time of the call. A thread's last call before it
+exits must not be lost (exit and exit_group are trapped for it), nor the
+calls before a fork (recorded before the fork's own line)."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from support import describe, run_in_gvisor, run_sysfake, sysfake_cmd
+from support.progs import Progs
+
+N = 40
+
+
+def _events(trace: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in trace.read_text().splitlines()]
+
+
+def _opens_of(evs: list[dict[str, Any]], src: str) -> list[dict[str, Any]]:
+    return [e for e in evs if e.get("type") == "syscall" and e.get("path") == src]
+
+
+def _record(progs: Progs, tmp_path: Path, text: str, threads: int,
+            extra: list[str]) -> tuple[list[dict[str, Any]], str]:
+    dst = tmp_path / "dst"
+    if text != "-":
+        dst.write_text(text + "\n")
+    src = str(tmp_path / "src")
+    trace = tmp_path / "trace.jsonl"
+    res = run_sysfake(["record", "-v", *extra, "-o", str(trace), "--redirect", f"{src}={dst}",
+                       "--", progs["tramp"], "loop", src, text, str(N), str(threads)])
+    assert (res.returncode, res.stdout) == (0, "loop ok\n"), describe(res)
+    return _events(trace), res.stderr
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+def test_every_call_is_recorded_with_its_result_and_time(
+        progs: Progs, tmp_path: Path, threads: int) -> None:
+    evs, log = _record(progs, tmp_path, "redirected", threads, [])
+    assert len(re.findall(r"returns through its trampoline$", log, re.M)) >= 30 * threads, log
+    opens = _opens_of(evs, str(tmp_path / "src"))
+    # each thread's N, the main thread's one, and the forked child's N (the
+    # last ones right before exit)
+    assert len(opens) == N * (threads + 1) + 1, [e["pid"] for e in opens]
+    assert all(isinstance(e["result"], int) and e["result"] >= 0 and e["errno"] is None
+               for e in opens), opens[:3]
+    by_tid: dict[int, list[float]] = {}
+    for e in opens:
+        by_tid.setdefault(e["pid"], []).append(e["time"])
+    assert len(by_tid) == threads + 2
+    assert all(times == sorted(times) for times in by_tid.values())
+    # the main thread's open right before its fork comes before the fork's
+    # line in the trace, and the child's after it
+    at = next(i for i, e in enumerate(evs) if e["type"] == "fork" and not e["thread"])
+    fork = evs[at]
+    main_opens = [i for i, e in enumerate(evs) if e in opens and e["pid"] == fork["pid"]]
+    child_opens = [i for i, e in enumerate(evs) if e in opens and e["pid"] == fork["child"]]
+    assert len(main_opens) == 1 and main_opens[0] < at < min(child_opens), (main_opens, at)
+
+
+def test_failed_calls_are_recorded_with_their_errno(progs: Progs, tmp_path: Path) -> None:
+    evs, log = _record(progs, tmp_path, "-", 1, [])
+    assert "returns through its trampoline" in log, log
+    opens = _opens_of(evs, str(tmp_path / "src"))
+    assert len(opens) == 2 * N + 1
+    assert {(e["result"], e["errno"]) for e in opens} == {(-2, "ENOENT")}, opens[:3]
+
+
+def test_same_trace_without_trampolines(progs: Progs, tmp_path: Path) -> None:
+    evs, log = _record(progs, tmp_path, "redirected", 2, ["--disable", "set_return"])
+    assert "trampoline" not in log
+    assert len(_opens_of(evs, str(tmp_path / "src"))) == N * 3 + 1
+
+
+def test_every_call_is_recorded_in_gvisor(progs: Progs, tmp_path: Path) -> None:
+    (tmp_path / "dst").write_text("redirected\n")
+    src = str(tmp_path / "src")
+    trace = tmp_path / "trace.jsonl"  # in the sandbox's overlay: counted there
+    count = ("import json,sys\n"
+             "ev=[json.loads(l) for l in open(sys.argv[1])]\n"
+             "o=[e for e in ev if e.get('type')=='syscall' and e.get('path')==sys.argv[2]]\n"
+             "print('opens', len(o), 'ok', all(e['result']>=0 for e in o))\n")
+    cmd = sysfake_cmd(["record", "-v", "-o", str(trace), "--redirect",
+                       f"{src}={tmp_path / 'dst'}", "--", progs["tramp"], "loop", src,
+                       "redirected", "60", "2"])
+    import shlex
+    import sys
+    script = (f"{shlex.join(cmd)} && {shlex.quote(sys.executable)} -c {shlex.quote(count)} "
+              f"{shlex.quote(str(trace))} {shlex.quote(src)}")
+    rc, out = run_in_gvisor(["sh", "-c", script])
+    assert rc == 0, out[-2000:]
+    assert "opens 181 ok True\n" in out, out[-2000:]
+    assert "returns through its trampoline" in out, out[-2000:]
