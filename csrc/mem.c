@@ -161,7 +161,8 @@ int mem_write_slot(struct sf_tracee *t, int slot, uint64_t off, const void *buf,
 		size_t k = first + i;
 		if (k >= SHADOW_WORDS)
 			return mem_write(t, base + 8 * k, in + i, 8 * (n - i));
-		if ((m->shadow->known[slot] >> k & 1) && m->shadow->w[slot][k] == in[i])
+		if (k == SF_TRAMP_RESULT || /* the trampoline's to write, never read before */
+		    ((m->shadow->known[slot] >> k & 1) && m->shadow->w[slot][k] == in[i]))
 			continue;
 		if (mem_write(t, base + 8 * k, in + i, 8)) {
 			m->shadow->known[slot] = 0;
