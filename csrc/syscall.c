@@ -639,7 +639,8 @@ int sc_enter(struct sf_tracee *t)
 		t->proc->hostview = 0;
 	}
 	int rec_extra = sf_tab->record && c.nr >= 0 && c.nr < SF_MAX_NR && sf_tab->rec_nr[c.nr];
-	char rec_raw[SF_PATH_MAX] = "", rec_canon[SF_PATH_MAX] = "";
+	char rec_raw[SF_PATH_MAX], rec_canon[SF_PATH_MAX];
+	rec_raw[0] = rec_canon[0] = 0; /* not = "": that zero-fills 8 KiB at every stop */
 	int rec_rule = -1, rec_want = 0;
 	struct rewrite rw[4]; /* at most 2 per path argument */
 	int nrw = 0;
