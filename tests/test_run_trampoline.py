@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,16 @@ def _files(tmp_path: Path) -> tuple[str, str, str]:
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     return str(tmp_path / "src"), str(dst), str(fifo)
+
+
+def _fifo_open(progs: Progs, tmp_path: Path, mode: str) -> subprocess.CompletedProcess[str]:
+    """`tramp MODE`: a thread blocked in a redirected open of a FIFO."""
+    src, dst, fifo = _files(tmp_path)
+    fifo_src = str(tmp_path / "fifo_src")
+    res = run_sysfake(run(["-v"], redirect(src, dst), redirect(fifo_src, fifo),
+                          cmd=[progs["tramp"], mode, src, TEXT, "8", fifo_src, fifo]))
+    assert (res.returncode, res.stdout) == (0, f"{mode} ok\n"), describe(res)
+    return res
 
 
 @pytest.mark.parametrize("static", [False, True], ids=["dynamic", "static"])
@@ -61,11 +72,7 @@ def test_signal_before_the_trampoline_runs_gets_the_calls_own_registers(
     the registers back at each signal-delivery stop (the handler must never see
     the rewritten ones, nor reuse the slot), the kernel restarts the original
     call, and it is redirected again."""
-    src, dst, fifo = _files(tmp_path)
-    fifo_src = str(tmp_path / "fifo_src")
-    res = run_sysfake(run(["-v"], redirect(src, dst), redirect(fifo_src, fifo),
-                          cmd=[progs["tramp"], "signal", src, TEXT, "8", fifo_src, fifo]))
-    assert (res.returncode, res.stdout) == (0, "signal ok\n"), describe(res)
+    res = _fifo_open(progs, tmp_path, "signal")
     assert "signal before its trampoline ran" in res.stderr, describe(res)
 
 
@@ -89,9 +96,5 @@ def test_call_restarted_without_a_signal_lands_on_the_trampolines_syscall(
     signal for the thread, and the kernel restarts the call by moving its
     return address back over a syscall instruction: the one before the
     trampoline. It runs again as rewritten, and the tracer lets it."""
-    src, dst, fifo = _files(tmp_path)
-    fifo_src = str(tmp_path / "fifo_src")
-    res = run_sysfake(run(["-v"], redirect(src, dst), redirect(fifo_src, fifo),
-                          cmd=[progs["tramp"], "stop", src, TEXT, "8", fifo_src, fifo]))
-    assert (res.returncode, res.stdout) == (0, "stop ok\n"), describe(res)
+    res = _fifo_open(progs, tmp_path, "stop")
     assert "restart of a call armed with a trampoline" in res.stderr, describe(res)

@@ -139,6 +139,16 @@ static void on_usr1(int sig)
 		handler_bad++;
 }
 
+/* SIGUSR1 runs on_usr1, and interrupted calls restart. */
+static void catch_usr1(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGUSR1, &sa, NULL);
+}
+
 static volatile int fifo_started, fifo_ok;
 
 static void *fifo_thread(void *arg)
@@ -178,11 +188,7 @@ static void write_fifo(void)
 
 static int do_fifo(int stop)
 {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_usr1;
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGUSR1, &sa, NULL);
+	catch_usr1();
 	pthread_t th;
 	pthread_create(&th, NULL, fifo_thread, stop ? &th : NULL);
 	while (!fifo_started)
@@ -234,11 +240,7 @@ static void *storm_thread(void *arg)
 
 static int do_storm(void)
 {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_usr1;
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGUSR1, &sa, NULL);
+	catch_usr1();
 	pthread_t th;
 	pthread_create(&th, NULL, storm_thread, NULL);
 	while (!storm_done) {
