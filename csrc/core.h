@@ -223,7 +223,8 @@ struct sf_tracee {
 	int slot_wait;       /* the replay waits for a free scratch slot */
 	int slot_waiting;    /* stopped at its exit stop until a slot is free */
 	int replays;         /* replays in a row because scratch memory failed */
-	int cred;            /* tracer_stat.c: 0 unknown, 1 may answer for it, -1 not */
+	int cred;            /* tracer_stat.c: 0 unknown, 1 may answer for it, 2 and it has
+			      * the tracer's credentials, -1 not */
 	int procdir[2];      /* O_PATH fds of /proc/<tid> and /proc/<tid>/fd, -1 (tr_procdir) */
 	int proclinks[2];    /* links read below each without it */
 	struct sf_sysrule *counted[8]; /* `when` counters this entry moved (undone on replay) */
@@ -350,6 +351,8 @@ void tramp_drop(struct sf_tracee *t);
 int tracer_stat(struct sf_tracee *t, struct sf_call *c, const char *target);
 /* Calls that change a thread's credentials (trapped while redirects exist). */
 int tracer_cred_syscall(long nr);
+/* The thread has the tracer's uids, gids, groups, capabilities and label. */
+int tracer_same_creds(struct sf_tracee *t);
 
 /* ---- record.c ---- */
 void rec_open(int fd);

@@ -66,7 +66,9 @@ void seccomp_plan(const struct sf_table *t)
 	for (uint32_t i = 0; i < t->nrules; i++)
 		redirects |= t->rules[i].action == ACT_REDIRECT;
 	redirects &= (sf_mech & SF_MECH_TRACER_STAT) != 0;
-	for (int nr = 0; redirects && nr < MAXNR; nr++)
+	/* ...and so must tramp.c, to open virtual files in one stop */
+	int creds = redirects || (t->nvfiles && (sf_mech & SF_MECH_SET_RETURN));
+	for (int nr = 0; creds && nr < MAXNR; nr++)
 		if (tracer_cred_syscall(nr) && !trapped[nr]) {
 			trapped[nr] = 1;
 			nrs[nnrs++] = nr;

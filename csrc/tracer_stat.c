@@ -8,7 +8,8 @@
  *    clone with CLONE_NEWNS/CLONE_NEWUSER/CLONE_FS);
  *  - the thread can search every directory the tracer can: it has
  *    CAP_DAC_OVERRIDE or CAP_DAC_READ_SEARCH, or the tracer's uids, gids,
- *    groups and no fewer capabilities; and the same LSM label
+ *    groups and no fewer capabilities (t->cred 2: also what lets it open
+ *    the tracer's fds, tramp.c); and the same LSM label
  *    (sf_tracee.cred, read from /proc once, forgotten at exec and at every
  *    credential syscall, which are trapped for this);
  *  - the target resolves without any symlink (so nothing like /proc/self or
@@ -93,12 +94,18 @@ static int cred_ok(struct sf_tracee *t)
 	t->cred = -1;
 	if (me_known < 0 || read_creds(t->tid, &c) || strcmp(c.lsm, me.lsm))
 		return 0;
-	if ((c.capeff & DAC_CAPS) ||
-	    (!strcmp(c.uid, me.uid) && !strcmp(c.gid, me.gid) &&
-	     !strcmp(c.groups, me.groups) && (c.capeff & me.capeff) == me.capeff))
+	if (!strcmp(c.uid, me.uid) && !strcmp(c.gid, me.gid) &&
+	    !strcmp(c.groups, me.groups) && (c.capeff & me.capeff) == me.capeff)
+		t->cred = 2;
+	else if (c.capeff & DAC_CAPS)
 		t->cred = 1;
 	DBG("%d: tracer stat %s", t->tid, t->cred > 0 ? "allowed" : "refused");
 	return t->cred > 0;
+}
+
+int tracer_same_creds(struct sf_tracee *t)
+{
+	return cred_ok(t) && t->cred == 2;
 }
 
 int tracer_cred_syscall(long nr)

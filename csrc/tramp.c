@@ -50,8 +50,12 @@ static unsigned setup_after(void)
 int tramp_want(struct sf_tracee *t)
 {
 	struct sf_mm *m = t->mm;
-	/* t->magic: a failed open of the tracer's memfd is replayed at exit */
-	if (!sf_at_seccomp || !(sf_mech & SF_MECH_SET_RETURN) || t->pf || t->magic || t->slot < 0 ||
+	/* t->magic: an open of the tracer's memfd. Its failure is replayed at
+	 * the exit stop, so only where it cannot fail: the tracer's /proc (root
+	 * and mount namespace) and credentials (which let it open our fds). */
+	if (t->magic && !(t->proc->hostview && tracer_same_creds(t)))
+		return 0;
+	if (!sf_at_seccomp || !(sf_mech & SF_MECH_SET_RETURN) || t->pf || t->slot < 0 ||
 	    t->slot >= TRAMP_SLOTS || t->tramp_slot >= 0 || m->scratch == 0 ||
 	    m->scratch == (uint64_t)-1)
 		return 0;

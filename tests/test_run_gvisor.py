@@ -165,3 +165,12 @@ def test_signals_at_calls_that_return_through_trampolines(progs: Progs, tmp_path
     assert (rc, "storm ok\n" in out.splitlines(keepends=True)) == (0, True), out[-2000:]
     assert len(re.findall(r": openat returns through its trampoline$", out, re.M)) >= 300, \
         out[-2000:]
+
+
+def test_virtual_file_opens_return_through_trampolines(progs: Progs, tmp_path: Path) -> None:
+    src = str(tmp_path / "virtual")
+    rc, out = run_in_gvisor(_sysfake(["-v", "--fake", f"{src}=redirected\\n"],
+                                     cmd=[progs["tramp"], "loop", src, "redirected", "60", "2"]))
+    assert (rc, "loop ok\n" in out.splitlines(keepends=True)) == (0, True), out[-2000:]
+    assert len(re.findall(r": openat returns through its trampoline$", out, re.M)) >= 100, \
+        out[-2000:]

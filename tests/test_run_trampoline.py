@@ -98,3 +98,32 @@ def test_call_restarted_without_a_signal_lands_on_the_trampolines_syscall(
     trampoline. It runs again as rewritten, and the tracer lets it."""
     res = _fifo_open(progs, tmp_path, "stop")
     assert "restart of a call armed with a trampoline" in res.stderr, describe(res)
+
+
+def test_virtual_file_opens_return_through_trampolines(progs: Progs, tmp_path: Path) -> None:
+    """An open of a virtual file (the tracer's memfd, through /proc) returns
+    through a trampoline where it cannot fail: a process with the tracer's
+    root, namespaces and credentials."""
+    src = str(tmp_path / "virtual")
+    res = run_sysfake(run(["-v", "--fake", f"{src}={TEXT}\\n"],
+                          cmd=[progs["tramp"], "loop", src, TEXT, "50", "4"]))
+    assert (res.returncode, res.stdout) == (0, "loop ok\n"), describe(res)
+    assert len(ARMED.findall(res.stderr)) >= 45 * 5, describe(res)
+
+
+def test_virtual_file_after_the_process_drops_to_another_uid(
+        progs: Progs, tmp_path: Path) -> None:
+    """Then the process becomes uid 65534: it may no longer open the
+    tracer's fds. The credential change is trapped, no open of the virtual
+    file returns through a trampoline after it, and each is answered (a
+    failed open of the memfd is replayed at the exit stop, then the process
+    gets its own copy)."""
+    src = str(tmp_path / "virtual")
+    res = run_sysfake(run(["-v", "--fake", f"{src}={TEXT}\\n"],
+                          cmd=[progs["tramp"], "setuid", src, TEXT, "20"]))
+    assert (res.returncode, res.stdout) == (0, "setuid ok\n"), describe(res)
+    log = res.stderr
+    assert len(ARMED.findall(log)) >= 15, describe(res)
+    # the credentials are looked at again at the first open after the change
+    assert ": tracer stat refused" in log, describe(res)
+    assert not ARMED.findall(log[log.index(": tracer stat refused"):]), describe(res)

@@ -22,6 +22,10 @@
  *       pause (SA_RESTART); the handler opens SRC too. Signals land as calls
  *       return, before their trampoline ran. No FIFO: for gVisor, whose
  *       FIFOs do not work in these tests. Prints "storm ok".
+ *   tramp setuid SRC TEXT N
+ *       N opens as root, then the process becomes uid and gid 65534 and
+ *       makes N more (a virtual file: the tracer's memfd is no longer its to
+ *       open). Prints "setuid ok".
  * TEXT "-" means SRC leads nowhere: each open must fail with ENOENT.
  * Anything wrong is printed and the exit status is 1.
  */
@@ -34,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -270,6 +275,17 @@ int main(int argc, char **argv)
 		return do_loop(argc > 5 ? atoi(argv[5]) : 1);
 	if (!strcmp(argv[1], "storm"))
 		return do_storm();
+	if (!strcmp(argv[1], "setuid")) {
+		loop_thread(NULL);
+		if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534)) {
+			printf("cannot become 65534\n");
+			return 1;
+		}
+		loop_thread(NULL);
+		printf(bad ? "an open went wrong\n" : "setuid ok\n");
+		return bad;
+	}
 	if (argc != 7) {
 		fprintf(stderr, "usage: tramp signal|stop SRC TEXT N FIFO_SRC FIFO\n");
 		return 2;
