@@ -8,8 +8,8 @@
  * (docs/core.md, "Rewrites in one stop").
  *
  * The slot stays held until the thread has surely run its trampoline: at its
- * next seccomp stop, or at a signal-delivery stop, where the tracer does the
- * trampoline's work itself (so a handler never runs with the rewritten
+ * next seccomp stop, a fork event, or a signal-delivery stop, where the
+ * tracer does the trampoline's work itself if it has not run (so a handler never runs with the rewritten
  * registers and never reuses the slot). A call the kernel restarts without a
  * signal (-ERESTART* with nothing to deliver) returns to the trampoline minus
  * the length of "syscall", where one sits: it runs again as rewritten and
@@ -18,7 +18,7 @@
  * Record mode wants the call's result: the trampoline stores it in a data
  * word first, and the record is written when the slot is let go (with the
  * time of the call). exit and exit_group are trapped in record mode so that
- * a thread's last call is not lost.
+ * a thread's last call before its own exit is not lost.
  *
  * The code is written once per address space while its page is still
  * writable, then mprotect'ed read+exec by the tracee itself (an injected
@@ -50,14 +50,14 @@ static unsigned setup_after(void)
 int tramp_want(struct sf_tracee *t)
 {
 	struct sf_mm *m = t->mm;
+	if (!sf_at_seccomp || !(sf_mech & SF_MECH_SET_RETURN) || t->pf || t->slot < 0 ||
+	    t->slot >= TRAMP_SLOTS || t->tramp_slot >= 0 || m->scratch == 0 ||
+	    m->scratch == (uint64_t)-1)
+		return 0;
 	/* t->magic: an open of the tracer's memfd. Its failure is replayed at
 	 * the exit stop, so only where it cannot fail: the tracer's /proc (root
 	 * and mount namespace) and credentials (which let it open our fds). */
 	if (t->magic && !(t->proc->hostview && tracer_same_creds(t)))
-		return 0;
-	if (!sf_at_seccomp || !(sf_mech & SF_MECH_SET_RETURN) || t->pf || t->slot < 0 ||
-	    t->slot >= TRAMP_SLOTS || t->tramp_slot >= 0 || m->scratch == 0 ||
-	    m->scratch == (uint64_t)-1)
 		return 0;
 	if (m->tramp == TR_READY) /* held slots wait for their thread's next stop: keep some free */
 		return mm_slot_free_count(m) >= SCRATCH_SLOTS / 8;
