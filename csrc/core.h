@@ -131,7 +131,6 @@ void sf_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 struct sf_mm {
 	int refs;
 	uint64_t scratch;       /* base of our injected mapping, 0 if none */
-	uint64_t scratch_len;
 	int scratch_busy;       /* a thread's injected mmap is in flight */
 	uint64_t slot_used[4];  /* bitmap of SCRATCH_SLOTS slots */
 	struct sf_shadow *shadow; /* mem.c: slot words known to be in the tracee (POKEDATA only) */
@@ -264,6 +263,8 @@ struct sf_mm *mm_new(void);
 struct sf_mm *mm_get(struct sf_mm *m);
 void mm_put(struct sf_mm *m);
 struct sf_mm *mm_fork(const struct sf_mm *parent);
+void mm_scratch_set(struct sf_mm *m, uint64_t addr);
+void tr_injection_lost(struct sf_tracee *t);
 int mm_slot_alloc(struct sf_mm *m);
 void mm_slot_free(struct sf_mm *m, int slot);
 int mm_slot_free_count(const struct sf_mm *m);

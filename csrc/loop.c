@@ -424,10 +424,7 @@ static void on_exec(struct sf_tracee *t)
 		t->slot = -1;
 	}
 	tramp_drop(t);
-	if (t->pf & PF_SCRATCH)
-		t->mm->scratch_busy = 0;
-	if (t->pf & PF_TRAMP)
-		t->mm->tramp = TR_NONE;
+	tr_injection_lost(t);
 	mm_put(t->mm);
 	t->mm = mm_new();
 	t->proc->exe_known = 0;

@@ -820,10 +820,7 @@ int sc_enter(struct sf_tracee *t)
 			 * one and run the call again, a few times at most. */
 			if (++t->replays > 3)
 				return fail_closed(t, &c, -ENOMEM);
-			t->mm->scratch = 0;
-			t->mm->tramp = TR_NONE;
-			t->mm->tramp_count = 0;
-			mem_shadow_drop(t->mm);
+			mm_scratch_set(t->mm, 0);
 			return replay_later(t, &c, 0);
 		}
 		c.modified = 1;
@@ -900,10 +897,7 @@ void sc_exit(struct sf_tracee *t)
 	if (sf_getregs(t, &r)) {
 		if (pf & PF_GENFD)
 			close(t->genfd);
-		if (pf & PF_SCRATCH)
-			t->mm->scratch_busy = 0; /* its result is lost: the next rewrite maps again */
-		if (pf & PF_TRAMP)
-			t->mm->tramp = TR_NONE;
+		tr_injection_lost(t); /* its result is lost: the next rewrite injects again */
 		t->pf = 0;
 		if (t->rec)
 			t->rec->active = 0;
@@ -932,15 +926,11 @@ void sc_exit(struct sf_tracee *t)
 	if (pf & PF_SCRATCH) {
 		t->pf = 0;
 		t->mm->scratch_busy = 0;
-		t->mm->tramp = TR_NONE; /* a new mapping: no code in it yet */
-		t->mm->tramp_count = 0;
-		mem_shadow_drop(t->mm);
 		if (ret < 0 && ret > -4096) {
-			t->mm->scratch = (uint64_t)-1;
+			mm_scratch_set(t->mm, (uint64_t)-1);
 			DBG("%d: scratch mmap failed: %ld", t->tid, ret);
 		} else {
-			t->mm->scratch = (uint64_t)ret;
-			t->mm->scratch_len = (uint64_t)SCRATCH_SLOTS * SCRATCH_SLOT;
+			mm_scratch_set(t->mm, (uint64_t)ret);
 			DBG("%d: scratch mapped at %#lx", t->tid, (unsigned long)ret);
 		}
 		r = t->saved;

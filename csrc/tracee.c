@@ -39,6 +39,16 @@ struct sf_tracee *tr_new(pid_t tid)
 	return t;
 }
 
+/* The thread's injected mmap or mprotect will never reach its exit stop (it
+ * exits, execs, or its registers are gone): another thread may inject it. */
+void tr_injection_lost(struct sf_tracee *t)
+{
+	if (t->pf & PF_SCRATCH)
+		t->mm->scratch_busy = 0;
+	if (t->pf & PF_TRAMP)
+		t->mm->tramp = TR_NONE;
+}
+
 void tr_del(struct sf_tracee *t)
 {
 	struct sf_tracee **pp = &buckets[hash(t->tid)];
@@ -50,10 +60,7 @@ void tr_del(struct sf_tracee *t)
 		if (t->slot >= 0)
 			mm_slot_free(t->mm, t->slot);
 		tramp_drop(t);
-		if (t->pf & PF_SCRATCH)
-			t->mm->scratch_busy = 0; /* gone before its mmap's exit stop */
-		if (t->pf & PF_TRAMP)
-			t->mm->tramp = TR_NONE;
+		tr_injection_lost(t);
 		mm_put(t->mm);
 	}
 	if (t->proc)
@@ -146,13 +153,22 @@ void mm_put(struct sf_mm *m)
 	}
 }
 
+/* The scratch mapping is now at `addr` (0: none, -1: mapping it failed):
+ * nothing written into an earlier one is there. */
+void mm_scratch_set(struct sf_mm *m, uint64_t addr)
+{
+	m->scratch = addr;
+	m->tramp = TR_NONE;
+	m->tramp_count = 0;
+	mem_shadow_drop(m);
+}
+
 /* fork() copies our private scratch mapping into the child at the same address. */
 struct sf_mm *mm_fork(const struct sf_mm *parent)
 {
 	struct sf_mm *m = mm_new();
 	if (parent) {
 		m->scratch = parent->scratch;
-		m->scratch_len = parent->scratch_len;
 		/* the copy of a read+exec code page is read+exec (while the
 		 * parent's mprotect is in flight, the child's may be either) */
 		m->tramp = parent->tramp == TR_READY ? TR_READY : TR_NONE;

@@ -9,8 +9,8 @@
  *
  * The slot stays held until the thread has surely run its trampoline: at its
  * next seccomp stop, a fork event, or a signal-delivery stop, where the
- * tracer does the trampoline's work itself if it has not run (so a handler never runs with the rewritten
- * registers and never reuses the slot). A call the kernel restarts without a
+ * tracer does the trampoline's work itself if it has not run (so a handler
+ * never runs with the rewritten registers and never reuses the slot). A call the kernel restarts without a
  * signal (-ERESTART* with nothing to deliver) returns to the trampoline minus
  * the length of "syscall", where one sits: it runs again as rewritten and
  * stops at the seccomp stop again, told apart by its return address.
