@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
-import sys
 import threading
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from support import describe, run_in_gvisor, run_sysfake, sysfake_cmd
+from support import describe, run_sysfake, run_then_python_in_gvisor, sysfake_cmd
 from support.progs import Progs
 from sysfake.core import run
 from sysfake.record.stream import T_REPEAT, T_SYSCALL, Decoder, RawSyscall, make_pipe
@@ -121,8 +119,6 @@ def test_record_trace_has_every_repeated_call_in_gvisor(progs: Progs, tmp_path: 
              f"c=collections.Counter(e['pid'] for e in ev if e['type']=='syscall' "
              f"and e['resolved']=={SRC!r} and e['result']>=0)\n"
              "print('counts', sorted(c.values()), 'end', ev[-1]['events']==len(ev)-2)\n")
-    script = (f"{shlex.join(record)}; echo rec=$?; "
-              f"{shlex.join([sys.executable, '-c', count, str(trace)])}")
-    rc, out = run_in_gvisor(["sh", "-c", script], timeout=180)
+    rc, out = run_then_python_in_gvisor(record, count, str(trace), timeout=180)
     assert rc == 0, out
-    assert out.endswith(f"ok {N}/{N}\nrec=0\ncounts {[REPEAT] * N} end True\n"), out
+    assert out.endswith(f"ok {N}/{N}\nexit=0\ncounts {[REPEAT] * N} end True\n"), out

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from support import describe, run_in_gvisor, run_sysfake, sysfake_cmd
+from support import describe, run_sysfake, run_then_python_in_gvisor, sysfake_cmd
 from support.progs import Progs
 
 N = 40
@@ -89,11 +89,7 @@ def test_every_call_is_recorded_in_gvisor(progs: Progs, tmp_path: Path) -> None:
     cmd = sysfake_cmd(["record", "-v", "-o", str(trace), "--redirect",
                        f"{src}={tmp_path / 'dst'}", "--", progs["tramp"], "loop", src,
                        "redirected", "60", "2"])
-    import shlex
-    import sys
-    script = (f"{shlex.join(cmd)} && {shlex.quote(sys.executable)} -c {shlex.quote(count)} "
-              f"{shlex.quote(str(trace))} {shlex.quote(src)}")
-    rc, out = run_in_gvisor(["sh", "-c", script])
+    rc, out = run_then_python_in_gvisor(cmd, count, str(trace), src)
     assert rc == 0, out[-2000:]
-    assert "opens 181 ok True\n" in out, out[-2000:]
+    assert "exit=0\nopens 181 ok True\n" in out, out[-2000:]
     assert "returns through its trampoline" in out, out[-2000:]

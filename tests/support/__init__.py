@@ -4,12 +4,13 @@
   subprocess (`python -m sysfake`, the interpreter of this test run).
 * `require` / `missing` / `import_or_missing`: skip when a dependency is
   missing, fail under CI=true.
-* `run_in_gvisor`: run a command in a fresh `runsc do` sandbox.
+* `run_in_gvisor`: run a command in a fresh `runsc do` sandbox;
+  `run_then_python_in_gvisor`: a command, then a Python script, in one.
 * `leftovers`: find processes a test left behind.
 """
 from __future__ import annotations
 
-from .gvisor import run_in_gvisor
+from .gvisor import run_in_gvisor, run_then_python_in_gvisor
 from .leftovers import Leftover, find_leftovers, kill_leftovers, wait_no_leftovers
 from .runner import (
     MARKER_ENV,
@@ -37,6 +38,7 @@ __all__ = [
     "require",
     "run_in_gvisor",
     "run_sysfake",
+    "run_then_python_in_gvisor",
     "set_current_marker",
     "start_sysfake",
     "sysfake_cmd",

@@ -12,7 +12,9 @@ shared/docs/gvisor-runtime-findings.md, "runsc quirks"):
 """
 from __future__ import annotations
 
+import shlex
 import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,3 +45,13 @@ def run_in_gvisor(cmd: Sequence[str], timeout: float = 120.0) -> tuple[int, str]
                                   env=child_env(), timeout=timeout + 30, check=False)
         text = out.read_text(errors="replace").replace(SLOW_BACKEND_WARNING, "")
         return proc.returncode, text
+
+
+def run_then_python_in_gvisor(cmd: Sequence[str], script: str, *args: str,
+                              timeout: float = 120.0) -> tuple[int, str]:
+    """`cmd`, then "exit=STATUS", then `python -c script ARGS...`, in one fresh
+    sandbox: what `cmd` writes stays in the sandbox's overlay, so it is read
+    there (a trace to count, for example)."""
+    sh = (f"{shlex.join(cmd)}; echo exit=$?; "
+          f"{shlex.join([sys.executable, '-c', script, *args])}")
+    return run_in_gvisor(["sh", "-c", sh], timeout=timeout)
