@@ -29,6 +29,9 @@
 #include "core.h"
 
 #define CODE_LEN (TRAMP_SLOTS * SF_TRAMP_STRIDE)
+/* The kernel's restart codes (include/linux/errno.h, not in its uapi). */
+#define ERESTARTSYS 512
+#define ERESTART_RESTARTBLOCK 516
 
 static uint64_t code_base(const struct sf_mm *m)
 {
@@ -146,7 +149,7 @@ void tramp_signal(struct sf_tracee *t)
 	sf_setregs(t, &r);
 	DBG("%d: signal before its trampoline ran: registers put back here", t->tid);
 	/* -ERESTART*: the call runs again after the signal, and is recorded then */
-	if (t->rec_tramp && (ret < -516 || ret > -512))
+	if (t->rec_tramp && (ret < -ERESTART_RESTARTBLOCK || ret > -ERESTARTSYS))
 		rec_finish(t, ret);
 	tramp_drop(t);
 }
