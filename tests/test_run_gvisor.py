@@ -156,7 +156,8 @@ def test_repeated_rewrites_return_through_trampolines(progs: Progs, tmp_path: Pa
 def test_signals_at_calls_that_return_through_trampolines(progs: Progs, tmp_path: Path) -> None:
     # gVisor's FIFOs do not work over these filesystems, so no blocked open
     # here (tests/test_run_trampoline.py has those). gVisor reports a signal
-    # after the trampoline ran: the registers must be the call's own.
+    # after the trampoline ran: the registers must be the call's own. The
+    # program works around gVisor leaving SIGUSR1 pending (docs/core.md, 8).
     dst = tmp_path / "dst"
     dst.write_text("redirected\n")
     src = str(tmp_path / "src")
