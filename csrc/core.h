@@ -97,6 +97,7 @@ struct sf_table {
 	struct sf_str *watch;       /* record: watched prefixes */
 	uint32_t nwatch;
 	unsigned char rec_nr[SF_MAX_NR]; /* record: extra syscalls to trap */
+	unsigned char rec_arg[SF_MAX_NR]; /* record: trap only if argument rec_arg-1 is non-zero (0: always) */
 	struct sf_sysrule *sysrules;
 	uint32_t nsysrules;
 	struct sf_patch *patches;

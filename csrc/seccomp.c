@@ -1,5 +1,7 @@
 /* The seccomp-bpf filter: SECCOMP_RET_TRACE for the syscalls the rules need,
- * SECCOMP_RET_ALLOW for everything else, as a binary search over numbers. */
+ * SECCOMP_RET_ALLOW for everything else, as a binary search over numbers.
+ * A number only record mode wants can be traced only when one argument is
+ * non-zero (table: rec_arg). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/filter.h>
@@ -12,23 +14,34 @@
 
 #define MAXNR SF_MAX_NR
 static unsigned char trapped[MAXNR];
+static unsigned char cond[MAXNR]; /* traced only if argument cond-1 != 0 */
 static int nrs[MAXNR];
 static int nnrs;
+
+/* Trap nr; if arg, only when argument arg-1 is non-zero, unless another
+ * reason wants every call. */
+static void add(int nr, unsigned arg)
+{
+	if (!trapped[nr]) {
+		trapped[nr] = 1;
+		cond[nr] = (unsigned char)arg;
+		nrs[nnrs++] = nr;
+	} else if (!arg) {
+		cond[nr] = 0;
+	}
+}
 
 void seccomp_plan(const struct sf_table *t)
 {
 	memset(trapped, 0, sizeof(trapped));
+	memset(cond, 0, sizeof(cond));
 	nnrs = 0;
 	for (int nr = 0; nr < MAXNR; nr++)
-		if (t->rec_nr[nr] && !trapped[nr]) {
-			trapped[nr] = 1;
-			nrs[nnrs++] = nr;
-		}
+		if (t->rec_nr[nr])
+			add(nr, t->rec_arg[nr]);
 	for (int nr = 0; nr < MAXNR; nr++)
-		if (t->has_sysrule[nr] && !trapped[nr]) {
-			trapped[nr] = 1;
-			nrs[nnrs++] = nr;
-		}
+		if (t->has_sysrule[nr])
+			add(nr, 0);
 	static const struct { unsigned em; int nr; } emnr[] = {
 		{ EM_PROCFD_MOUNT, SYS_mount }, { EM_PIVOT_CHROOT, SYS_pivot_root },
 		{ EM_PIVOT_CHROOT, SYS_umount2 }, { EM_GLOBAL_UMOUNT, SYS_umount2 },
@@ -39,25 +52,17 @@ void seccomp_plan(const struct sf_table *t)
 		{ EM_CGROUPFS, SYS_openat },
 	};
 	for (size_t i = 0; i < sizeof(emnr) / sizeof(emnr[0]); i++)
-		if ((t->emul & emnr[i].em) && !trapped[emnr[i].nr]) {
-			trapped[emnr[i].nr] = 1;
-			nrs[nnrs++] = emnr[i].nr;
-		}
+		if (t->emul & emnr[i].em)
+			add(emnr[i].nr, 0);
 	/* record mode: a thread's last call that returned through a trampoline
 	 * is recorded at its next stop, so every thread stops before it exits */
-	for (int k = 0; k < 2 && t->record && (sf_mech & SF_MECH_SET_RETURN); k++) {
-		int nr = k ? SYS_exit_group : SYS_exit;
-		if (!trapped[nr]) {
-			trapped[nr] = 1;
-			nrs[nnrs++] = nr;
-		}
+	if (t->record && (sf_mech & SF_MECH_SET_RETURN)) {
+		add(SYS_exit, 0);
+		add(SYS_exit_group, 0);
 	}
-	for (int k = 0; k < 2 && t->nvdirs; k++) { /* listings: both getdents */
-		int nr = k ? SYS_getdents : SYS_getdents64;
-		if (!trapped[nr]) {
-			trapped[nr] = 1;
-			nrs[nnrs++] = nr;
-		}
+	if (t->nvdirs) { /* listings: both getdents */
+		add(SYS_getdents64, 0);
+		add(SYS_getdents, 0);
 	}
 	if (!t->nrules && !t->nwatch)
 		goto sort;
@@ -69,17 +74,13 @@ void seccomp_plan(const struct sf_table *t)
 	/* ...and so must tramp.c, to open virtual files in one stop */
 	int creds = redirects || (t->nvfiles && (sf_mech & SF_MECH_SET_RETURN));
 	for (int nr = 0; creds && nr < MAXNR; nr++)
-		if (tracer_cred_syscall(nr) && !trapped[nr]) {
-			trapped[nr] = 1;
-			nrs[nnrs++] = nr;
-		}
+		if (tracer_cred_syscall(nr))
+			add(nr, 0);
 	for (const struct sf_sysent *e = sf_systab; e->nr >= 0; e++) {
 		if ((e->flags & SF_NSCHANGE) && !t->nvfiles && !redirects)
 			continue;
-		if (e->nr < MAXNR && !trapped[e->nr]) {
-			trapped[e->nr] = 1;
-			nrs[nnrs++] = e->nr;
-		}
+		if (e->nr < MAXNR)
+			add(e->nr, 0);
 	}
 sort:
 	/* sorted for the binary search */
@@ -101,16 +102,33 @@ static int plen;
 
 static void emit(struct sock_filter f) { prog[plen++] = f; }
 
-/* Emit a decision tree for nrs[lo, hi): match -> TRACE, else ALLOW. */
+/* Emit a decision tree for nrs[lo, hi): match -> TRACE (or, for a number
+ * with a cond, TRACE if that argument is non-zero), else ALLOW. */
 static void tree(int lo, int hi)
 {
 	if (hi - lo <= 6) {
-		int n = hi - lo;
-		for (int i = 0; i < n; i++)
-			emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nrs[lo + i],
-							  (unsigned char)(n - i), 0));
+		int n = hi - lo, blocks = 0;
+		for (int i = 0; i < n; i++) {
+			int nr = nrs[lo + i];
+			/* the leaf's RET TRACE is at n + 1; cond blocks (6 each) follow it */
+			int to = cond[nr] ? n + 2 + 6 * blocks++ : n + 1;
+			emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr,
+							  (unsigned char)(to - i - 1), 0));
+		}
 		emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
 		emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE));
+		for (int i = 0; i < n; i++) {
+			int nr = nrs[lo + i];
+			if (!cond[nr])
+				continue;
+			unsigned arg = (unsigned)offsetof(struct seccomp_data, args) + 8u * (cond[nr] - 1u);
+			emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, arg)); /* low half */
+			emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 3));
+			emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, arg + 4));
+			emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1));
+			emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+			emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE));
+		}
 		return;
 	}
 	int mid = (lo + hi) / 2;

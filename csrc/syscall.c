@@ -638,7 +638,8 @@ int sc_enter(struct sf_tracee *t)
 		t->pf |= PF_ROOT;
 		t->proc->hostview = 0;
 	}
-	int rec_extra = sf_tab->record && c.nr >= 0 && c.nr < SF_MAX_NR && sf_tab->rec_nr[c.nr];
+	int rec_extra = sf_tab->record && c.nr >= 0 && c.nr < SF_MAX_NR && sf_tab->rec_nr[c.nr] &&
+			(!sf_tab->rec_arg[c.nr] || sf_arg(&c.orig, sf_tab->rec_arg[c.nr] - 1));
 	char rec_raw[SF_PATH_MAX], rec_canon[SF_PATH_MAX];
 	rec_raw[0] = rec_canon[0] = 0; /* not = "": that zero-fills 8 KiB at every stop */
 	int rec_rule = -1, rec_want = 0;

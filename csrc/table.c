@@ -194,7 +194,12 @@ int sf_table_parse(struct sf_table *t, const unsigned char *blob_in, size_t len,
 				sf_table_free(t);
 				return fail(err, errlen, "rule table: trap %u: bad syscall number", i);
 			}
+			if (bb > 6) {
+				sf_table_free(t);
+				return fail(err, errlen, "rule table: trap %u: bad argument %u", i, bb);
+			}
 			t->rec_nr[a] = 1;
+			t->rec_arg[a] = (unsigned char)bb;
 		} else if (kind == 2 || kind == 3) {
 			struct sf_str w;
 			char *dst = kind == 2 ? t->cg_root : t->cg_template;

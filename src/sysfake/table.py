@@ -6,7 +6,7 @@ in docs/design.md ("Compiled rule table"). All integers are little-endian.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .model import Action, MatchKind, PathRule, RuleSet, SyscallRule, VirtualFile
 
@@ -41,10 +41,13 @@ VFILE_DIR_WEAK = 4  # a directory listed only where the process lacks the real o
 
 @dataclass
 class RecordSpec:
-    """What record mode watches: path prefixes, and extra syscall numbers to trap."""
+    """What record mode watches: path prefixes, and extra syscall numbers to trap
+    (those in `when_set`, number -> argument index, only when that argument is
+    non-zero)."""
 
     watch: list[str]
     syscalls: list[int]
+    when_set: dict[int, int] = field(default_factory=dict)
 
 
 class _Pool:
@@ -103,7 +106,8 @@ def encode(rules: RuleSet, record: RecordSpec | None = None) -> bytes:
 
     if record is not None:
         for nr in record.syscalls:
-            trap(TRAP_SYSCALL, nr, 0)
+            arg = record.when_set.get(nr)
+            trap(TRAP_SYSCALL, nr, 0 if arg is None else arg + 1)
         for w in record.watch:
             trap(TRAP_WATCH, *pool.add(_b(w)))
     if rules.cgroupfs_root:

@@ -25,7 +25,7 @@ from ..table import describe
 from .enrich import Enricher
 from .fastline import Lines
 from .stream import Drain, make_pipe
-from .syscalls import TRAPPED, errno_name, trapped_numbers
+from .syscalls import ONLY_WHEN_SET, TRAPPED, errno_name, trapped_numbers
 from .trace import FORMAT, End, Header, RuleInfo, TraceWriter
 
 DEFAULT_WATCH: tuple[str, ...] = ("/proc", "/sys", "/dev")
@@ -136,7 +136,9 @@ def record(
         raise RecordError("no command given")
     watched = canonical_watch(watch)
     nrs = trapped_numbers(syscalls)
-    table = encode(rules, record=RecordSpec(watch=watched, syscalls=list(nrs.values())))
+    when_set = {nr: ONLY_WHEN_SET[n] for n, nr in nrs.items() if n in ONLY_WHEN_SET}
+    table = encode(rules, record=RecordSpec(watch=watched, syscalls=list(nrs.values()),
+                                            when_set=when_set))
     try:
         out = open(out_path, "w", encoding="utf-8",  # noqa: SIM115 - `with` just below
                    errors="surrogateescape")

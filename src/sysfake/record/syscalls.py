@@ -52,6 +52,12 @@ TRAPPED: tuple[str, ...] = (
     "sethostname", "setdomainname", "settimeofday", "clock_settime", "adjtimex",
 )
 
+#: Trapped syscalls that are trapped only when one argument (index) is
+#: non-zero. prlimit64 with no new limit only reads one, which a sandbox does
+#: not refuse; glibc reads RLIMIT_STACK in every new process, and trapping
+#: that read cost each process two stops.
+ONLY_WHEN_SET: dict[str, int] = {"prlimit64": 2}
+
 #: errno values after which record mode records a trapped non-path syscall.
 RECORDED_ERRNOS: tuple[str, ...] = ("ENOSYS", "EINVAL", "EPERM", "EOPNOTSUPP", "EACCES")
 
