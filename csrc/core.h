@@ -124,6 +124,7 @@ int sf_redirect(const struct sf_rule *r, const char *path, char *out, size_t out
 
 /* ---- mech / probe.c ---- */
 extern unsigned sf_mech;   /* what works, after sf_probe and disable_mech */
+extern long sf_trace_opts; /* the PTRACE_O_* every tracee starts with */
 extern int sf_verbose;
 #define DBG(...) do { if (sf_verbose) sf_log(__VA_ARGS__); } while (0)
 void sf_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -241,6 +242,7 @@ struct sf_tracee {
 	sf_regs saved;
 	struct sf_recpend *rec; /* record mode: what to write at exit, or NULL */
 	int rec_tramp;       /* rec waits for the result its trampoline stores */
+	int exit_watched;    /* PTRACE_O_TRACEEXIT set on it (tramp_watch_exit) */
 	unsigned char *rec_last; /* record mode: its last syscall record (after the time) */
 	size_t rec_last_n;
 	unsigned rec_last_gen;
@@ -342,6 +344,11 @@ void tramp_arm(struct sf_tracee *t, sf_regs *r, const sf_regs *orig);
 int tramp_next_stop(struct sf_tracee *t, const sf_regs *r);
 /* At a signal-delivery stop: finish the trampoline's work here. */
 void tramp_signal(struct sf_tracee *t);
+/* Record mode: the thread's record waits for its trampoline; make sure it
+ * stops when it exits (PTRACE_O_TRACEEXIT, once per thread). */
+void tramp_watch_exit(struct sf_tracee *t);
+/* At its PTRACE_EVENT_EXIT stop: write the record still waiting, free the slot. */
+void tramp_exit(struct sf_tracee *t);
 /* The thread has run its trampoline (a fork event): record, free the slot. */
 void tramp_release(struct sf_tracee *t);
 /* The thread exits or execs. */

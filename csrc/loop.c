@@ -18,6 +18,7 @@
 #include "core.h"
 
 static int use_seccomp;
+long sf_trace_opts;
 static pid_t main_pid;
 static volatile sig_atomic_t main_done;
 static volatile sig_atomic_t alarm_fired;
@@ -596,6 +597,12 @@ static void on_stop(struct sf_tracee *t, int status)
 		on_exec(t);
 		resume(t, 0);
 		return;
+	case PTRACE_EVENT_EXIT:
+		DBG("%d: exit stop", t->tid);
+		if (t->tramp_slot >= 0)
+			tramp_exit(t);
+		resume(t, 0);
+		return;
 	case PTRACE_EVENT_STOP:
 		if (t->attached && (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN ||
 				    sig == SIGTTOU)) {
@@ -610,7 +617,7 @@ static void on_stop(struct sf_tracee *t, int status)
 		return;
 	case 0:
 		break;
-	default: /* EXIT, VFORK_DONE */
+	default: /* VFORK_DONE */
 		resume(t, 0);
 		return;
 	}
@@ -775,6 +782,7 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 		    PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL;
 	if (use_seccomp)
 		opts |= PTRACE_O_TRACESECCOMP;
+	sf_trace_opts = opts;
 	if (ptrace(PTRACE_SEIZE, pid, 0, (void *)opts)) {
 		run_err(err, errlen, "%s%s", "ptrace(PTRACE_SEIZE): ", errno);
 		kill(pid, SIGKILL);

@@ -54,12 +54,6 @@ void seccomp_plan(const struct sf_table *t)
 	for (size_t i = 0; i < sizeof(emnr) / sizeof(emnr[0]); i++)
 		if (t->emul & emnr[i].em)
 			add(emnr[i].nr, 0);
-	/* record mode: a thread's last call that returned through a trampoline
-	 * is recorded at its next stop, so every thread stops before it exits */
-	if (t->record && (sf_mech & SF_MECH_SET_RETURN)) {
-		add(SYS_exit, 0);
-		add(SYS_exit_group, 0);
-	}
 	if (t->nvdirs) { /* listings: both getdents */
 		add(SYS_getdents64, 0);
 		add(SYS_getdents, 0);

@@ -842,6 +842,7 @@ int sc_enter(struct sf_tracee *t)
 			if (rec && t->rec && t->rec->active) {
 				t->rec->time = rec_now(); /* written when the result is known */
 				t->rec_tramp = 1;
+				tramp_watch_exit(t);
 				return 0;
 			}
 		}

@@ -8,23 +8,28 @@
  * (docs/core.md, "Rewrites in one stop").
  *
  * The slot stays held until the thread has surely run its trampoline: at its
- * next seccomp stop, a fork event, or a signal-delivery stop, where the
- * tracer does the trampoline's work itself if it has not run (so a handler
- * never runs with the rewritten registers and never reuses the slot). A call the kernel restarts without a
- * signal (-ERESTART* with nothing to deliver) returns to the trampoline minus
- * the length of "syscall", where one sits: it runs again as rewritten and
- * stops at the seccomp stop again, told apart by its return address.
+ * next seccomp stop, a fork event, its exit stop, or a signal-delivery stop,
+ * where the tracer does the trampoline's work itself if it has not run (so
+ * a handler never runs with the rewritten registers and never reuses the
+ * slot). A call the kernel restarts without a signal (-ERESTART* with
+ * nothing to deliver) returns to the trampoline minus the length of
+ * "syscall", where one sits: it runs again as rewritten and stops at the
+ * seccomp stop again, told apart by its return address.
  *
  * Record mode wants the call's result: the trampoline stores it in a data
  * word first, and the record is written when the slot is let go (with the
- * time of the call). exit and exit_group are trapped in record mode so that
- * a thread's last call before its own exit is not lost.
+ * time of the call). A thread that arms a trampoline for a record gets
+ * PTRACE_O_TRACEEXIT, so that its last call before it exits is not lost;
+ * other threads exit without a stop.
  *
  * The code is written once per address space while its page is still
  * writable, then mprotect'ed read+exec by the tracee itself (an injected
  * call, like the scratch mmap); never writable and executable at once. */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include "core.h"
 
@@ -132,7 +137,10 @@ int tramp_next_stop(struct sf_tracee *t, const sf_regs *r)
 	return 0;
 }
 
-void tramp_signal(struct sf_tracee *t)
+/* The thread stopped (signal delivery, exit) with its slot held: if rip is
+ * still in the trampoline, rax is the call's result and the trampoline's
+ * work is done here (registers put back only if fix_regs); else it ran. */
+static void settle(struct sf_tracee *t, int fix_regs)
 {
 	sf_regs r;
 	uint64_t at = entry(t->mm, t->tramp_slot) - SF_SYSCALL_INSN_LEN;
@@ -145,13 +153,34 @@ void tramp_signal(struct sf_tracee *t)
 		return;
 	}
 	long ret = (long)r.rax;
-	sf_tramp_finish(&r, &t->tramp_orig);
-	sf_setregs(t, &r);
-	DBG("%d: signal before its trampoline ran: registers put back here", t->tid);
+	if (fix_regs) {
+		sf_tramp_finish(&r, &t->tramp_orig);
+		sf_setregs(t, &r);
+		DBG("%d: signal before its trampoline ran: registers put back here", t->tid);
+	}
 	/* -ERESTART*: the call runs again after the signal, and is recorded then */
 	if (t->rec_tramp && (ret < -ERESTART_RESTARTBLOCK || ret > -ERESTARTSYS))
 		rec_finish(t, ret);
 	tramp_drop(t);
+}
+
+void tramp_signal(struct sf_tracee *t)
+{
+	settle(t, 1);
+}
+
+void tramp_watch_exit(struct sf_tracee *t)
+{
+	if (t->exit_watched)
+		return;
+	t->exit_watched = 1; /* its children inherit it (a stop more at their exit) */
+	if (ptrace(PTRACE_SETOPTIONS, t->tid, 0, (void *)(sf_trace_opts | PTRACE_O_TRACEEXIT)))
+		DBG("%d: PTRACE_O_TRACEEXIT: %s", t->tid, strerror(errno));
+}
+
+void tramp_exit(struct sf_tracee *t)
+{
+	settle(t, 0);
 }
 
 void tramp_drop(struct sf_tracee *t)

@@ -27,6 +27,10 @@
  *       N opens as root, then the process becomes uid and gid 65534 and
  *       makes N more (a virtual file: the tracer's memfd is no longer its to
  *       open). Prints "setuid ok".
+ *   tramp groupexit SRC TEXT N
+ *       A thread makes N opens and then waits in pause(); the main thread
+ *       ends the process with exit_group, which kills the thread with no
+ *       stop of its own but its exit stop. Prints "groupexit ok" first.
  * TEXT "-" means SRC leads nowhere: each open must fail with ENOENT.
  * Anything wrong is printed and the exit status is 1.
  */
@@ -290,6 +294,15 @@ static void *storm_thread(void *arg)
 	return NULL;
 }
 
+static void *groupexit_thread(void *arg)
+{
+	loop_thread(arg);
+	storm_done = 1;
+	for (;;)
+		pause();
+	return NULL;
+}
+
 static int do_storm(void)
 {
 	catch_usr1();
@@ -330,6 +343,15 @@ int main(int argc, char **argv)
 		return do_loop(argc > 5 ? atoi(argv[5]) : 1);
 	if (!strcmp(argv[1], "storm"))
 		return do_storm();
+	if (!strcmp(argv[1], "groupexit")) {
+		pthread_t th;
+		pthread_create(&th, NULL, groupexit_thread, NULL);
+		while (!storm_done)
+			sleep_ms(1);
+		printf(bad ? "an open went wrong\n" : "groupexit ok\n");
+		fflush(stdout);
+		syscall(SYS_exit_group, bad);
+	}
 	if (!strcmp(argv[1], "setuid")) {
 		loop_thread(NULL);
 		if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||

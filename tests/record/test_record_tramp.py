@@ -1,8 +1,10 @@
 """Record mode and rewrites that return through a trampoline (csrc/tramp.c):
 the trampoline stores the call's result, and the record is written when the
 thread next stops, with the time of the call. A thread's last call before it
-exits must not be lost (exit and exit_group are trapped for it), nor the
-calls before a fork (recorded before the fork's own line)."""
+exits must not be lost (a thread that armed a trampoline for a record stops
+at its exit: PTRACE_O_TRACEEXIT), nor the calls before a fork (recorded
+before the fork's own line). Processes that never arm one exit without a
+stop."""
 from __future__ import annotations
 
 import json
@@ -93,3 +95,29 @@ def test_every_call_is_recorded_in_gvisor(progs: Progs, tmp_path: Path) -> None:
     assert rc == 0, out[-2000:]
     assert "exit=0\nopens 181 ok True\n" in out, out[-2000:]
     assert "returns through its trampoline" in out, out[-2000:]
+
+
+def test_only_threads_with_a_pending_record_stop_at_exit(progs: Progs, tmp_path: Path) -> None:
+    # each cat makes one redirected open: two stops, no trampoline, no exit stop
+    (tmp_path / "dst").write_text("redirected\n")
+    src = str(tmp_path / "src")
+    trace = tmp_path / "trace.jsonl"
+    res = run_sysfake(["record", "-v", "-o", str(trace), "--redirect", f"{src}={tmp_path / 'dst'}",
+                       "--", "sh", "-c", f"cat {src}; cat {src}; cat {src}"])
+    assert (res.returncode, res.stdout) == (0, "redirected\n" * 3), describe(res)
+    assert ": exit stop" not in res.stderr, res.stderr
+    assert len(_opens_of(_events(trace), src)) == 3
+    _, log = _record(progs, tmp_path, "redirected", 1, [])
+    assert re.search(r": exit stop$", log, re.M), log
+
+
+def test_a_thread_killed_by_another_threads_exit_group_keeps_its_last_call(
+        progs: Progs, tmp_path: Path) -> None:
+    (tmp_path / "dst").write_text("redirected\n")
+    src = str(tmp_path / "src")
+    trace = tmp_path / "trace.jsonl"
+    res = run_sysfake(["record", "-v", "-o", str(trace), "--redirect", f"{src}={tmp_path / 'dst'}",
+                       "--", progs["tramp"], "groupexit", src, "redirected", str(N)])
+    assert (res.returncode, res.stdout) == (0, "groupexit ok\n"), describe(res)
+    assert "returns through its trampoline" in res.stderr, res.stderr
+    assert len(_opens_of(_events(trace), src)) == N
