@@ -14,11 +14,9 @@ import re
 import struct
 from dataclasses import dataclass
 
-from ptrace.syscall import SYSCALL_PROTOTYPES
 from ptrace.syscall.linux.x86_64 import SYSCALL_NAMES
-from ptrace.syscall.prototypes import ALIASES
 
-from ..backends.pyref.syscalls import FIRST_X32, SYSCALLS
+from ..backends.pyref.syscalls import FIRST_X32, SYSCALLS, prototype
 from ..model import ArgMatch, ArgOp, ArgSet, MatchKind, Origin, Patch, SetOp, SysAction, SyscallRule
 from .constants import CONSTANTS
 from .spec import Ctx, classify
@@ -95,16 +93,6 @@ STRUCTS: dict[str, tuple[int, Struct]] = {
 
 
 # ---------------------------------------------------------------- prototypes
-
-def prototype(name: str) -> tuple[tuple[str, str], ...] | None:
-    """python-ptrace's (type, name) argument list of a syscall, or None."""
-    proto = SYSCALL_PROTOTYPES.get(name)
-    if proto is None:
-        for canon, aliases in ALIASES.items():
-            if name in aliases:
-                proto = SYSCALL_PROTOTYPES.get(canon)
-    return None if proto is None else tuple((str(t), str(n)) for t, n in proto[1])
-
 
 def arg_width(name: str, idx: int) -> int:
     args = prototype(name)

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ptrace.syscall import FILENAME_ARGUMENTS, SYSCALL_PROTOTYPES
+from ptrace.syscall import FILENAME_ARGUMENTS
 from ptrace.syscall.linux.x86_64 import SYSCALL_NAMES
-from ptrace.syscall.prototypes import ALIASES
+
+from ...record.syscalls import prototype as _record_prototype
 
 EXTRA_PATH_NAMES = frozenset({"dir_name", "new_root", "put_old", "specialfile", "library"})
 DIRFD_NAMES = frozenset({"dfd", "dirfd", "olddfd", "newdfd"})
@@ -68,13 +69,11 @@ class SyscallInfo:
     paths: tuple[PathArg, ...]
 
 
-def _prototype(name: str) -> tuple[tuple[str, str], ...] | None:
-    proto = SYSCALL_PROTOTYPES.get(name)
-    if proto is None:
-        for canon, aliases in ALIASES.items():
-            if name in aliases:
-                proto = SYSCALL_PROTOTYPES.get(canon)
-    return None if proto is None else tuple((str(t), str(n)) for t, n in proto[1])
+def prototype(name: str) -> tuple[tuple[str, str], ...] | None:
+    """python-ptrace's (type, name) argument list of a syscall, or None: the
+    one lookup, with its aliases, is record.syscalls.prototype."""
+    specs = _record_prototype(name)
+    return None if specs is None else tuple((s.type or "", s.name) for s in specs)
 
 
 def _path_args(name: str, args: tuple[tuple[str, str], ...]) -> tuple[PathArg, ...]:
@@ -96,7 +95,7 @@ def build() -> dict[int, SyscallInfo]:
         if name in MISSING_PROTOTYPES:
             specs[nr] = (name, MISSING_PROTOTYPES[name])
             continue
-        args = _prototype(name)
+        args = prototype(name)
         if args is None:
             continue
         paths = _path_args(name, args)
