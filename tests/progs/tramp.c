@@ -20,9 +20,9 @@
  *   tramp storm SRC TEXT N
  *       A thread makes N opens while the main thread sends it SIGUSR1, the
  *       next once the handler for the last returned and the thread made an
- *       open of its own (SA_RESTART); the handler opens SRC too. Signals land as calls return, before their trampoline
- *       ran. No FIFO: for gVisor, whose FIFOs do not work in these tests.
- *       Prints "storm ok".
+ *       open of its own (SA_RESTART); the handler opens SRC too. Signals
+ *       land as calls return, before their trampoline ran. No FIFO: for
+ *       gVisor, whose FIFOs do not work in these tests. Prints "storm ok".
  *   tramp setuid SRC TEXT N
  *       N opens as root, then the process becomes uid and gid 65534 and
  *       makes N more (a virtual file: the tracer's memfd is no longer its to
@@ -272,9 +272,9 @@ static int do_fifo(int stop)
 	return 0;
 }
 
-static volatile int storm_done;
+static volatile int loop_done;
 
-/* Until *v is no longer old, storm_done, or 2 ms. */
+/* Until *v is no longer old, loop_done, or 2 ms. */
 static void wait_change(volatile sig_atomic_t *v, int old)
 {
 	struct timespec t0, now;
@@ -282,22 +282,21 @@ static void wait_change(volatile sig_atomic_t *v, int old)
 	do {
 		sleep_us(20);
 		clock_gettime(CLOCK_MONOTONIC, &now);
-	} while (!storm_done && *v == old &&
+	} while (!loop_done && *v == old &&
 		 (now.tv_sec - t0.tv_sec) * 1000000000L + now.tv_nsec - t0.tv_nsec < 2000000);
 }
 
-static void *storm_thread(void *arg)
+/* loop_thread, then says so */
+static void *loop_done_thread(void *arg)
 {
-	(void)arg;
-	loop_thread(NULL);
-	storm_done = 1;
+	loop_thread(arg);
+	loop_done = 1;
 	return NULL;
 }
 
 static void *groupexit_thread(void *arg)
 {
-	loop_thread(arg);
-	storm_done = 1;
+	loop_done_thread(arg);
 	for (;;)
 		pause();
 	return NULL;
@@ -308,11 +307,11 @@ static int do_storm(void)
 	catch_usr1();
 	storm_mode = 1;
 	pthread_t th;
-	pthread_create(&th, NULL, storm_thread, NULL);
+	pthread_create(&th, NULL, loop_done_thread, NULL);
 	/* One signal at a time: the next is sent once the last one's handler
 	 * returned and the thread made an open of its own (or after 2 ms each),
 	 * so its calls, restarted after each handler, cannot starve. */
-	while (!storm_done) {
+	while (!loop_done) {
 		int h = handlers_done;
 		pthread_kill(th, SIGUSR1);
 		wait_change(&handlers_done, h);
@@ -346,7 +345,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "groupexit")) {
 		pthread_t th;
 		pthread_create(&th, NULL, groupexit_thread, NULL);
-		while (!storm_done)
+		while (!loop_done)
 			sleep_ms(1);
 		printf(bad ? "an open went wrong\n" : "groupexit ok\n");
 		fflush(stdout);

@@ -28,17 +28,25 @@ def _opens_of(evs: list[dict[str, Any]], src: str) -> list[dict[str, Any]]:
     return [e for e in evs if e.get("type") == "syscall" and e.get("path") == src]
 
 
-def _record(progs: Progs, tmp_path: Path, text: str, threads: int,
-            extra: list[str]) -> tuple[list[dict[str, Any]], str]:
+def _record_cmd(tmp_path: Path, text: str, cmd: list[str], extra: list[str],
+                stdout: str) -> tuple[list[dict[str, Any]], str]:
+    """`sysfake record -v` of cmd (where "SRC" stands for the redirected path,
+    which reads TEXT, or leads nowhere for "-"): its events and log."""
     dst = tmp_path / "dst"
     if text != "-":
         dst.write_text(text + "\n")
     src = str(tmp_path / "src")
     trace = tmp_path / "trace.jsonl"
     res = run_sysfake(["record", "-v", *extra, "-o", str(trace), "--redirect", f"{src}={dst}",
-                       "--", progs["tramp"], "loop", src, text, str(N), str(threads)])
-    assert (res.returncode, res.stdout) == (0, "loop ok\n"), describe(res)
+                       "--", *[a.replace("SRC", src) for a in cmd]])
+    assert (res.returncode, res.stdout) == (0, stdout), describe(res)
     return _events(trace), res.stderr
+
+
+def _record(progs: Progs, tmp_path: Path, text: str, threads: int,
+            extra: list[str]) -> tuple[list[dict[str, Any]], str]:
+    return _record_cmd(tmp_path, text, [progs["tramp"], "loop", "SRC", text, str(N), str(threads)],
+                       extra, "loop ok\n")
 
 
 @pytest.mark.parametrize("threads", [1, 4])
@@ -99,25 +107,18 @@ def test_every_call_is_recorded_in_gvisor(progs: Progs, tmp_path: Path) -> None:
 
 def test_only_threads_with_a_pending_record_stop_at_exit(progs: Progs, tmp_path: Path) -> None:
     # each cat makes one redirected open: two stops, no trampoline, no exit stop
-    (tmp_path / "dst").write_text("redirected\n")
-    src = str(tmp_path / "src")
-    trace = tmp_path / "trace.jsonl"
-    res = run_sysfake(["record", "-v", "-o", str(trace), "--redirect", f"{src}={tmp_path / 'dst'}",
-                       "--", "sh", "-c", f"cat {src}; cat {src}; cat {src}"])
-    assert (res.returncode, res.stdout) == (0, "redirected\n" * 3), describe(res)
-    assert ": exit stop" not in res.stderr, res.stderr
-    assert len(_opens_of(_events(trace), src)) == 3
+    evs, log = _record_cmd(tmp_path, "redirected", ["sh", "-c", "cat SRC; cat SRC; cat SRC"], [],
+                           "redirected\n" * 3)
+    assert ": exit stop" not in log, log
+    assert len(_opens_of(evs, str(tmp_path / "src"))) == 3
     _, log = _record(progs, tmp_path, "redirected", 1, [])
     assert re.search(r": exit stop$", log, re.M), log
 
 
 def test_a_thread_killed_by_another_threads_exit_group_keeps_its_last_call(
         progs: Progs, tmp_path: Path) -> None:
-    (tmp_path / "dst").write_text("redirected\n")
-    src = str(tmp_path / "src")
-    trace = tmp_path / "trace.jsonl"
-    res = run_sysfake(["record", "-v", "-o", str(trace), "--redirect", f"{src}={tmp_path / 'dst'}",
-                       "--", progs["tramp"], "groupexit", src, "redirected", str(N)])
-    assert (res.returncode, res.stdout) == (0, "groupexit ok\n"), describe(res)
-    assert "returns through its trampoline" in res.stderr, res.stderr
-    assert len(_opens_of(_events(trace), src)) == N
+    evs, log = _record_cmd(tmp_path, "redirected",
+                           [progs["tramp"], "groupexit", "SRC", "redirected", str(N)], [],
+                           "groupexit ok\n")
+    assert "returns through its trampoline" in log, log
+    assert len(_opens_of(evs, str(tmp_path / "src"))) == N
