@@ -158,7 +158,8 @@ static void settle(struct sf_tracee *t, int fix_regs)
 		sf_setregs(t, &r);
 		DBG("%d: signal before its trampoline ran: registers put back here", t->tid);
 	}
-	/* -ERESTART*: the call runs again after the signal, and is recorded then */
+	/* -ERESTART*: the call runs again after the signal and is recorded then
+	 * (at an exit stop it never completes: no record) */
 	if (t->rec_tramp && (ret < -ERESTART_RESTARTBLOCK || ret > -ERESTARTSYS))
 		rec_finish(t, ret);
 	tramp_drop(t);
