@@ -1,32 +1,34 @@
 /* Record mode's line writer in C: see record_lines.h. It decides nothing
- * about a line's content; every piece it writes came from Python, so that its
- * lines are byte for byte the Python writer's (tests/record/test_lines_c.py). */
+ * about a line's words; every name and text it writes came from Python, so
+ * that its lines are byte for byte the Python writer's. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include "record_lines.h"
+#include "record_threads.h"
 
-enum { T_SYSCALL = 1, T_REPEAT = 5 };
+enum { T_SYSCALL = 1, T_EXEC = 2, T_FORK = 3, T_EXIT = 4, T_REPEAT = 5 };
 #define COMMON 12
-#define HEAD (COMMON + 76)
-#define MAX_NR 1024
+#define HEAD (COMMON + 76)          /* a syscall record before its paths */
+#define EXEC_HEAD (COMMON + 14)
+#define FORK_SIZE (COMMON + 16)
+#define EXIT_SIZE (COMMON + 8)
+#define REPEAT_SIZE (COMMON + 4)
+#define ARGV_MAX 1024               /* the core keeps this much of the command line */
+#define LOW_NR 1024                 /* calls below this in an array, the others in a list */
 #define NBUCKETS 1024
 #define MAX_TEXTS 8192
-
-struct str { char *p; size_t n; };
-
-struct thread {
-	int32_t tid, tgid;
-	struct str json, last; /* facts ('"pid":...,"comm":...'); the last line's rest */
-	struct thread *next;
-};
+#define MAX_CLONES 1024
 
 struct call {
+	int32_t nr;
 	int known, nargs;
 	struct str head;
 	int kind[6], text[6];
 	struct str prefix[6];
+	struct call *next;
 };
 
 struct text {
@@ -38,119 +40,97 @@ struct text {
 };
 
 struct sf_lines {
-	struct thread *threads[NBUCKETS];
-	struct call calls[MAX_NR];
+	struct threads ts;
+	struct call calls[LOW_NR];
+	struct call *other_calls;
 	struct text *texts[NBUCKETS];
 	size_t ntexts;
-	struct str err[4096];
+	struct text *clones[NBUCKETS]; /* nr and arg unused */
+	size_t nclones;
+	struct str err[4096], sig[128];
+	uint64_t time_bits; /* the time Python formatted last */
+	struct str time_text;
+	struct str line;    /* the line being written; held when out is full */
+	size_t line_cap;
+	int held;
+	uint64_t events;
 };
-
-static int dup_str(struct str *s, const char *p, size_t n)
-{
-	char *q = realloc(s->p, n ? n : 1); /* a thread's last line: every call */
-	if (!q)
-		return -1;
-	memcpy(q, p, n);
-	s->p = q;
-	s->n = n;
-	return 0;
-}
 
 static unsigned hash(uint64_t v) { return (unsigned)((v * 0x9E3779B97F4A7C15ull) >> 54); }
 
 struct sf_lines *sf_lines_new(void) { return calloc(1, sizeof(struct sf_lines)); }
 
-void sf_lines_reset(struct sf_lines *l, int keep_last)
-{
-	for (unsigned i = 0; i < NBUCKETS; i++) {
-		struct thread **pp = &l->threads[i];
-		while (*pp) {
-			struct thread *t = *pp;
-			free(t->json.p);
-			t->json = (struct str){ NULL, 0 };
-			if (keep_last) {
-				pp = &t->next;
-				continue;
-			}
-			*pp = t->next;
-			free(t->last.p);
-			free(t);
-		}
-	}
-}
-
-static void texts_clear(struct sf_lines *l)
+static void list_clear(struct text **tb, size_t *n)
 {
 	for (unsigned i = 0; i < NBUCKETS; i++)
-		while (l->texts[i]) {
-			struct text *t = l->texts[i];
-			l->texts[i] = t->next;
+		while (tb[i]) {
+			struct text *t = tb[i];
+			tb[i] = t->next;
 			free(t->json.p);
 			free(t);
 		}
-	l->ntexts = 0;
+	*n = 0;
+}
+
+static void call_free(struct call *c)
+{
+	free(c->head.p);
+	for (int k = 0; k < 6; k++)
+		free(c->prefix[k].p);
 }
 
 void sf_lines_free(struct sf_lines *l)
 {
 	if (!l)
 		return;
-	sf_lines_reset(l, 0);
-	texts_clear(l);
-	for (int i = 0; i < MAX_NR; i++) {
-		free(l->calls[i].head.p);
-		for (int k = 0; k < 6; k++)
-			free(l->calls[i].prefix[k].p);
+	threads_free(&l->ts);
+	list_clear(l->texts, &l->ntexts);
+	list_clear(l->clones, &l->nclones);
+	for (int i = 0; i < LOW_NR; i++)
+		call_free(&l->calls[i]);
+	while (l->other_calls) {
+		struct call *c = l->other_calls;
+		l->other_calls = c->next;
+		call_free(c);
+		free(c);
 	}
 	for (int i = 0; i < 4096; i++)
 		free(l->err[i].p);
+	for (int i = 0; i < 128; i++)
+		free(l->sig[i].p);
+	free(l->time_text.p);
+	free(l->line.p);
 	free(l);
 }
 
-static struct thread *thread_get(struct sf_lines *l, int32_t tid, int make)
-{
-	unsigned h = hash((uint32_t)tid) % NBUCKETS;
-	for (struct thread *t = l->threads[h]; t; t = t->next)
-		if (t->tid == tid)
-			return t;
-	if (!make)
-		return NULL;
-	struct thread *t = calloc(1, sizeof(*t));
-	if (!t)
-		return NULL;
-	t->tid = tid;
-	t->next = l->threads[h];
-	l->threads[h] = t;
-	return t;
-}
+/* ---- what Python teaches ---- */
 
-int sf_lines_set_thread(struct sf_lines *l, int32_t tid, int32_t tgid, const char *json, size_t n)
+static struct call *call_get(struct sf_lines *l, int32_t nr, int make)
 {
-	struct thread *t = thread_get(l, tid, 1);
-	if (!t || dup_str(&t->json, json, n))
-		return -1;
-	t->tgid = tgid;
-	return 0;
-}
-
-int sf_lines_set_last(struct sf_lines *l, int32_t tid, const char *rest, size_t n)
-{
-	struct thread *t = thread_get(l, tid, 1);
-	return t ? dup_str(&t->last, rest, n) : -1;
+	if (nr >= 0 && nr < LOW_NR)
+		return &l->calls[nr];
+	for (struct call *c = l->other_calls; c; c = c->next)
+		if (c->nr == nr)
+			return c;
+	struct call *c = make ? calloc(1, sizeof(*c)) : NULL;
+	if (c) {
+		c->nr = nr;
+		c->next = l->other_calls;
+		l->other_calls = c;
+	}
+	return c;
 }
 
 int sf_lines_set_call(struct sf_lines *l, int32_t nr, const char *head, size_t headn, int nargs,
 		      const int *kinds, const int *texts, const char *const *prefix)
 {
-	if (nr < 0 || nr >= MAX_NR || nargs < 0 || nargs > 6)
-		return -1;
-	struct call *c = &l->calls[nr];
-	if (dup_str(&c->head, head, headn))
+	struct call *c = call_get(l, nr, 1);
+	if (!c || nargs < 0 || nargs > 6 || str_set(&c->head, head, headn))
 		return -1;
 	for (int i = 0; i < nargs; i++) {
 		c->kind[i] = kinds[i];
 		c->text[i] = texts[i];
-		if (!texts[i] && dup_str(&c->prefix[i], prefix[i], strlen(prefix[i])))
+		if (!texts[i] && str_set(&c->prefix[i], prefix[i], strlen(prefix[i])))
 			return -1;
 	}
 	c->nargs = nargs;
@@ -158,170 +138,113 @@ int sf_lines_set_call(struct sf_lines *l, int32_t nr, const char *head, size_t h
 	return 0;
 }
 
-static struct text **text_bucket(struct sf_lines *l, int32_t nr, int arg, uint64_t value)
+static struct text **text_bucket(struct text **tb, int32_t nr, int arg, uint64_t value)
 {
-	return &l->texts[hash(value * 7 + (uint64_t)nr * 131 + (uint64_t)arg) % NBUCKETS];
+	return &tb[hash(value * 7 + (uint64_t)nr * 131 + (uint64_t)arg) % NBUCKETS];
 }
 
-static struct text *text_get(struct sf_lines *l, int32_t nr, int arg, uint64_t value)
+static struct text *text_get(struct text **tb, int32_t nr, int arg, uint64_t value)
 {
-	for (struct text *t = *text_bucket(l, nr, arg, value); t; t = t->next)
+	for (struct text *t = *text_bucket(tb, nr, arg, value); t; t = t->next)
 		if (t->nr == nr && t->arg == arg && t->value == value)
 			return t;
 	return NULL;
 }
 
-int sf_lines_set_text(struct sf_lines *l, int32_t nr, int arg, uint64_t value, const char *json,
-		      size_t n)
+static int text_set(struct text **tb, size_t *count, size_t max, int32_t nr, int arg,
+		    uint64_t value, const char *json, size_t n)
 {
-	if (text_get(l, nr, arg, value))
+	if (text_get(tb, nr, arg, value))
 		return 0;
-	if (l->ntexts >= MAX_TEXTS)
-		texts_clear(l);
+	if (*count >= max) /* a bound on memory: what is needed again is taught again */
+		list_clear(tb, count);
 	struct text *t = calloc(1, sizeof(*t));
-	if (!t || dup_str(&t->json, json, n)) {
+	if (!t || str_set(&t->json, json, n)) {
 		free(t);
 		return -1;
 	}
 	t->nr = nr;
 	t->arg = arg;
 	t->value = value;
-	struct text **b = text_bucket(l, nr, arg, value);
+	struct text **b = text_bucket(tb, nr, arg, value);
 	t->next = *b;
 	*b = t;
-	l->ntexts++;
+	(*count)++;
 	return 0;
+}
+
+int sf_lines_set_text(struct sf_lines *l, int32_t nr, int arg, uint64_t value, const char *json,
+		      size_t n)
+{
+	return text_set(l->texts, &l->ntexts, MAX_TEXTS, nr, arg, value, json, n);
+}
+
+int sf_lines_set_clone(struct sf_lines *l, uint64_t flags, const char *json, size_t n)
+{
+	return text_set(l->clones, &l->nclones, MAX_CLONES, 0, 0, flags, json, n);
 }
 
 int sf_lines_set_errno(struct sf_lines *l, int err, const char *json, size_t n)
 {
-	if (err <= 0 || err >= 4096)
-		return -1;
-	return dup_str(&l->err[err], json, n);
+	return err > 0 && err < 4096 ? str_set(&l->err[err], json, n) : -1;
 }
 
-/* ---- formatting ---- */
-
-/* Digits d[0..nd) = 0.DDD x 10^decpt, 1 <= decpt <= 16 (1 <= x < 2^53), laid
- * out as Python's repr(float): no exponent in that range, ".0" when whole. */
-static size_t layout(const char *d, size_t nd, int decpt, char *out)
+int sf_lines_set_signal(struct sf_lines *l, int sig, const char *json, size_t n)
 {
-	size_t o = 0, ip = (size_t)decpt;
-	if (ip >= nd) {
-		memcpy(out, d, nd);
-		o = nd;
-		while (o < ip)
-			out[o++] = '0';
-		out[o++] = '.';
-		out[o++] = '0';
-	} else {
-		memcpy(out, d, ip);
-		out[ip] = '.';
-		memcpy(out + ip + 1, d + ip, nd - ip);
-		o = nd + 1;
-	}
-	out[o] = 0;
-	return o;
+	return sig > 0 && sig < 128 ? str_set(&l->sig[sig], json, n) : -1;
 }
 
-/* N / 2^s (N < 2^58, s <= 54) as 16 integer digits, then s fractional ones: exact. */
-static void fixed_digits(uint64_t n, int s, char *out)
+int sf_lines_set_time(struct sf_lines *l, double t, const char *text, size_t n)
 {
-	uint64_t ip = n >> s, f = n & ((1ull << s) - 1);
-	for (int i = 15; i >= 0; i--, ip /= 10)
-		out[i] = (char)('0' + ip % 10);
-	for (int i = 0; i < s; i++) {
-		f *= 10;
-		out[16 + i] = (char)('0' + (f >> s));
-		f &= (1ull << s) - 1;
-	}
+	memcpy(&l->time_bits, &t, 8);
+	return str_set(&l->time_text, text, n);
 }
 
-/* Shortest round-trip digits of 1 <= x < 2^53 (a time, say) with integers
- * only: the correctly rounded p digits for the smallest p that falls within
- * x's rounding interval. Returns the digit count, 0 outside that range. */
-static int short_digits_fast(double x, char *d, int *decpt)
+void sf_lines_counts(const struct sf_lines *l, uint64_t *events, uint64_t *processes,
+		     uint64_t *live)
 {
-	uint64_t bits;
-	memcpy(&bits, &x, 8);
-	int biased = (int)((bits >> 52) & 0x7ff), exp = biased - 1075;
-	if (bits >> 63 || exp < -52 || exp > 0)
+	*events = l->events;
+	*processes = l->ts.gn;
+	*live = l->ts.live;
+}
+
+/* ---- writing a line (into l->line, grown to the bound reserve() is given) ---- */
+
+static int reserve(struct sf_lines *l, size_t n)
+{
+	if (l->line_cap >= n)
 		return 0;
-	uint64_t frac = bits & ((1ull << 52) - 1), mant = frac | 1ull << 52;
-	int s = 2 - exp; /* two more fractional bits: the half gaps below and above */
-	uint64_t X = mant << 2, hi = X + 2, lo = frac ? X - 2 : X - 1;
-	int len = 16 + s, incl = !(mant & 1); /* a tie rounds to the even mantissa */
-	char dx[72], dl[72], dh[72];
-	fixed_digits(X, s, dx);
-	fixed_digits(lo, s, dl);
-	fixed_digits(hi, s, dh);
-	int first = 0;
-	while (dx[first] == '0')
-		first++;
-	for (int p = 1; p <= 17 && first + p <= len; p++) {
-		int cut = first + p, tail = 0, rest = 0;
-		char cand[2][72]; /* the nearest p digits first, then the other side */
-		memcpy(cand[0], dx, (size_t)len);
-		if (cut < len) {
-			tail = dx[cut] - '0';
-			for (int i = cut + 1; i < len && !rest; i++)
-				rest = dx[i] != '0';
-			memset(cand[0] + cut, '0', (size_t)(len - cut));
-		}
-		memcpy(cand[1], cand[0], (size_t)len);
-		int up = 1; /* cand[1] = cand[0] one unit up in the last kept digit */
-		for (int i = cut - 1; up && i >= 0; i--) {
-			up = cand[1][i] == '9';
-			cand[1][i] = up ? '0' : (char)(cand[1][i] + 1);
-		}
-		int nearest_up = tail > 5 || (tail == 5 && (rest || (dx[cut - 1] - '0') % 2));
-		int n = tail || rest ? 2 : 1; /* exact at p digits: no other side */
-		for (int k = 0; k < n; k++) {
-			const char *c = cand[nearest_up ^ k];
-			int a = memcmp(c, dl, (size_t)len), b = memcmp(c, dh, (size_t)len);
-			if (!((a > 0 || (incl && a == 0)) && (b < 0 || (incl && b == 0))))
-				continue;
-			int f = 0;
-			while (c[f] == '0')
-				f++;
-			int nd = cut - f;
-			while (nd > 1 && c[f + nd - 1] == '0')
-				nd--;
-			memcpy(d, c + f, (size_t)nd);
-			*decpt = 16 - f;
-			return nd;
-		}
-	}
+	size_t cap = l->line_cap ? l->line_cap : 4096;
+	while (cap < n)
+		cap *= 2;
+	char *p = realloc(l->line.p, cap);
+	if (!p)
+		return -1;
+	l->line.p = p;
+	l->line_cap = cap;
 	return 0;
 }
 
-size_t sf_float_repr(double x, char *out, size_t cap)
+static void put(struct str *w, const char *s, size_t n)
 {
-	char d[20];
-	int decpt, nd;
-	if (cap < 40 || !(nd = short_digits_fast(x, d, &decpt)))
-		return 0;
-	return layout(d, (size_t)nd, decpt, out);
-}
-
-struct w { char *p; size_t n; };
-
-static void put(struct w *w, const char *s, size_t n)
-{
-	memcpy(w->p + w->n, s, n);
+	if (n)
+		memcpy(w->p + w->n, s, n);
 	w->n += n;
 }
 
-static void puts_(struct w *w, const char *s) { put(w, s, strlen(s)); }
+static void puts_(struct str *w, const char *s) { put(w, s, strlen(s)); }
 
-static void put_int(struct w *w, long long v)
+static void put_int(struct str *w, long long v) { w->n += (size_t)sprintf(w->p + w->n, "%lld", v); }
+
+static void put_uint(struct str *w, unsigned long long v)
 {
-	w->n += (size_t)sprintf(w->p + w->n, "%lld", v);
+	w->n += (size_t)sprintf(w->p + w->n, "%llu", v);
 }
 
-/* json.encoder.encode_basestring of the path decoded with surrogateescape:
- * bytes pass through, but for quotes, backslashes and control characters. */
-static void put_jstr(struct w *w, const unsigned char *s, size_t n)
+/* json.encoder.encode_basestring of the bytes decoded with surrogateescape:
+ * bytes pass through, but for quotes, backslashes and control characters
+ * (at most 6 bytes out for each in). */
+static void put_jstr(struct str *w, const unsigned char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	w->p[w->n++] = '"';
@@ -350,17 +273,48 @@ static void put_jstr(struct w *w, const unsigned char *s, size_t n)
 	w->p[w->n++] = '"';
 }
 
-/* '{"time":T,' or 0: a time outside [1, 2^53) is left to Python. */
-static size_t time_json(const unsigned char *rec, char *out)
+static void put_jstr_s(struct str *w, const struct str *s)
 {
-	double tm;
-	memcpy(&tm, rec + 4, 8);
-	memcpy(out, "{\"time\":", 8);
-	size_t n = sf_float_repr(tm, out + 8, 48);
-	if (!n)
-		return 0;
-	out[8 + n] = ',';
-	return 9 + n;
+	put_jstr(w, (const unsigned char *)s->p, s->n);
+}
+
+/* The time's text, or NULL after asking Python for it. */
+static const char *time_text(struct sf_lines *l, double tm, char *buf, size_t *n,
+			     struct sf_lines_need *need)
+{
+	if ((*n = sf_float_repr(tm, buf, 48)))
+		return buf;
+	uint64_t bits;
+	memcpy(&bits, &tm, 8);
+	if (l->time_text.p && bits == l->time_bits) {
+		*n = l->time_text.n;
+		return l->time_text.p;
+	}
+	need->what = SF_NEED_TIME;
+	need->time = tm;
+	return NULL;
+}
+
+/* '{"time":T,"pid":..,"tgid":..,"ppid":..,"exe":..,"comm":..' */
+static void put_head(struct str *w, const char *tt, size_t tn, const struct rthread *t)
+{
+	puts_(w, "{\"time\":");
+	put(w, tt, tn);
+	puts_(w, ",\"pid\":");
+	put_int(w, t->tid);
+	puts_(w, ",\"tgid\":");
+	put_int(w, t->tgid);
+	puts_(w, ",\"ppid\":");
+	put_int(w, t->ppid);
+	puts_(w, ",\"exe\":");
+	put_jstr_s(w, &t->exe);
+	puts_(w, ",\"comm\":");
+	put_jstr_s(w, &t->comm);
+}
+
+static size_t head_bound(size_t tn, const struct rthread *t)
+{
+	return 100 + tn + 6 * (t->exe.n + t->comm.n);
 }
 
 static long long arg_value(int kind, uint64_t raw)
@@ -374,173 +328,370 @@ static long long arg_value(int kind, uint64_t raw)
 	return (long long)raw;
 }
 
-/* One syscall record, or -1 when it needs Python (nothing written). */
-static int syscall_line(struct sf_lines *l, const unsigned char *rec, size_t size, struct w *w,
-			size_t room, struct str *rest_out)
-{
-	int32_t v[4];
+struct sysrec {
+	int32_t tid, tgid, nr, rule;
 	int64_t ret;
 	uint64_t args[6];
 	uint16_t rl, cl;
+	const struct call *c;
+	const struct text *tx[6];
+};
+
+static int sysrec_parse(const unsigned char *rec, size_t size, struct sysrec *s)
+{
 	if (size < HEAD)
 		return -1;
-	memcpy(v, rec + COMMON, 16);
-	memcpy(&ret, rec + COMMON + 16, 8);
-	memcpy(args, rec + COMMON + 24, 48);
-	memcpy(&rl, rec + COMMON + 72, 2);
-	memcpy(&cl, rec + COMMON + 74, 2);
-	if ((size_t)HEAD + rl + cl != size)
+	memcpy(&s->tid, rec + COMMON, 4);
+	memcpy(&s->tgid, rec + COMMON + 4, 4);
+	memcpy(&s->nr, rec + COMMON + 8, 4);
+	memcpy(&s->rule, rec + COMMON + 12, 4);
+	memcpy(&s->ret, rec + COMMON + 16, 8);
+	memcpy(s->args, rec + COMMON + 24, 48);
+	memcpy(&s->rl, rec + COMMON + 72, 2);
+	memcpy(&s->cl, rec + COMMON + 74, 2);
+	return (size_t)HEAD + s->rl + s->cl == size ? 0 : -1;
+}
+
+/* The call's layout and texts, or -1 after asking Python for one. */
+static int sysrec_pieces(struct sf_lines *l, struct sysrec *s, struct sf_lines_need *need)
+{
+	struct call *c = call_get(l, s->nr, 0);
+	if (!c || !c->known) {
+		need->what = SF_NEED_CALL;
+		need->nr = s->nr;
 		return -1;
-	struct thread *t = thread_get(l, v[0], 0);
-	if (!t || !t->json.p || t->tgid != v[1] || v[2] < 0 || v[2] >= MAX_NR)
-		return -1;
-	struct call *c = &l->calls[v[2]];
-	if (!c->known)
-		return -1;
-	const struct text *tx[6] = { 0 };
-	size_t need = 200 + t->json.n + c->head.n + 6 * ((size_t)rl + cl);
+	}
+	s->c = c;
 	for (int i = 0; i < c->nargs; i++) {
-		if (c->text[i]) {
-			tx[i] = text_get(l, v[2], i, (uint64_t)arg_value(c->kind[i], args[i]));
-			if (!tx[i])
-				return -1;
-			need += tx[i]->json.n;
-		} else {
-			need += c->prefix[i].n + 24;
+		s->tx[i] = NULL;
+		if (!c->text[i])
+			continue;
+		uint64_t v = (uint64_t)arg_value(c->kind[i], s->args[i]);
+		if (!(s->tx[i] = text_get(l->texts, s->nr, i, v))) {
+			need->what = SF_NEED_TEXT;
+			need->nr = s->nr;
+			need->arg = i;
+			need->value = v;
+			return -1;
 		}
 	}
-	int64_t err = -ret;
-	char ename[16];
-	const char *ep = NULL;
+	return 0;
+}
+
+static const char *errno_json(struct sf_lines *l, int64_t ret, char *buf, size_t *n)
+{
+	if (ret >= 0 || ret <= -4096)
+		return NULL;
+	if (l->err[-ret].p) { /* a name Python gave; else errno_name()'s "E<n>" */
+		*n = l->err[-ret].n;
+		return l->err[-ret].p;
+	}
+	*n = (size_t)snprintf(buf, 24, "\"E%lld\"", (long long)-ret);
+	return buf;
+}
+
+static int syscall_line(struct sf_lines *l, const unsigned char *rec, const struct sysrec *s,
+			const struct rthread *t, const char *tt, size_t tn)
+{
+	const struct call *c = s->c;
+	char ebuf[24];
 	size_t en = 0;
-	if (ret < 0 && ret > -4096) {
-		if (l->err[err].p) { /* a name Python gave; else errno_name()'s "E<n>" */
-			ep = l->err[err].p;
-			en = l->err[err].n;
-		} else {
-			en = (size_t)snprintf(ename, sizeof(ename), "\"E%lld\"", (long long)err);
-			ep = ename;
-		}
-		need += en;
-	}
-	char tj[64];
-	size_t tn = time_json(rec, tj);
-	if (!tn)
+	const char *ej = errno_json(l, s->ret, ebuf, &en);
+	size_t bound = head_bound(tn, t) + 200 + c->head.n + en + 6 * ((size_t)s->rl + s->cl);
+	for (int i = 0; i < c->nargs; i++)
+		bound += s->tx[i] ? s->tx[i]->json.n : c->prefix[i].n + 24;
+	if (reserve(l, bound))
 		return -1;
-	if (need > room)
-		return -2;
-	put(w, tj, tn);
-	size_t rest = w->n;
-	put(w, t->json.p, t->json.n);
+	struct str *w = &l->line;
+	put_head(w, tt, tn, t);
 	w->p[w->n++] = ',';
 	put(w, c->head.p, c->head.n);
 	for (int i = 0; i < c->nargs; i++) {
 		if (i)
 			w->p[w->n++] = ',';
-		if (tx[i]) {
-			put(w, tx[i]->json.p, tx[i]->json.n);
+		if (s->tx[i]) {
+			put(w, s->tx[i]->json.p, s->tx[i]->json.n);
 			continue;
 		}
 		put(w, c->prefix[i].p, c->prefix[i].n);
 		if (c->kind[i] == -1)
-			w->n += (size_t)sprintf(w->p + w->n, "%llu", (unsigned long long)args[i]);
+			put_uint(w, s->args[i]);
 		else
-			put_int(w, arg_value(c->kind[i], args[i]));
+			put_int(w, arg_value(c->kind[i], s->args[i]));
 		w->p[w->n++] = '}';
 	}
 	puts_(w, "],\"path\":");
-	if (rl)
-		put_jstr(w, rec + HEAD, rl);
+	if (s->rl)
+		put_jstr(w, rec + HEAD, s->rl);
 	else
 		puts_(w, "null");
 	puts_(w, ",\"resolved\":");
-	if (cl)
-		put_jstr(w, rec + HEAD + rl, cl);
+	if (s->cl)
+		put_jstr(w, rec + HEAD + s->rl, s->cl);
 	else
 		puts_(w, "null");
 	puts_(w, ",\"rule\":");
-	if (v[3] == -1)
+	if (s->rule == -1)
 		puts_(w, "null");
 	else
-		put_int(w, v[3]);
+		put_int(w, s->rule);
 	puts_(w, ",\"result\":");
-	put_int(w, ret);
+	put_int(w, s->ret);
 	puts_(w, ",\"errno\":");
-	if (ep)
-		put(w, ep, en);
+	if (ej)
+		put(w, ej, en);
 	else
 		puts_(w, "null");
 	puts_(w, ",\"flags\":");
 	put_int(w, rec[3]);
 	puts_(w, ",\"type\":\"syscall\"}\n");
-	rest_out->p = w->p + rest;
-	rest_out->n = w->n - rest;
 	return 0;
 }
 
-int sf_lines_render(struct sf_lines *l, const unsigned char *buf, size_t len, size_t *pos,
-		    char *out, size_t cap, size_t *outn, uint64_t *events)
+static int keep_last(struct sf_lines *l, struct rthread *t, const unsigned char *rec, size_t size)
 {
-	struct w w = { out, *outn };
+	if (t->last_cap < size) {
+		unsigned char *p = realloc(t->last, size);
+		if (!p)
+			return -1;
+		t->last = p;
+		t->last_cap = size;
+	}
+	memcpy(t->last, rec, size);
+	t->last_n = size;
+	t->last_gen = l->ts.gen;
+	return 0;
+}
+
+/* A syscall record, or a repeat of one (rec, size: the syscall record; tm
+ * its new time). 0 done, 1 needs Python (*need), -1 out of memory. */
+static int do_syscall(struct sf_lines *l, const unsigned char *rec, size_t size, double tm,
+		      int repeat, struct sf_lines_need *need)
+{
+	struct sysrec s;
+	char tb[64];
+	size_t tn;
+	if (sysrec_parse(rec, size, &s)) {
+		need->what = SF_NEED_RECORD;
+		return 1;
+	}
+	const char *tt = time_text(l, tm, tb, &tn, need);
+	if (!tt || sysrec_pieces(l, &s, need))
+		return 1;
+	struct rthread *t = threads_state(&l->ts, s.tid, 1, s.tgid);
+	if (!t || syscall_line(l, rec, &s, t, tt, tn))
+		return -1;
+	return repeat ? 0 : keep_last(l, t, rec, size);
+}
+
+static int do_exec(struct sf_lines *l, const unsigned char *rec, size_t size, double tm,
+		   struct sf_lines_need *need)
+{
+	int32_t tid, ppid;
+	uint16_t el, cl, al;
+	if (size < EXEC_HEAD) {
+		need->what = SF_NEED_RECORD;
+		return 1;
+	}
+	memcpy(&tid, rec + COMMON, 4);
+	memcpy(&ppid, rec + COMMON + 4, 4);
+	memcpy(&el, rec + COMMON + 8, 2);
+	memcpy(&cl, rec + COMMON + 10, 2);
+	memcpy(&al, rec + COMMON + 12, 2);
+	if ((size_t)EXEC_HEAD + el + cl + al != size) {
+		need->what = SF_NEED_RECORD;
+		return 1;
+	}
+	char tb[64];
+	size_t tn;
+	const char *tt = time_text(l, tm, tb, &tn, need);
+	if (!tt)
+		return 1;
+	const char *exe = (const char *)rec + EXEC_HEAD, *comm = exe + el;
+	const unsigned char *av = (const unsigned char *)comm + cl;
+	struct rthread *t = threads_state(&l->ts, tid, 0, 0);
+	if (!t || threads_exec(&l->ts, t, ppid, exe, el, comm, cl))
+		return -1;
+	if (reserve(l, head_bound(tn, t) + 100 + 6 * (size_t)al + 3 * (size_t)al))
+		return -1;
+	struct str *w = &l->line;
+	put_head(w, tt, tn, t);
+	puts_(w, ",\"argv\":[");
+	/* bytes.split(b"\0"), the last part dropped when empty */
+	size_t start = 0;
+	int first = 1;
+	for (size_t i = 0; i <= al; i++) {
+		if (i < al && av[i])
+			continue;
+		if (i == al && start == al)
+			break;
+		if (!first)
+			w->p[w->n++] = ',';
+		first = 0;
+		put_jstr(w, av + start, i - start);
+		start = i + 1;
+	}
+	puts_(w, "],\"argv_truncated\":");
+	puts_(w, al >= ARGV_MAX ? "true" : "false");
+	puts_(w, ",\"type\":\"exec\"}\n");
+	return 0;
+}
+
+static int do_fork(struct sf_lines *l, const unsigned char *rec, double tm,
+		   struct sf_lines_need *need)
+{
+	int32_t parent, child;
+	uint64_t flags;
+	memcpy(&parent, rec + COMMON, 4);
+	memcpy(&child, rec + COMMON + 4, 4);
+	memcpy(&flags, rec + COMMON + 8, 8);
+	char tb[64];
+	size_t tn;
+	const char *tt = time_text(l, tm, tb, &tn, need);
+	if (!tt)
+		return 1;
+	const struct text *ct = text_get(l->clones, 0, 0, flags);
+	if (!ct) {
+		need->what = SF_NEED_CLONE;
+		need->value = flags;
+		return 1;
+	}
+	struct rthread *p = threads_state(&l->ts, parent, 0, 0);
+	if (!p || reserve(l, head_bound(tn, p) + 120 + ct->json.n))
+		return -1;
+	struct str *w = &l->line; /* the parent's facts before the child may replace them */
+	put_head(w, tt, tn, p);
+	puts_(w, ",\"child\":");
+	put_int(w, child);
+	puts_(w, ",\"thread\":");
+	puts_(w, flags & 0x00010000ull ? "true" : "false");
+	puts_(w, ",\"clone_flags\":");
+	put_uint(w, flags);
+	puts_(w, ",\"clone_text\":");
+	put(w, ct->json.p, ct->json.n);
+	puts_(w, ",\"type\":\"fork\"}\n");
+	return threads_fork(&l->ts, p, child, flags) ? -1 : 0;
+}
+
+static int do_exit(struct sf_lines *l, const unsigned char *rec, double tm,
+		   struct sf_lines_need *need)
+{
+	int32_t tid, status;
+	memcpy(&tid, rec + COMMON, 4);
+	memcpy(&status, rec + COMMON + 4, 4);
+	char tb[64];
+	size_t tn;
+	const char *tt = time_text(l, tm, tb, &tn, need);
+	if (!tt)
+		return 1;
+	/* os.WIFEXITED and the others are these macros on the same int */
+	int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+	if (sig && !l->sig[sig].p) {
+		need->what = SF_NEED_SIGNAL;
+		need->arg = sig;
+		return 1;
+	}
+	struct rthread *t = threads_state(&l->ts, tid, 0, 0);
+	if (!t || reserve(l, head_bound(tn, t) + 150 + (sig ? l->sig[sig].n : 0)))
+		return -1;
+	threads_exit(&l->ts, t);
+	struct str *w = &l->line;
+	put_head(w, tt, tn, t);
+	puts_(w, ",\"status\":");
+	put_int(w, status);
+	puts_(w, ",\"exit_code\":");
+	if (WIFEXITED(status))
+		put_int(w, WEXITSTATUS(status));
+	else
+		puts_(w, "null");
+	puts_(w, ",\"signal\":");
+	if (sig)
+		put(w, l->sig[sig].p, l->sig[sig].n);
+	else
+		puts_(w, "null");
+	puts_(w, ",\"core_dumped\":");
+	puts_(w, sig && WCOREDUMP(status) ? "true" : "false");
+	puts_(w, ",\"type\":\"exit\"}\n");
+	return 0;
+}
+
+/* One whole record into l->line: 0 written, 1 needs Python (*need), -1 out of memory. */
+static int one(struct sf_lines *l, const unsigned char *rec, size_t size,
+	       struct sf_lines_need *need)
+{
+	double tm;
+	memcpy(&tm, rec + 4, 8);
+	l->line.n = 0;
+	switch (rec[2]) {
+	case T_SYSCALL:
+		return do_syscall(l, rec, size, tm, 0, need);
+	case T_REPEAT: {
+		int32_t tid;
+		memcpy(&tid, rec + COMMON, 4);
+		const struct rthread *t = size == REPEAT_SIZE ? threads_find(&l->ts, tid) : NULL;
+		if (!t || !t->last_n || t->last_gen != l->ts.gen)
+			break; /* Python says why it is wrong */
+		return do_syscall(l, t->last, t->last_n, tm, 1, need);
+	}
+	case T_EXEC:
+		l->ts.gen++; /* a repeat never refers across an exec, fork or exit record */
+		return do_exec(l, rec, size, tm, need);
+	case T_FORK:
+		if (size != FORK_SIZE)
+			break;
+		l->ts.gen++;
+		return do_fork(l, rec, tm, need);
+	case T_EXIT:
+		if (size != EXIT_SIZE)
+			break;
+		l->ts.gen++;
+		return do_exit(l, rec, tm, need);
+	default:
+		break;
+	}
+	need->what = SF_NEED_RECORD;
+	return 1;
+}
+
+int sf_lines_render(struct sf_lines *l, const unsigned char *buf, size_t len, size_t *pos,
+		    char *out, size_t cap, size_t *outn, struct sf_lines_need *need)
+{
+	size_t p = *pos, o = *outn;
 	int rc = SF_LINES_DONE;
-	size_t p = *pos;
-	while (len - p >= 2) {
+	need->what = 0;
+	for (;;) {
+		if (l->held) { /* a line written before the output filled up */
+			if (cap - o < l->line.n) {
+				rc = SF_LINES_FULL;
+				break;
+			}
+			memcpy(out + o, l->line.p, l->line.n);
+			o += l->line.n;
+			l->held = 0;
+			l->events++;
+		}
+		if (len - p < 2)
+			break;
 		uint16_t size;
 		memcpy(&size, buf + p, 2);
 		if (size < COMMON) {
+			need->what = SF_NEED_RECORD;
 			rc = SF_LINES_NEED;
 			break;
 		}
 		if (len - p < size)
 			break;
-		const unsigned char *rec = buf + p;
-		if (rec[2] == T_REPEAT && size == COMMON + 4) {
-			int32_t tid;
-			memcpy(&tid, rec + COMMON, 4);
-			struct thread *t = thread_get(l, tid, 0);
-			if (!t || !t->last.p) {
-				rc = SF_LINES_NEED;
-				break;
-			}
-			char tj[64];
-			size_t tn = time_json(rec, tj);
-			if (!tn) {
-				rc = SF_LINES_NEED;
-				break;
-			}
-			if (cap - w.n < t->last.n + 64) {
-				rc = SF_LINES_FULL;
-				break;
-			}
-			put(&w, tj, tn);
-			put(&w, t->last.p, t->last.n);
-		} else if (rec[2] == T_SYSCALL) {
-			struct str rest;
-			size_t start = w.n;
-			int r = syscall_line(l, rec, size, &w, cap - w.n, &rest);
-			if (r == -2) {
-				rc = SF_LINES_FULL;
-				break;
-			}
-			if (r < 0) {
-				rc = SF_LINES_NEED;
-				break;
-			}
-			int32_t tid;
-			memcpy(&tid, rec + COMMON, 4);
-			if (sf_lines_set_last(l, tid, rest.p, rest.n)) {
-				w.n = start; /* out of memory: let Python write it */
-				rc = SF_LINES_NEED;
-				break;
-			}
-		} else {
-			rc = SF_LINES_NEED;
+		uint64_t gen = l->ts.gen;
+		int r = one(l, buf + p, size, need);
+		if (r) {
+			l->ts.gen = gen; /* the record is not done: it comes again */
+			rc = r > 0 ? SF_LINES_NEED : SF_LINES_NOMEM;
 			break;
 		}
-		(*events)++;
 		p += size;
+		l->held = 1;
 	}
 	*pos = p;
-	*outn = w.n;
+	*outn = o;
 	return rc;
 }

@@ -3,16 +3,16 @@ lines of the Python writer, over any stream and any chunking of the pipe: it
 only ever writes what Python taught it."""
 from __future__ import annotations
 
+import json
 import struct
 import time
-from typing import Any
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sysfake._core import ffi, lib
 
 from sysfake.record.enrich import Enricher
-from sysfake.record.fastline import Lines
+from sysfake.record.fastline import Lines, _CWriter
 from sysfake.record.stream import Decoder
 from sysfake.record.trace import to_json
 
@@ -71,14 +71,16 @@ def _slow(data: bytes) -> tuple[str, Decoder, Enricher]:
 def _same_in_chunks(data: bytes, chunk: int) -> None:
     """Lines.feed over `data` cut into `chunk`-byte reads writes the ordinary trace."""
     slow, slow_dec, slow_en = _slow(data)
-    dec, en = Decoder(), Enricher()
-    lines = Lines(en, dec)
+    dec = Decoder()
+    lines = Lines(Enricher(), dec)
     fast: list[str] = []
     for i in range(0, len(data), chunk):
         fast += lines.feed(data[i:i + chunk])
     _same("".join(fast), slow)
-    assert (dec.unknown, dec.error, en.events) == (slow_dec.unknown, slow_dec.error,
-                                                    slow_en.events)
+    # the End line's counts and the progress line's, from the C writer's threads
+    assert (dec.unknown, dec.error, lines.counts()) == (
+        slow_dec.unknown, slow_dec.error,
+        (slow_en.events, len(slow_en.processes), slow_en.live_processes()))
 
 
 @settings(max_examples=400, deadline=None)
@@ -115,40 +117,49 @@ def test_c_lines_follow_threads_execs_and_repeats(picks: list[int], times: list[
     _same_in_chunks(b"".join(pool[k](times[i]) for i, k in enumerate(picks)), chunk)
 
 
-def _feed_counting(data: bytes) -> tuple[str, int]:
-    """Lines.feed(data) joined, and how many of its records Python wrote."""
+def _feed_counting(data: bytes) -> tuple[str, int, list[int]]:
+    """Lines.feed(data) joined, how many of its records Python wrote, and
+    what the C writer asked Python for (SF_NEED_*), in order."""
     lines = Lines(Enricher(), Decoder())
     python_lines = 0
-    orig = Lines.__call__
+    asked: list[int] = []
+    orig_call, orig_teach = Lines.__call__, _CWriter.teach
 
     def counting(self: Lines, buf: bytearray, pos: int, size: int) -> str | None:
         nonlocal python_lines
         python_lines += 1
-        return orig(self, buf, pos, size)
+        return orig_call(self, buf, pos, size)
+
+    def teach(self: _CWriter) -> bool:
+        asked.append(self.need.what)
+        return orig_teach(self)
 
     Lines.__call__ = counting  # type: ignore[method-assign]
+    _CWriter.teach = teach  # type: ignore[method-assign]
     try:
         out = "".join(lines.feed(data))
     finally:
-        Lines.__call__ = orig  # type: ignore[method-assign]
-    return out, python_lines
+        Lines.__call__ = orig_call  # type: ignore[method-assign]
+        _CWriter.teach = orig_teach  # type: ignore[method-assign]
+    return out, python_lines, asked
 
 
-def test_c_writer_writes_most_lines_of_a_loop() -> None:
+def test_c_writer_writes_every_line_of_a_loop() -> None:
     # not a timing: the C writer really is the one writing a loop's lines
     calls = [helpers.syscall(NOW + i, 7, 7, 262, 0, [0xFFFFFF9C, 0x1000 + i, 0x2000 + i],
                              b"/p", b"/p") for i in range(500)]
     data = b"".join(calls) + b"".join(helpers.repeat(NOW + 600 + i, 7) for i in range(500))
-    out, python_lines = _feed_counting(data)
+    out, python_lines, asked = _feed_counting(data)
     _same(out, _slow(data)[0])
-    # Python writes the thread's first two lines: it teaches the C writer a
-    # thread at its second (a process that makes one call is never taught)
-    assert python_lines == 2
+    # taught newfstatat's layout once (python-ptrace has no texts for its arguments)
+    assert python_lines == 0
+    assert asked == [lib.SF_NEED_CALL]
 
 
-def test_c_writer_is_not_taught_a_process_that_makes_one_call() -> None:
+def test_c_writer_writes_a_fork_exec_loop_once_taught() -> None:
     # a fork/exec loop: each child makes one watched call and exits, and
-    # its parent one between forks; teaching those would only cost
+    # its parent one between forks; once the first iteration taught the
+    # words (the calls, their texts, the clone flags), C writes all of it
     data = b""
     for i in range(50):
         data += (helpers.syscall(NOW + i, 7, 7, 257, 3, [0xFFFFFF9C, 0x1000, 0o1101], b"/dev/null",
@@ -157,24 +168,15 @@ def test_c_writer_is_not_taught_a_process_that_makes_one_call() -> None:
                  + helpers.exec_(NOW + i, 100 + i, 7, b"/bin/cat", b"cat", [b"cat", b"/p"])
                  + helpers.syscall(NOW + i, 100 + i, 100 + i, 257, 3, [0xFFFFFF9C, 0x2000, 0],
                                    b"/p", b"/p")
-                 + helpers.exit_(NOW + i, 100 + i, 0))
-    taught = 0
-    orig = Lines._teach
-
-    def teach(self: Lines, *args: Any) -> None:
-        nonlocal taught
-        before = self._taught
-        orig(self, *args)
-        taught += self._taught and not before
-
-    Lines._teach = teach  # type: ignore[method-assign,assignment]
-    try:
-        out, python_lines = _feed_counting(data)
-    finally:
-        Lines._teach = orig  # type: ignore[method-assign]
+                 + helpers.exit_(NOW + i, 100 + i, 0)
+                 + helpers.exit_(NOW + i, 100 + i, 9))  # killed: a signal's name
+    out, python_lines, asked = _feed_counting(data)
     _same(out, _slow(data)[0])
-    assert python_lines == 250
-    assert taught == 0
+    assert python_lines == 0
+    # openat's layout, its dirfd, mode and flags texts (two flags values);
+    # the clone flags; SIGKILL's name
+    assert sorted(asked) == sorted([lib.SF_NEED_CALL, *[lib.SF_NEED_TEXT] * 4,
+                                    lib.SF_NEED_CLONE, lib.SF_NEED_SIGNAL])
 
 
 def test_c_writer_names_every_errno_as_python_does() -> None:
@@ -186,14 +188,14 @@ def test_c_writer_names_every_errno_as_python_does() -> None:
 
 
 def test_c_writer_escapes_paths_as_json_does() -> None:
-    # every byte value, in paths the C writer writes (a thread's third call
-    # on: the second one teaches it), non-UTF-8 bytes kept as they are
+    # every byte value, in paths the C writer writes, non-UTF-8 bytes kept
+    # as they are
     paths = [bytes(range(i, i + 16)) for i in range(0, 256, 16)] + [b'"\\/\x7f\xc3\xa9\xed\xa0\x80']
     data = b"".join(helpers.syscall(NOW + i, 7, 7, 262, -2, [1, 2, 3], b"/x/" + p, p)
                     for i, p in enumerate([b"/first", b"/second", *paths]))
-    lines = Lines(Enricher(), Decoder()).feed(data)
-    _same("".join(lines), _slow(data)[0])
-    assert len(lines) == 3  # Python wrote the first two lines, C all the others at once
+    out, python_lines, _ = _feed_counting(data)
+    _same(out, _slow(data)[0])
+    assert python_lines == 0
 
 
 def test_c_writer_reads_each_argument_type_as_python_does() -> None:
@@ -205,6 +207,22 @@ def test_c_writer_reads_each_argument_type_as_python_does() -> None:
     for nr in (257, 8, 9, 0, 999):  # openat, lseek, mmap, read, unknown
         for i, v in enumerate(edges):
             data += helpers.syscall(NOW + i, 7, 7, nr, 0, [v, v, v ^ 1, v, v, v], b"", b"")
-    out, python_lines = _feed_counting(data)
+    out, python_lines, _ = _feed_counting(data)
     _same(out, _slow(data)[0])
-    assert python_lines < len(edges) * 5 // 2  # mostly the C writer's
+    assert python_lines == 0
+
+
+def test_c_writer_writes_long_lines_and_cut_command_lines() -> None:
+    # a path of 64 KiB that escapes to six times its size (more than the
+    # output buffer: it grows), a command line the core cut at 1 KiB, and
+    # argv parts with no NUL after the last
+    long = b"\x01" * 65000
+    data = (helpers.exec_(NOW, 7, 1, b"/bin/x", b"x", [b"a" * 600, b"b" * 424])
+            + helpers.syscall(NOW, 7, 7, 257, 3, [0xFFFFFF9C, 0, 0], long, b"/p")
+            + helpers.exec_(NOW, 7, 1, b"/bin/x", b"x", [b"a" * 600, b"b" * 421])
+            + helpers.common(2, 12 + 14 + 3, NOW) + struct.pack("<iiHHH", 7, 1, 0, 0, 3) + b"a\0b")
+    out, python_lines, _ = _feed_counting(data)
+    _same(out, _slow(data)[0])
+    assert python_lines == 0
+    assert [json.loads(x).get("argv_truncated") for x in out.splitlines()] == [
+        True, None, False, False]

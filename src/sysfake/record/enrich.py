@@ -59,17 +59,20 @@ def clone_text(flags: int) -> str:
     return "|".join(bits)
 
 
+def signal_name(sig: int) -> str:
+    """SIGKILL for 9; SIG<n> for a number the signal module does not name."""
+    try:
+        return _signal_name(sig)
+    except ValueError:
+        return f"SIG{sig}"
+
+
 def wait_status(status: int) -> tuple[int | None, str | None, bool]:
     """(exit code, signal name, core dumped) of a raw wait status."""
     if os.WIFEXITED(status):
         return os.WEXITSTATUS(status), None, False
     if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        try:
-            name = _signal_name(sig)
-        except ValueError:
-            name = f"SIG{sig}"
-        return None, name, os.WCOREDUMP(status)
+        return None, signal_name(os.WTERMSIG(status)), os.WCOREDUMP(status)
     return None, None, False
 
 
@@ -157,4 +160,4 @@ class Enricher:
                          status=rec.status, exit_code=code, signal=sig, core_dumped=core)
 
 
-__all__ = ["Enricher", "ThreadState", "clone_text", "wait_status"]
+__all__ = ["Enricher", "ThreadState", "clone_text", "signal_name", "wait_status"]

@@ -2,19 +2,20 @@
 
 A trapped syscall costs the tracer about 30 us; decoding its record into
 RawSyscall, enriching it into a SyscallEvent and serialising that cost
-Python about 13 us more, on the tracer's CPU when both share one. Lines()
-goes from the record's bytes to its JSON line directly, for syscall records;
-the other records (exec, fork, exit) go through Enricher and are written by
-hand. The output is exactly Decoder + Enricher + to_json
-(tests/record/test_trace_json.py).
+Python about 13 us more, on the tracer's CPU when both share one.
 
-Lines.feed() goes faster still: csrc/render/record_lines.c writes the lines
-of the syscall and repeat records it has every piece for, and stops at the
-first one it has not; this module writes that one and hands the C writer
-what it worked out (the syscall's layout, the thread's facts, argument
-texts, the thread's last line), from a thread's second syscall line on: a
-fork/exec loop's processes make one call each. The C writer decides nothing
-itself.
+Lines.feed() hands the bytes to csrc/render/record_lines.c, which writes
+every record's line and keeps each thread's facts (the Enricher's, in C).
+It stops at a record that needs a word it was not taught: a syscall's name
+and argument layout, an argument's symbolic text, clone flags, a signal's
+name, an odd time. This module works that piece out once (python-ptrace,
+the signal module) and teaches it; a fork/exec loop is taught in its first
+iterations and then written by C alone. The C writer decides nothing.
+
+Lines() on its own (c_writer=False, or called per record) writes each line
+in Python from the Enricher: the reference the C writer is tested against.
+Both give exactly Decoder + Enricher + to_json (tests/record/test_trace_json.py,
+tests/record/test_lines_c.py).
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import json.encoder
 import struct
 from functools import cache, lru_cache
 
-from .enrich import Enricher
+from .enrich import Enricher, clone_text, signal_name
 from .stream import (
     COMMON,
     NO_RULE,
@@ -56,7 +57,7 @@ _HEAD_SIZE = _HEAD.size
 _REPEAT = struct.Struct("<" + COMMON.format.lstrip("<") + REPEAT_BODY.format.lstrip("<"))
 _REST_MAX = 4096  # distinct lines kept; cleared when full
 _OUT_CAP = 1 << 18  # bytes of lines the C writer fills per call
-_T_EXEC_FORK_EXIT = (2, 3, 4)
+_DONE, _FULL, _NEED = 0, 1, 2  # SF_LINES_*
 
 
 def _b(s: str) -> bytes:
@@ -64,7 +65,7 @@ def _b(s: str) -> bytes:
 
 
 class _CWriter:
-    """csrc/render/record_lines.c, taught by Lines."""
+    """csrc/render/record_lines.c, taught by Lines what it asks for."""
 
     def __init__(self) -> None:
         from .._core import ffi, lib
@@ -73,44 +74,70 @@ class _CWriter:
         self.h = ffi.gc(lib.sf_lines_new(), lib.sf_lines_free)
         if self.h == ffi.NULL:
             raise MemoryError
-        self.calls: set[int] = set()
-        self.out = ffi.new("char[]", _OUT_CAP)
+        self.cap = _OUT_CAP
+        self.out = ffi.new("char[]", self.cap)
         self.pos = ffi.new("size_t *")
         self.outn = ffi.new("size_t *")
-        self.events = ffi.new("uint64_t *")
+        self.need = ffi.new("struct sf_lines_need *")
+        self.counts = ffi.new("uint64_t[3]")
         for e in errno.errorcode:  # the C writer names the others "E<n>", as errno_name()
             if 0 < e < 4096:
                 j = _b(_str(errno_name(e)))
                 lib.sf_lines_set_errno(self.h, e, j, len(j))
 
-    def render(self, buf: bytearray, pos: int) -> tuple[int, str, int, int]:
-        """(new pos, lines, SF_LINES_* code, events) from the records at pos."""
-        self.pos[0], self.outn[0], self.events[0] = pos, 0, 0
+    def render(self, buf: bytearray, pos: int) -> tuple[int, str, int]:
+        """(new pos, lines, SF_LINES_* code) from the records at pos."""
+        self.pos[0], self.outn[0] = pos, 0
         rc = self.lib.sf_lines_render(self.h, self.ffi.from_buffer(buf), len(buf), self.pos,
-                                      self.out, _OUT_CAP, self.outn, self.events)
+                                      self.out, self.cap, self.outn, self.need)
         n = self.outn[0]
         text = (self.ffi.unpack(self.out, n).decode("utf-8", "surrogateescape")
                 if n else "")
-        return self.pos[0], text, rc, self.events[0]
+        return self.pos[0], text, rc
 
-    def teach_call(self, nr: int) -> None:
-        if nr in self.calls or not 0 <= nr < 1024:
-            return
+    def grow(self) -> None:
+        """Room for a line longer than the output buffer (a path of 64 KiB, escaped)."""
+        self.cap *= 2
+        self.out = self.ffi.new("char[]", self.cap)
+
+    def teach(self) -> bool:
+        """Teach the piece the last render() stopped for; False: the record is Python's."""
+        need, lib, h = self.need, self.lib, self.h
+        what = need.what
+        if what == lib.SF_NEED_CALL:
+            self._teach_call(need.nr)
+        elif what == lib.SF_NEED_TEXT:
+            name, _, slots = _call_plan(need.nr)
+            _, spec, kind = slots[need.arg]
+            v = convert(kind, need.value)  # the value as Python reads it
+            j = _b(_text_arg_json(name, spec, v))
+            lib.sf_lines_set_text(h, need.nr, need.arg, need.value, j, len(j))
+        elif what == lib.SF_NEED_CLONE:
+            j = _b(_str(clone_text(need.value)))
+            lib.sf_lines_set_clone(h, need.value, j, len(j))
+        elif what == lib.SF_NEED_SIGNAL:
+            j = _b(_str(signal_name(need.arg)))
+            lib.sf_lines_set_signal(h, need.arg, j, len(j))
+        elif what == lib.SF_NEED_TIME:
+            j = _b(float.__repr__(need.time))
+            lib.sf_lines_set_time(h, need.time, j, len(j))
+        else:
+            return False
+        return True
+
+    def _teach_call(self, nr: int) -> None:
         _, head, slots = _call_plan(nr)
         pre = [self.ffi.new("char[]", _b(p or "")) for p, _, _ in slots]
         hb = _b(head)
         self.lib.sf_lines_set_call(self.h, nr, hb, len(hb), len(slots),
                                    [k for _, _, k in slots],
                                    [int(p is None) for p, _, _ in slots], pre)
-        self.calls.add(nr)
 
-    def teach_texts(self, nr: int, args: tuple[int, ...]) -> None:
-        name, _, slots = _call_plan(nr)
-        for i, ((p, spec, kind), raw) in enumerate(zip(slots, args)):
-            if p is None:
-                v = convert(kind, raw)
-                j = _b(_text_arg_json(name, spec, v))
-                self.lib.sf_lines_set_text(self.h, nr, i, v & 0xFFFFFFFFFFFFFFFF, j, len(j))
+    def read_counts(self) -> tuple[int, int, int]:
+        """(lines, processes seen, processes with a live thread)."""
+        c = self.counts
+        self.lib.sf_lines_counts(self.h, c, c + 1, c + 2)
+        return int(c[0]), int(c[1]), int(c[2])
 
 
 @cache
@@ -192,7 +219,12 @@ def _event_json(ev: AnyEvent) -> str:
 
 
 class Lines:
-    """Turn framed records into trace lines (str, with the newline)."""
+    """Turn framed records into trace lines (str, with the newline).
+
+    With the C writer (the default) every well-formed record is its line:
+    Python only teaches it words (_CWriter.teach) and reports the records it
+    refuses (malformed, of an unknown type, a repeat of nothing). Without it,
+    Lines() itself writes each record, with the Enricher."""
 
     def __init__(self, enricher: Enricher, decoder: Decoder, *, c_writer: bool = True) -> None:
         self.enricher = enricher
@@ -204,12 +236,16 @@ class Lines:
         # tid -> the rest of its last syscall line, for repeat records (an
         # exec, fork or exit record ends what a repeat may refer to)
         self._last: dict[int, str] = {}
-        # threads whose syscall record Python wrote once since the last exec,
-        # fork or exit record: the C writer is taught a thread at its second
-        # (a short-lived process makes one or two watched calls: teaching
-        # it would cost more than the C writer saves)
-        self._once: set[int] = set()
-        self._taught = False  # the C writer knows some thread's last line
+        self._counts = (0, 0, 0)
+
+    def counts(self) -> tuple[int, int, int]:
+        """(events written, processes seen, processes running), as of the last
+        feed(): the End line's and the progress line's (which reads it from
+        another thread: the C writer's own counts are read only by feed())."""
+        if self._c is None:
+            e = self.enricher
+            return e.events, len(e.processes), e.live_processes()
+        return self._counts
 
     def __call__(self, buf: bytearray, pos: int, size: int) -> str | None:
         typ = buf[pos + 2]
@@ -217,8 +253,7 @@ class Lines:
             _, _, _, tm, tid = _REPEAT.unpack_from(buf, pos)
             rest = self._last.get(tid)
             if rest is None:
-                raise StreamError(f"repeat record for thread {tid}, "
-                                  f"which has no syscall record to repeat")
+                raise _no_repeat(tid)
             self.enricher.events += 1
             return f'{{"time":{float.__repr__(tm)},{rest}'
         if typ != T_SYSCALL or size < _HEAD_SIZE:
@@ -257,63 +292,48 @@ class Lines:
 
     def feed(self, data: bytes) -> list[str]:
         """The lines of the whole records in `data` (after what is buffered)."""
-        bulk = self._bulk if self._c is not None else None
-        return [x for x in self.decoder.frame(data, self._one, bulk) if x]
+        if self._c is None:
+            return [x for x in self.decoder.frame(data, self) if x]
+        out = [x for x in self.decoder.frame(data, self._refused, self._bulk) if x]
+        self._counts = self._c.read_counts()
+        return out
 
     def _bulk(self, buf: bytearray, pos: int) -> tuple[int, list[str | None], bool]:
-        """The C writer's lines from pos on, until a record it was not taught."""
+        """The C writer's lines from pos on, taught as it asks, until a record
+        it refuses (then _refused) or the end of the whole records."""
         c = self._c
         assert c is not None
         out: list[str | None] = []
-        if not self._taught or (len(buf) > pos + 2 and buf[pos + 2] in _T_EXEC_FORK_EXIT):
-            return pos, out, False  # it would stop at once: skip the call
         while True:
-            pos, text, rc, events = c.render(buf, pos)
+            pos, text, rc = c.render(buf, pos)
             if text:
                 out.append(text)
-                self.enricher.events += events
-            # SF_LINES_FULL with progress: go on; without (a line too long
-            # for it) as SF_LINES_NEED: the record is Python's
-            if rc != 1 or not text:
-                return pos, out, rc == 0  # SF_LINES_DONE: no whole record left
+            if rc == _DONE:
+                return pos, out, True
+            if rc == _FULL:
+                if not text:
+                    c.grow()
+            elif rc == _NEED:
+                if not c.teach():
+                    return pos, out, False
+            else:  # out of memory: stop the stream here, as a corrupt one stops
+                self.decoder.error = "the C line writer ran out of memory"
+                return pos, out, True
 
-    def _one(self, buf: bytearray, pos: int, size: int) -> str | None:
-        """One record in Python, then what it worked out to the C writer."""
-        threads = len(self.enricher.threads)
-        line = self(buf, pos, size)
-        if self._c is not None:
-            self._teach(self._c, buf, pos, size, threads)
-        return line
+    def _refused(self, buf: bytearray, pos: int, size: int) -> str | None:
+        """A record the C writer refused: skipped when of an unknown type, else
+        the reason it cannot be framed (StreamError), as Decoder gives it."""
+        rec = decode_one(bytes(buf[pos:pos + size]))
+        if isinstance(rec, Unknown):
+            self.decoder.unknown += 1
+            return None
+        if isinstance(rec, RawRepeat):
+            raise _no_repeat(rec.tid)
+        raise StreamError(f"the C line writer refused a well-formed {type(rec).__name__}")
 
-    def _teach(self, c: _CWriter, buf: bytearray, pos: int, size: int, threads: int) -> None:
-        """Hand the C writer what writing this record in Python worked out."""
-        typ = buf[pos + 2]
-        if typ in _T_EXEC_FORK_EXIT:
-            c.lib.sf_lines_reset(c.h, 0)  # as self._last.clear(): facts may change
-            self._once.clear()
-            self._taught = False
-            return
-        if len(self.enricher.threads) != threads:
-            # a new thread: others may take its facts from now on (state())
-            c.lib.sf_lines_reset(c.h, 1)
-        if typ == T_REPEAT and size == _REPEAT.size:
-            tid = _REPEAT.unpack_from(buf, pos)[4]
-        elif typ == T_SYSCALL and size >= _HEAD_SIZE:
-            f = _HEAD.unpack_from(buf, pos)
-            tid, nr = f[4], f[6]
-            if tid not in self._once:
-                self._once.add(tid)
-                return
-            st = self.enricher.threads[tid]
-            j = _b(_thread_json(tid, st.tgid, st.ppid, st.exe, st.comm))
-            c.lib.sf_lines_set_thread(c.h, tid, st.tgid, j, len(j))
-            c.teach_call(nr)
-            c.teach_texts(nr, tuple(f[9:15]))
-        else:
-            return
-        r = _b(self._last[tid])
-        c.lib.sf_lines_set_last(c.h, tid, r, len(r))
-        self._taught = True
+
+def _no_repeat(tid: int) -> StreamError:
+    return StreamError(f"repeat record for thread {tid}, which has no syscall record to repeat")
 
 
 __all__ = ["Lines"]

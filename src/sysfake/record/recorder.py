@@ -75,8 +75,8 @@ def canonical_watch(paths: Sequence[str]) -> list[str]:
 class _Progress:
     """A live line on stderr (only when stderr is a terminal)."""
 
-    def __init__(self, enricher: Enricher, stream: IO[str]) -> None:
-        self.enricher = enricher
+    def __init__(self, lines: Lines, stream: IO[str]) -> None:
+        self.lines = lines
         self.stream = stream
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sysfake-record-progress",
@@ -87,9 +87,9 @@ class _Progress:
         self._thread.start()
 
     def _line(self) -> str:
-        e = self.enricher
-        return (f"\rsysfake record: {len(e.processes)} processes "
-                f"({e.live_processes()} running), {e.events} events\x1b[K")
+        events, processes, live = self.lines.counts()
+        return (f"\rsysfake record: {processes} processes "
+                f"({live} running), {events} events\x1b[K")
 
     def _run(self) -> None:
         while not self._stop.wait(0.25):
@@ -149,17 +149,16 @@ def record(
         writer.write(Header(FORMAT, __version__, time.time(), list(argv), os.getcwd(),
                             watched, list(nrs), rule_infos(rules)))
         out.flush()
-        enricher = Enricher()
-
         def sink(lines: list[str | None]) -> None:
             out.write("".join(line for line in lines if line))
 
         rfd, wfd = make_pipe()
         drain = Drain(rfd, sink)
-        drain.chunk = Lines(enricher, drain.decoder).feed  # bytes -> trace lines
+        lines = Lines(Enricher(), drain.decoder)
+        drain.chunk = lines.feed  # bytes -> trace lines
         drain.start()
         show = sys.stderr.isatty() if progress is None else progress
-        prog = _Progress(enricher, sys.stderr) if show else None
+        prog = _Progress(lines, sys.stderr) if show else None
         if prog is not None:
             prog.start()
         status = 2
@@ -171,8 +170,8 @@ def record(
             errors = drain.finish(timeout=30.0)
             if prog is not None:
                 prog.stop()
-            writer.write(End(time.time(), status, enricher.events, len(enricher.processes),
-                             errors))
+            events, processes, _ = lines.counts()
+            writer.write(End(time.time(), status, events, processes, errors))
         for msg in errors:
             sys.stderr.write(f"sysfake: warning: {msg}\n")
     return status

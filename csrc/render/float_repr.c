@@ -1,0 +1,108 @@
+/* Python's repr() of a float, for the times of record mode's trace lines
+ * (declared in record_lines.h; tests/record/test_lines_c.py checks it against
+ * repr() over random doubles). */
+#include <stdint.h>
+#include <string.h>
+#include "record_lines.h"
+
+/* Digits d[0..nd) = 0.DDD x 10^decpt, 1 <= decpt <= 16 (1 <= x < 2^53), laid
+ * out as Python's repr(float): no exponent in that range, ".0" when whole. */
+static size_t layout(const char *d, size_t nd, int decpt, char *out)
+{
+	size_t o = 0, ip = (size_t)decpt;
+	if (ip >= nd) {
+		memcpy(out, d, nd);
+		o = nd;
+		while (o < ip)
+			out[o++] = '0';
+		out[o++] = '.';
+		out[o++] = '0';
+	} else {
+		memcpy(out, d, ip);
+		out[ip] = '.';
+		memcpy(out + ip + 1, d + ip, nd - ip);
+		o = nd + 1;
+	}
+	out[o] = 0;
+	return o;
+}
+
+/* N / 2^s (N < 2^58, s <= 54) as 16 integer digits, then s fractional ones: exact. */
+static void fixed_digits(uint64_t n, int s, char *out)
+{
+	uint64_t ip = n >> s, f = n & ((1ull << s) - 1);
+	for (int i = 15; i >= 0; i--, ip /= 10)
+		out[i] = (char)('0' + ip % 10);
+	for (int i = 0; i < s; i++) {
+		f *= 10;
+		out[16 + i] = (char)('0' + (f >> s));
+		f &= (1ull << s) - 1;
+	}
+}
+
+/* Shortest round-trip digits of 1 <= x < 2^53 (a time, say) with integers
+ * only: the correctly rounded p digits for the smallest p that falls within
+ * x's rounding interval. Returns the digit count, 0 outside that range. */
+static int short_digits_fast(double x, char *d, int *decpt)
+{
+	uint64_t bits;
+	memcpy(&bits, &x, 8);
+	int biased = (int)((bits >> 52) & 0x7ff), exp = biased - 1075;
+	if (bits >> 63 || exp < -52 || exp > 0)
+		return 0;
+	uint64_t frac = bits & ((1ull << 52) - 1), mant = frac | 1ull << 52;
+	int s = 2 - exp; /* two more fractional bits: the half gaps below and above */
+	uint64_t X = mant << 2, hi = X + 2, lo = frac ? X - 2 : X - 1;
+	int len = 16 + s, incl = !(mant & 1); /* a tie rounds to the even mantissa */
+	char dx[72], dl[72], dh[72];
+	fixed_digits(X, s, dx);
+	fixed_digits(lo, s, dl);
+	fixed_digits(hi, s, dh);
+	int first = 0;
+	while (dx[first] == '0')
+		first++;
+	for (int p = 1; p <= 17 && first + p <= len; p++) {
+		int cut = first + p, tail = 0, rest = 0;
+		char cand[2][72]; /* the nearest p digits first, then the other side */
+		memcpy(cand[0], dx, (size_t)len);
+		if (cut < len) {
+			tail = dx[cut] - '0';
+			for (int i = cut + 1; i < len && !rest; i++)
+				rest = dx[i] != '0';
+			memset(cand[0] + cut, '0', (size_t)(len - cut));
+		}
+		memcpy(cand[1], cand[0], (size_t)len);
+		int up = 1; /* cand[1] = cand[0] one unit up in the last kept digit */
+		for (int i = cut - 1; up && i >= 0; i--) {
+			up = cand[1][i] == '9';
+			cand[1][i] = up ? '0' : (char)(cand[1][i] + 1);
+		}
+		int nearest_up = tail > 5 || (tail == 5 && (rest || (dx[cut - 1] - '0') % 2));
+		int n = tail || rest ? 2 : 1; /* exact at p digits: no other side */
+		for (int k = 0; k < n; k++) {
+			const char *c = cand[nearest_up ^ k];
+			int a = memcmp(c, dl, (size_t)len), b = memcmp(c, dh, (size_t)len);
+			if (!((a > 0 || (incl && a == 0)) && (b < 0 || (incl && b == 0))))
+				continue;
+			int f = 0;
+			while (c[f] == '0')
+				f++;
+			int nd = cut - f;
+			while (nd > 1 && c[f + nd - 1] == '0')
+				nd--;
+			memcpy(d, c + f, (size_t)nd);
+			*decpt = 16 - f;
+			return nd;
+		}
+	}
+	return 0;
+}
+
+size_t sf_float_repr(double x, char *out, size_t cap)
+{
+	char d[20];
+	int decpt, nd;
+	if (cap < 40 || !(nd = short_digits_fast(x, d, &decpt)))
+		return 0;
+	return layout(d, (size_t)nd, decpt, out);
+}
