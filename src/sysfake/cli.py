@@ -262,10 +262,10 @@ def entry() -> NoReturn:
     descendants are gone). Only the standard streams need flushing."""
     status = main()
     if _traced:
+        import contextlib
+
         for stream in (sys.stdout, sys.stderr):
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 stream.flush()
-            except (OSError, ValueError):
-                pass
         os._exit(status & 0xFF)
     sys.exit(status)
