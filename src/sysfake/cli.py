@@ -37,6 +37,19 @@ def _add_rule_args(p: argparse.ArgumentParser) -> None:
                    help="turn off the rules with this id: (or an emulation by name)")
 
 
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    """How the traced command is run and ended: `run` and `record` share these."""
+    p.add_argument("--orphans", choices=("kill", "wait"), default="kill",
+                   help="when the command exits: SIGTERM (then SIGKILL) what it left "
+                        "running (default), or wait for it")
+    p.add_argument("--grace", type=float, default=2.0, metavar="SECONDS",
+                   help="time between SIGTERM and SIGKILL for leftovers (default 2)")
+    p.add_argument("--disable", action="append", default=[], metavar="MECH",
+                   help="pretend a kernel mechanism is missing (debugging, benchmarks)")
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="log every tracer decision to stderr")
+
+
 def _build() -> argparse.ArgumentParser:
     ap = _Parser(prog="sysfake", description=(
         "Run a command under a tracer that follows every descendant and fakes "
@@ -48,14 +61,7 @@ def _build() -> argparse.ArgumentParser:
     _add_rule_args(r)
     r.add_argument("--backend", choices=("c", "python"), default="c",
                    help="tracer implementation (python is the slow reference)")
-    r.add_argument("--orphans", choices=("kill", "wait"), default="kill",
-                   help="when the command exits: SIGTERM (then SIGKILL) what it left "
-                        "running (default), or wait for it")
-    r.add_argument("--grace", type=float, default=2.0, metavar="SECONDS",
-                   help="time between SIGTERM and SIGKILL for leftovers (default 2)")
-    r.add_argument("--disable", action="append", default=[], metavar="MECH",
-                   help="pretend a kernel mechanism is missing (debugging, benchmarks)")
-    r.add_argument("--verbose", "-v", action="store_true", help="log every decision to stderr")
+    _add_run_args(r)
     r.add_argument("--no-profile", action="store_true",
                    help="no default profile when no rules are given (see sysfake doctor)")
     r.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD ARGS")

@@ -26,6 +26,7 @@ NOT_IMPORTED = (
     "subprocess",  # python-ptrace's (ctypes.util)
     "termios",  # ioctl names: only for an ioctl record
     "signal",  # signal names: only for a fork or a killed thread
+    "pathlib",  # only `suggest` writes through it
 )
 
 

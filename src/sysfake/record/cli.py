@@ -9,7 +9,6 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import NoReturn
 
 
@@ -34,7 +33,7 @@ def _parse(ap: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespa
 
 
 def _record_parser() -> argparse.ArgumentParser:
-    from ..cli import _add_rule_args
+    from ..cli import _add_rule_args, _add_run_args
     from .recorder import DEFAULT_WATCH
 
     ap = _Parser(prog="sysfake record", description=(
@@ -50,16 +49,9 @@ def _record_parser() -> argparse.ArgumentParser:
     ap.add_argument("--no-default-traps", action="store_true",
                     help="do not trap the default list of often refused syscalls")
     _add_rule_args(ap)
-    ap.add_argument("--orphans", choices=("kill", "wait"), default="kill",
-                    help="when the command exits: SIGTERM what it left running, or wait")
-    ap.add_argument("--grace", type=float, default=2.0, metavar="SECONDS",
-                    help="time between SIGTERM and SIGKILL for leftovers (default 2)")
+    _add_run_args(ap)
     ap.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                     help="live process and event count on stderr (default: when a tty)")
-    ap.add_argument("--disable", action="append", default=[], metavar="MECH",
-                    help="pretend a kernel mechanism is missing (debugging, benchmarks)")
-    ap.add_argument("--verbose", "-v", action="store_true",
-                    help="log every tracer decision to stderr")
     ap.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD ARGS")
     return ap
 
@@ -151,6 +143,8 @@ def cmd_suggest(argv: Sequence[str]) -> int:
     ns = _parse(ap, argv)
     if isinstance(ns, int):
         return ns
+    from pathlib import Path  # not at import: `record` does not need it
+
     try:
         known = load_known(Path(ns.data) if ns.data else None)
     except SysctlDataError as err:
