@@ -595,6 +595,9 @@ static int do_exit(struct sf_lines *l, const unsigned char *rec, double tm,
 	if (!t || reserve(l, head_bound(tn, t) + 150 + (sig ? l->sig[sig].n : 0)))
 		return -1;
 	threads_exit(&l->ts, t);
+	free(t->last); /* the exit record ends what a repeat may refer to */
+	t->last = NULL;
+	t->last_n = t->last_cap = 0;
 	struct str *w = &l->line;
 	put_head(w, tt, tn, t);
 	puts_(w, ",\"status\":");
