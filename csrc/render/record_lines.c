@@ -465,18 +465,15 @@ static int keep_last(struct sf_lines *l, struct rthread *t, const unsigned char 
 
 /* A syscall record, or a repeat of one (rec, size: the syscall record; tm
  * its new time). 0 done, 1 needs Python (*need), -1 out of memory. */
-static int do_syscall(struct sf_lines *l, const unsigned char *rec, size_t size, double tm,
-		      int repeat, struct sf_lines_need *need)
+static int do_syscall(struct sf_lines *l, const unsigned char *rec, size_t size, const char *tt,
+		      size_t tn, int repeat, struct sf_lines_need *need)
 {
 	struct sysrec s;
-	char tb[64];
-	size_t tn;
 	if (sysrec_parse(rec, size, &s)) {
 		need->what = SF_NEED_RECORD;
 		return 1;
 	}
-	const char *tt = time_text(l, tm, tb, &tn, need);
-	if (!tt || sysrec_pieces(l, &s, need))
+	if (sysrec_pieces(l, &s, need))
 		return 1;
 	struct rthread *t = threads_state(&l->ts, s.tid, 1, s.tgid);
 	if (!t || syscall_line(l, rec, &s, t, tt, tn))
@@ -484,8 +481,8 @@ static int do_syscall(struct sf_lines *l, const unsigned char *rec, size_t size,
 	return repeat ? 0 : keep_last(l, t, rec, size);
 }
 
-static int do_exec(struct sf_lines *l, const unsigned char *rec, size_t size, double tm,
-		   struct sf_lines_need *need)
+static int do_exec(struct sf_lines *l, const unsigned char *rec, size_t size, const char *tt,
+		   size_t tn, struct sf_lines_need *need)
 {
 	int32_t tid, ppid;
 	uint16_t el, cl, al;
@@ -502,11 +499,6 @@ static int do_exec(struct sf_lines *l, const unsigned char *rec, size_t size, do
 		need->what = SF_NEED_RECORD;
 		return 1;
 	}
-	char tb[64];
-	size_t tn;
-	const char *tt = time_text(l, tm, tb, &tn, need);
-	if (!tt)
-		return 1;
 	const char *exe = (const char *)rec + EXEC_HEAD, *comm = exe + el;
 	const unsigned char *av = (const unsigned char *)comm + cl;
 	struct rthread *t = threads_state(&l->ts, tid, 0, 0);
@@ -537,7 +529,7 @@ static int do_exec(struct sf_lines *l, const unsigned char *rec, size_t size, do
 	return 0;
 }
 
-static int do_fork(struct sf_lines *l, const unsigned char *rec, double tm,
+static int do_fork(struct sf_lines *l, const unsigned char *rec, const char *tt, size_t tn,
 		   struct sf_lines_need *need)
 {
 	int32_t parent, child;
@@ -545,11 +537,6 @@ static int do_fork(struct sf_lines *l, const unsigned char *rec, double tm,
 	memcpy(&parent, rec + COMMON, 4);
 	memcpy(&child, rec + COMMON + 4, 4);
 	memcpy(&flags, rec + COMMON + 8, 8);
-	char tb[64];
-	size_t tn;
-	const char *tt = time_text(l, tm, tb, &tn, need);
-	if (!tt)
-		return 1;
 	const struct text *ct = text_get(l->clones, 0, 0, flags);
 	if (!ct) {
 		need->what = SF_NEED_CLONE;
@@ -573,17 +560,12 @@ static int do_fork(struct sf_lines *l, const unsigned char *rec, double tm,
 	return threads_fork(&l->ts, p, child, flags) ? -1 : 0;
 }
 
-static int do_exit(struct sf_lines *l, const unsigned char *rec, double tm,
+static int do_exit(struct sf_lines *l, const unsigned char *rec, const char *tt, size_t tn,
 		   struct sf_lines_need *need)
 {
 	int32_t tid, status;
 	memcpy(&tid, rec + COMMON, 4);
 	memcpy(&status, rec + COMMON + 4, 4);
-	char tb[64];
-	size_t tn;
-	const char *tt = time_text(l, tm, tb, &tn, need);
-	if (!tt)
-		return 1;
 	/* os.WIFEXITED and the others are these macros on the same int */
 	int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 	if (sig && !l->sig[sig].p) {
@@ -624,31 +606,36 @@ static int one(struct sf_lines *l, const unsigned char *rec, size_t size,
 {
 	double tm;
 	memcpy(&tm, rec + 4, 8);
+	char tb[64];
+	size_t tn;
+	const char *tt = time_text(l, tm, tb, &tn, need); /* before any state changes */
+	if (!tt)
+		return 1;
 	l->line.n = 0;
 	switch (rec[2]) {
 	case T_SYSCALL:
-		return do_syscall(l, rec, size, tm, 0, need);
+		return do_syscall(l, rec, size, tt, tn, 0, need);
 	case T_REPEAT: {
 		int32_t tid;
 		memcpy(&tid, rec + COMMON, 4);
 		const struct rthread *t = size == REPEAT_SIZE ? threads_find(&l->ts, tid) : NULL;
 		if (!t || !t->last_n || t->last_gen != l->ts.gen)
 			break; /* Python says why it is wrong */
-		return do_syscall(l, t->last, t->last_n, tm, 1, need);
+		return do_syscall(l, t->last, t->last_n, tt, tn, 1, need);
 	}
 	case T_EXEC:
 		l->ts.gen++; /* a repeat never refers across an exec, fork or exit record */
-		return do_exec(l, rec, size, tm, need);
+		return do_exec(l, rec, size, tt, tn, need);
 	case T_FORK:
 		if (size != FORK_SIZE)
 			break;
 		l->ts.gen++;
-		return do_fork(l, rec, tm, need);
+		return do_fork(l, rec, tt, tn, need);
 	case T_EXIT:
 		if (size != EXIT_SIZE)
 			break;
 		l->ts.gen++;
-		return do_exit(l, rec, tm, need);
+		return do_exit(l, rec, tt, tn, need);
 	default:
 		break;
 	}

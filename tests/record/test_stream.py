@@ -172,3 +172,25 @@ def test_drain_sink_error_keeps_draining() -> None:
     os.close(w)
     errs = d.finish(10)
     assert any("disk full" in e for e in errs)
+
+
+def test_drain_converter_error_keeps_draining_and_is_reported() -> None:
+    # the bytes -> lines step failing (say python-ptrace cannot be imported
+    # for a word the C writer asks for) must not stop the drain: the tracer
+    # would block on a full pipe
+    r, w = make_pipe()
+    d = Drain(r, lambda recs: None)
+
+    def broken(data: bytes) -> list[str]:
+        raise ImportError("No module named 'ptrace'")
+
+    d.chunk = broken
+    d.start()
+    th = threading.Thread(target=lambda: [os.write(w, fork(T0, 1, 2) * 4096)
+                                          for _ in range(50)])
+    th.start()
+    th.join(20)
+    assert not th.is_alive()
+    os.close(w)
+    errs = d.finish(10)
+    assert any("ptrace" in e for e in errs), errs

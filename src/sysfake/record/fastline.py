@@ -101,37 +101,41 @@ class _CWriter:
         self.out = self.ffi.new("char[]", self.cap)
 
     def teach(self) -> bool:
-        """Teach the piece the last render() stopped for; False: the record is Python's."""
+        """Teach the piece the last render() stopped for; False: the record is
+        Python's. MemoryError when the C writer could not keep it (it would
+        ask again for ever)."""
         need, lib, h = self.need, self.lib, self.h
         what = need.what
         if what == lib.SF_NEED_CALL:
-            self._teach_call(need.nr)
+            rc = self._teach_call(need.nr)
         elif what == lib.SF_NEED_TEXT:
             name, _, slots = _call_plan(need.nr)
             _, spec, kind = slots[need.arg]
             v = convert(kind, need.value)  # the value as Python reads it
             j = _b(_text_arg_json(name, spec, v))
-            lib.sf_lines_set_text(h, need.nr, need.arg, need.value, j, len(j))
+            rc = lib.sf_lines_set_text(h, need.nr, need.arg, need.value, j, len(j))
         elif what == lib.SF_NEED_CLONE:
             j = _b(_str(clone_text(need.value)))
-            lib.sf_lines_set_clone(h, need.value, j, len(j))
+            rc = lib.sf_lines_set_clone(h, need.value, j, len(j))
         elif what == lib.SF_NEED_SIGNAL:
             j = _b(_str(signal_name(need.arg)))
-            lib.sf_lines_set_signal(h, need.arg, j, len(j))
+            rc = lib.sf_lines_set_signal(h, need.arg, j, len(j))
         elif what == lib.SF_NEED_TIME:
             j = _b(float.__repr__(need.time))
-            lib.sf_lines_set_time(h, need.time, j, len(j))
+            rc = lib.sf_lines_set_time(h, need.time, j, len(j))
         else:
             return False
+        if rc != 0:
+            raise MemoryError
         return True
 
-    def _teach_call(self, nr: int) -> None:
+    def _teach_call(self, nr: int) -> int:
         _, head, slots = _call_plan(nr)
         pre = [self.ffi.new("char[]", _b(p or "")) for p, _, _ in slots]
         hb = _b(head)
-        self.lib.sf_lines_set_call(self.h, nr, hb, len(hb), len(slots),
-                                   [k for _, _, k in slots],
-                                   [int(p is None) for p, _, _ in slots], pre)
+        return int(self.lib.sf_lines_set_call(self.h, nr, hb, len(hb), len(slots),
+                                              [k for _, _, k in slots],
+                                              [int(p is None) for p, _, _ in slots], pre))
 
     def read_counts(self) -> tuple[int, int, int]:
         """(lines, processes seen, processes with a live thread)."""
@@ -314,9 +318,13 @@ class Lines:
                 if not text:
                     c.grow()
             elif rc == _NEED:
-                if not c.teach():
-                    return pos, out, False
-            else:  # out of memory: stop the stream here, as a corrupt one stops
+                try:
+                    if not c.teach():
+                        return pos, out, False
+                except MemoryError:
+                    rc = -1
+            if rc not in (_DONE, _FULL, _NEED):
+                # out of memory: the stream stops here, as a corrupt one does
                 self.decoder.error = "the C line writer ran out of memory"
                 return pos, out, True
 

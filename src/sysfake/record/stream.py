@@ -367,13 +367,15 @@ class Drain:
                     return
                 data = b"".join(self._chunks)
                 self._chunks.clear()
-            recs: list[Any] = (self.chunk(data) if self.chunk is not None
-                               else self.decoder.feed(data))
-            if recs and self.sink_error is None:
-                try:
+            if self.sink_error is not None:
+                continue  # keep draining: the tracer must never block
+            try:
+                recs: list[Any] = (self.chunk(data) if self.chunk is not None
+                                   else self.decoder.feed(data))
+                if recs:
                     self.sink(recs)
-                except Exception as e:  # keep draining: the tracer must never block
-                    self.sink_error = f"writing the trace failed: {e}"
+            except Exception as e:
+                self.sink_error = f"writing the trace failed: {e or type(e).__name__}"
 
     def finish(self, timeout: float | None = None) -> list[str]:
         """Wait for the end of the stream (the write end closed everywhere) and for
