@@ -187,3 +187,27 @@ def test_cli_front_door_passes_options_through() -> None:
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "--quick" in proc.stdout and "--contenders" in proc.stdout
+
+
+def test_baseline_runs_side_by_side(tmp_path: Path) -> None:
+    """--baseline CMD adds base and base-record (here the same sysfake), which
+    redirect like sysfake does, and the report pairs each with its sysfake
+    contender in the same run."""
+    import sys
+
+    sysfake = f"{sys.executable} -m sysfake"
+    doc = _run(tmp_path, "--workloads", "startup,forkexec",
+               "--contenders", "sysfake,sysfake-record,base,base-record",
+               "--sysfake", sysfake, "--baseline", sysfake)
+    assert doc["baseline_cmd"] == sysfake.split()
+    for w in doc["workloads"]:
+        for name in ("base", "base-record"):
+            r = w["results"][name]
+            assert r["errors"] == [] and r["seen"] == ["dst"], (w["key"], name, r)
+    rows = {(b["workload"], b["who"]): b for b in doc["baseline"]}
+    assert set(rows) == {(w, who) for w in ("startup", "forkexec")
+                         for who in ("sysfake", "sysfake-record")}
+    for b in rows.values():
+        assert b["time_ratio"] is not None and b["time_ratio"] > 0
+    text = bench.report.table(doc)
+    assert "against the baseline" in text and "base-record" in text

@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
                    "report (with --json/--png), run nothing")
     p.add_argument("--sysfake", metavar="CMD",
                    help="how to start sysfake (default: `sysfake` on PATH)")
+    p.add_argument("--baseline", metavar="CMD",
+                   help="another sysfake (say, an older checkout's `python -m sysfake` with "
+                   "its PYTHONPATH), run side by side as the base and base-record contenders")
     p.add_argument("--cache-dir", metavar="DIR",
                    help="where the compiled helpers go (default ~/.cache/sysfake-bench)")
     p.add_argument("--proot-sc", metavar="PATH",
@@ -100,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     sysfake = cmod.sysfake_cmd(args.sysfake)
     cache = Path(args.cache_dir) if args.cache_dir else runner.default_cache_dir()
     proot_sc, proot_sc_note = cmod.find_proot_sc(args.proot_sc, cache)
-    all_cs = cmod.all_contenders(sysfake, proot_sc, proot_sc_note)
+    all_cs = cmod.all_contenders(sysfake, proot_sc, proot_sc_note,
+                                 args.baseline.split() if args.baseline else None)
     if args.list:
         for w in wmod.WORKLOADS:
             print(f"workload {w.number} {w.key:9s} {w.title} (reference {w.reference})")
@@ -202,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         "targets": report.targets(results, _proots_compared(cs, host)),
         "notes": notes,
     }
+    if args.baseline:
+        doc["baseline_cmd"] = args.baseline.split()
+        doc["baseline"] = report.against_baseline(results)
     for res in results:
         w = res.workload
         doc["workloads"].append({

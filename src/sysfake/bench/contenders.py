@@ -132,7 +132,11 @@ def _sysfake_exec(base: list[str]) -> Wrap:
 
 
 def all_contenders(sysfake: list[str] | None, proot_sc: str | None = None,
-                   proot_sc_note: str = "") -> list[Contender]:
+                   proot_sc_note: str = "", baseline: list[str] | None = None,
+                   ) -> list[Contender]:
+    """Every contender; `baseline` (--baseline CMD: another sysfake, say an
+    older checkout) adds `base` and `base-record`, run side by side with
+    `sysfake` and `sysfake-record` so that a change is measured in one run."""
     base = sysfake or ["sysfake"]
     cs = [
         Contender("untraced", "the workload alone", False, _untraced),
@@ -159,6 +163,14 @@ def all_contenders(sysfake: list[str] | None, proot_sc: str | None = None,
         Contender("strace", "strace -f --seccomp-bpf -e trace=%file -o /dev/null", False,
                   _strace, exe=shutil.which("strace")),
     ]
+    if baseline:
+        after = next(i for i, c in enumerate(cs) if c.name == "sysfake-record") + 1
+        cs[after:after] = [
+            Contender("base", "sysfake run --redirect SRC=DST, started by --baseline CMD", True,
+                      _sysfake(baseline, ["run"], False)),
+            Contender("base-record", "sysfake record -o FILE --redirect SRC=DST, started by "
+                      "--baseline CMD", True, _sysfake(baseline, ["record"], True)),
+        ]
     if sysfake is None:
         for c in cs:
             if c.name.startswith("sysfake"):

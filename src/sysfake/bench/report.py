@@ -160,6 +160,22 @@ def targets(results: list[WorkloadResult], proots: list[ProotRef]) -> list[dict[
     return out
 
 
+def against_baseline(results: list[WorkloadResult]) -> list[dict[str, Any]]:
+    """With --baseline: each sysfake contender's overhead and time over its
+    base's, paired in the same run (below 1: this sysfake costs less)."""
+    out: list[dict[str, Any]] = []
+    for res in results:
+        if res.skipped:
+            continue
+        for who, base in (("sysfake", "base"), ("sysfake-record", "base-record")):
+            if not (_ran(res, who) and _ran(res, base)):
+                continue
+            out.append({"workload": res.workload.key, "who": who, "base": base,
+                        "overhead_ratio": _rnd(overhead_ratio(res, who, base), 3),
+                        "time_ratio": _rnd(paired_between(res, who, base), 3)})
+    return out
+
+
 def _proot_target(res: WorkloadResult, proots: list[ProotRef],
                   status: Callable[[float | None, float], str],
                   who: str = "sysfake") -> dict[str, Any]:
@@ -250,6 +266,13 @@ def table(doc: dict[str, Any]) -> str:
             notes.append(t["note"])
     if missing:
         lines.append(f"  ({missing} target rows n/a: a contender they compare was not measured)")
+    if doc.get("baseline"):
+        lines.append("")
+        lines.append("against the baseline (paired in this run; below 1: cheaper than the base):")
+        for b in doc["baseline"]:
+            lines.append(f"  {b['workload']:9s} {b['who']:15s} ÷ {b['base']:12s} "
+                         f"overhead {_fmt(b['overhead_ratio'], '6.3f')}  "
+                         f"time {_fmt(b['time_ratio'], '6.3f')}")
     compared = sorted({f"{t['compared']} = {t['proot']}" for t in doc["targets"]
                        if t.get("compared") and t.get("proot")})
     if compared:
