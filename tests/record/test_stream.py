@@ -156,6 +156,18 @@ def test_drain_keeps_the_pipe_empty_while_the_sink_is_slow() -> None:
     assert len(batches) < n_chunks / 4, (len(batches), sink_busy_until)
 
 
+def _flood_then_finish(d: Drain, w: int) -> list[str]:
+    """Write 50 x 4096 fork records (more than a pipe holds) into a started
+    drain: the writer must never block on it. The errors finish() gives."""
+    th = threading.Thread(target=lambda: [os.write(w, fork(T0, 1, 2) * 4096)
+                                          for _ in range(50)])
+    th.start()
+    th.join(20)
+    assert not th.is_alive()
+    os.close(w)
+    return d.finish(10)
+
+
 def test_drain_sink_error_keeps_draining() -> None:
     r, w = make_pipe()
 
@@ -164,13 +176,7 @@ def test_drain_sink_error_keeps_draining() -> None:
 
     d = Drain(r, bad)
     d.start()
-    th = threading.Thread(target=lambda: [os.write(w, fork(T0, 1, 2) * 4096)
-                                          for _ in range(50)])
-    th.start()
-    th.join(20)
-    assert not th.is_alive()
-    os.close(w)
-    errs = d.finish(10)
+    errs = _flood_then_finish(d, w)
     assert any("disk full" in e for e in errs)
 
 
@@ -186,11 +192,5 @@ def test_drain_converter_error_keeps_draining_and_is_reported() -> None:
 
     d.chunk = broken
     d.start()
-    th = threading.Thread(target=lambda: [os.write(w, fork(T0, 1, 2) * 4096)
-                                          for _ in range(50)])
-    th.start()
-    th.join(20)
-    assert not th.is_alive()
-    os.close(w)
-    errs = d.finish(10)
+    errs = _flood_then_finish(d, w)
     assert any("ptrace" in e for e in errs), errs
