@@ -89,6 +89,23 @@ def test_c_lines_are_the_ordinary_trace(recs: list[bytes], chunk: int) -> None:
     _same_in_chunks(b"".join(recs), chunk)
 
 
+# Records whose header is right and whose body is not: any type, any body,
+# and now and then a size that does not match (or is below the header's).
+junk = st.builds(lambda typ, body, size, t: struct.pack("<HBBd", size if size is not None
+                                                        else 12 + len(body), typ, 0, t) + body,
+                 st.integers(min_value=0, max_value=7), st.binary(max_size=40),
+                 st.none() | st.integers(min_value=0, max_value=60),
+                 st.floats(min_value=0, max_value=4e9))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(records | junk, max_size=30), st.integers(min_value=1, max_value=97))
+def test_c_lines_refuse_malformed_records_as_python_does(recs: list[bytes], chunk: int) -> None:
+    # the C writer sends what it cannot frame back to Python: the same lines,
+    # then the same error, or the same count of skipped unknown records
+    _same_in_chunks(b"".join(recs), chunk)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.sampled_from(range(11)), min_size=1, max_size=80),
        st.lists(st.floats(min_value=0, max_value=4e9), min_size=80, max_size=80),

@@ -194,3 +194,15 @@ def test_drain_converter_error_keeps_draining_and_is_reported() -> None:
     d.start()
     errs = _flood_then_finish(d, w)
     assert any("ptrace" in e for e in errs), errs
+
+
+def test_bad_record_size_names_its_offset_in_the_whole_stream() -> None:
+    # two good records (28 bytes each), then a size of 3, fed in any chunking
+    data = fork(T0, 1, 2) * 2 + b"\x03\x00" + b"\x00" * 20
+    for chunk in (1, 5, 28, 29, len(data)):
+        dec = Decoder()
+        got = []
+        for i in range(0, len(data), chunk):
+            got += dec.feed(data[i:i + chunk])
+        assert len(got) == 2
+        assert dec.error == "bad record size 3 at stream offset 56", (chunk, dec.error)

@@ -172,6 +172,7 @@ class Decoder:
 
     def __init__(self) -> None:
         self._buf = bytearray()
+        self._consumed = 0  # stream bytes before _buf (framed and dropped)
         self.error: str | None = None
         self.unknown = 0  # skipped records of unknown type
         self._last: dict[int, RawSyscall] = {}  # what a repeat record repeats
@@ -223,7 +224,7 @@ class Decoder:
                     break
             (size,) = _SIZE.unpack_from(buf, pos)
             if size < COMMON.size:
-                self.error = f"bad record size {size} at stream offset +{pos}"
+                self.error = f"bad record size {size} at stream offset {self._consumed + pos}"
                 break
             if n - pos < size:
                 break
@@ -234,6 +235,7 @@ class Decoder:
                 break
             pos += size
         del buf[:pos]
+        self._consumed += pos
         if self.error is not None:
             self._buf.clear()
         return out
