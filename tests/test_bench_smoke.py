@@ -67,6 +67,11 @@ def _check(doc: dict[str, Any], want_workloads: set[str]) -> None:
     m = doc["machine"]
     for key in ("cores", "kernel_release", "cpu_model", "in_gvisor", "proot"):
         assert key in m
+    # what one tracer syscall costs: every mechanism that works here has a
+    # positive figure, process_vm_readv exactly where the facts say it works
+    cost = m["tracer_syscall_us"]
+    assert cost["calls"] > 0 and cost["peekdata"] > 0, cost
+    assert (cost["process_vm_readv"] is not None) == m["process_vm_readv"], cost
     names = {c["name"]: c for c in doc["contenders"]}
     for must in ("untraced", "floor", "floor-r", "floor-x"):
         assert names[must]["available"], names[must]["note"]
@@ -154,6 +159,12 @@ def test_quick_gvisor(tmp_path: Path, proot_sc: str | None) -> None:
     assert doc["sandbox_machine"]["in_gvisor"] is True
     # PRoot in gVisor: no process_vm_readv there, so it reads through PEEKDATA
     assert doc["sandbox_machine"]["process_vm_readv"] is False
+    # the tracer's syscalls are measured inside the sandbox too: pread of
+    # /proc/PID/mem and PEEKDATA work there, process_vm_readv does not
+    cost = doc["sandbox_machine"]["tracer_syscall_us"]
+    assert cost["pread_proc_mem"] > 0 and cost["peekdata"] > 0, cost
+    assert cost["process_vm_readv"] is None, cost
+    assert "one tracer syscall (sandbox" in bench.report.table(doc)
     if proot_sc:
         _check_proot_sc(doc, proot_sc)
 
@@ -166,7 +177,7 @@ def test_seen_classifies_result_lines() -> None:
     assert workloads.seen(b"nothing here\n") is None
 
 
-@pytest.mark.parametrize("name", ["floor.c", "sfwl.c"])
+@pytest.mark.parametrize("name", ["floor.c", "sfwl.c", "tracer_cost.c"])
 def test_c_sources_compile_without_warnings(tmp_path: Path, name: str) -> None:
     src = tmp_path / name
     src.write_bytes(runner.csrc_text(name))

@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                           timeout=args.timeout, verbose=args.verbose,
                           slow_seconds=args.slow_seconds, slow_reps=max(1, args.slow_reps))
     try:
-        floor, sfwl, gowl, go_note = runner.build_tools(cache, log)
+        floor, sfwl, gowl, go_note, cost = runner.build_tools(cache, log)
     except runner.BenchError as e:
         log(f"sysfake bench: {e}")
         return 1
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         notes.append(go_note)
     started = datetime.datetime.now(datetime.timezone.utc)
     proots = {c.name: c.exe for c in all_cs if c.name.startswith("proot") and c.exe}
-    host = machine.collect(proots)
+    host = machine.collect(proots, cost)
     load_start = host.get("loadavg", [])
     if load_start and load_start[0] > 0.5:
         notes.append(f"load average {load_start[0]:.2f} at start: other work was running, "
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         active = [c for c in cs if c.available]
         sandbox_machine: dict[str, Any] | None = None
         if opts.gvisor:
-            sandbox_machine = runner.machine_in_sandbox(opts, proots)
+            sandbox_machine = runner.machine_in_sandbox(opts, proots, cost)
             if not sandbox_machine.get("in_gvisor"):
                 notes.append("--gvisor: the sandbox did not look like gVisor")
         results = [runner.run_workload(ctx, opts, w, active, log) for w in ws]

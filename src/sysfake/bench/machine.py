@@ -197,9 +197,24 @@ def python_startup(runs: int = 7) -> dict[str, float]:
     return out
 
 
-def collect(proots: dict[str, str] | None = None) -> dict[str, Any]:
+def tracer_cost(exe: str | None) -> dict[str, Any] | None:
+    """What one tracer syscall costs here (µs per one-word read of a stopped
+    tracee, by each mechanism; null where it fails): bench/csrc/tracer_cost.c."""
+    if not exe:
+        return None
+    out = _run([exe, "2000"], timeout=60)
+    try:
+        data: dict[str, Any] = json.loads(out)
+    except ValueError:
+        return {"error": out[-200:] or "no output"}
+    return data
+
+
+def collect(proots: dict[str, str] | None = None,
+            cost_exe: str | None = None) -> dict[str, Any]:
     """The facts; ``proots`` maps each PRoot contender to its binary, whose
-    version and accelerators go under "proots" ("proot" is the one on PATH)."""
+    version and accelerators go under "proots" ("proot" is the one on PATH);
+    ``cost_exe`` is the compiled tracer_cost probe."""
     u = os.uname()
     proc_version = _read("/proc/version").strip()
     in_gvisor, evidence = detect_gvisor(u.release, proc_version)
@@ -225,6 +240,7 @@ def collect(proots: dict[str, str] | None = None) -> dict[str, Any]:
         "python": sys.version.split()[0],
         "tools": tool_versions(),
         "process_vm_readv": process_vm_works(),
+        "tracer_syscall_us": tracer_cost(cost_exe),
         "proot": proot_info(),
         "proots": {name: proot_info(exe) for name, exe in (proots or {}).items()},
         "sysfake": sysfake_info(),
@@ -237,10 +253,11 @@ def loadavg() -> list[float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Arguments: NAME=PATH for each PRoot contender."""
+    """Arguments: NAME=PATH for each PRoot contender; --tracer-cost=PATH."""
     args = sys.argv[1:] if argv is None else argv
-    proots = dict(a.split("=", 1) for a in args if "=" in a)
-    json.dump(collect(proots), sys.stdout, indent=2)
+    cost = next((a.split("=", 1)[1] for a in args if a.startswith("--tracer-cost=")), None)
+    proots = dict(a.split("=", 1) for a in args if "=" in a and not a.startswith("--"))
+    json.dump(collect(proots, cost), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0
 

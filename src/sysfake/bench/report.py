@@ -227,6 +227,12 @@ def table(doc: dict[str, Any]) -> str:
     if sb:
         lines.append(f"sandbox: kernel {sb.get('kernel_release')}, in_gvisor={sb.get('in_gvisor')}"
                      f" ({'; '.join(sb.get('gvisor_evidence', []))})")
+    for label, facts in (("host", m), ("sandbox", sb or {})):
+        cost = facts.get("tracer_syscall_us")
+        if cost and "error" not in cost:
+            lines.append(f"one tracer syscall ({label}; one word of a stopped tracee): "
+                         + ", ".join(f"{k} {_fmt(cost.get(k), '.1f')} us" for k in
+                                     ("pread_proc_mem", "peekdata", "process_vm_readv")))
     for c in doc["contenders"]:
         if not c["available"]:
             lines.append(f"  - {c['name']}: {c['note']}")

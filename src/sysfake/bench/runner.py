@@ -47,14 +47,16 @@ def _compile(cc: str, out: Path, src: Path, libs: list[str]) -> None:
         sys.stderr.write(p.stdout.decode(errors="replace"))
 
 
-def build_tools(cache: Path, log: Callable[[str], None]) -> tuple[str, str, str | None, str]:
-    """Compile floor, sfwl (and gowl when Go is there) into the cache.
+def build_tools(cache: Path, log: Callable[[str], None],
+                ) -> tuple[str, str, str | None, str, str]:
+    """Compile floor, sfwl, tracer_cost (and gowl when Go is there) into the cache.
 
-    Returns the paths of floor, sfwl, gowl (or None) and a note on Go."""
+    Returns the paths of floor, sfwl, gowl (or None), a note on Go, and the
+    path of tracer_cost."""
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if not cc:
         raise BenchError("no C compiler (cc) found: install gcc")
-    names = ["floor.c", "sfwl.c", "gowl.go"]
+    names = ["floor.c", "sfwl.c", "gowl.go", "tracer_cost.c"]
     h = hashlib.sha256(" ".join([cc, *CFLAGS]).encode())
     for n in names:
         h.update(csrc_text(n))
@@ -69,6 +71,10 @@ def build_tools(cache: Path, log: Callable[[str], None]) -> tuple[str, str, str 
     if not sfwl.exists():
         log(f"compiling {sfwl}")
         _compile(cc, sfwl, d / "sfwl.c", ["-pthread"])
+    cost = d / "tracer_cost"
+    if not cost.exists():
+        log(f"compiling {cost}")
+        _compile(cc, cost, d / "tracer_cost.c", [])
     go_note = ""
     if not gowl.exists():
         go = shutil.which("go")
@@ -83,7 +89,7 @@ def build_tools(cache: Path, log: Callable[[str], None]) -> tuple[str, str, str 
                 go_note = "go build failed: " + p.stdout.decode(errors="replace").strip()
         else:
             go_note = "no Go toolchain: workload 7 falls back to `runc --version`"
-    return str(floor), str(sfwl), (str(gowl) if gowl.exists() else None), go_note
+    return str(floor), str(sfwl), (str(gowl) if gowl.exists() else None), go_note, str(cost)
 
 
 @dataclass
@@ -224,10 +230,13 @@ def run_workload(ctx: Ctx, opts: Options, w: Workload, cs: list[Contender],
     return res
 
 
-def machine_in_sandbox(opts: Options, proots: dict[str, str] | None = None) -> dict[str, Any]:
+def machine_in_sandbox(opts: Options, proots: dict[str, str] | None = None,
+                       tracer_cost: str | None = None) -> dict[str, Any]:
     import json
 
     args = [f"{k}={v}" for k, v in (proots or {}).items()]
+    if tracer_cost:
+        args.append(f"--tracer-cost={tracer_cost}")
     argv = sandbox(opts, [sys.executable, "-m", "sysfake.bench.machine", *args], timeout=120)
     with tempfile.TemporaryDirectory() as d:
         rc, out, err = _run_capture(argv, Path(d))
