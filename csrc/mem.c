@@ -129,9 +129,10 @@ int mem_write(struct sf_tracee *t, uint64_t addr, const void *buf, size_t len)
 }
 
 /* Where only POKEDATA writes (gVisor), each word costs a tracer syscall of
- * 20-30 us. The words last written to the first slots are remembered, and
- * not written again: a loop that rewrites the same path from the same call
- * site writes nothing after its first call. Only sysfake writes the slots
+ * about 50 us (sysfake bench --gvisor: tracer_syscall_us). The words last
+ * written to the first slots are remembered, and not written again: a loop
+ * that rewrites the same path from the same call site writes nothing after
+ * its first call. Only sysfake writes the slots
  * (a program that scribbles on its scratch mapping breaks its own calls). */
 #define SHADOW_SLOTS TRAMP_SLOTS
 #define SHADOW_WORDS 48 /* the trampoline's words and a path of up to 319 bytes */
