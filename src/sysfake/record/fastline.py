@@ -317,16 +317,17 @@ class Lines:
             if rc == _FULL:
                 if not text:
                     c.grow()
-            elif rc == _NEED:
+                continue
+            if rc == _NEED:
                 try:
-                    if not c.teach():
-                        return pos, out, False
+                    if c.teach():
+                        continue
+                    return pos, out, False  # the record is _refused's
                 except MemoryError:
-                    rc = -1
-            if rc not in (_DONE, _FULL, _NEED):
-                # out of memory: the stream stops here, as a corrupt one does
-                self.decoder.error = "the C line writer ran out of memory"
-                return pos, out, True
+                    pass
+            # out of memory: the stream stops here, as a corrupt one does
+            self.decoder.error = "the C line writer ran out of memory"
+            return pos, out, True
 
     def _refused(self, buf: bytearray, pos: int, size: int) -> str | None:
         """A record the C writer refused: skipped when of an unknown type, else
