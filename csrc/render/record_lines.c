@@ -337,6 +337,13 @@ struct sysrec {
 	const struct text *tx[6];
 };
 
+/* Not a well-formed record this writer knows: Python says why (1, as a need). */
+static int refused(struct sf_lines_need *need)
+{
+	need->what = SF_NEED_RECORD;
+	return 1;
+}
+
 static int sysrec_parse(const unsigned char *rec, size_t size, struct sysrec *s)
 {
 	if (size < HEAD)
@@ -469,10 +476,8 @@ static int do_syscall(struct sf_lines *l, const unsigned char *rec, size_t size,
 		      size_t tn, int repeat, struct sf_lines_need *need)
 {
 	struct sysrec s;
-	if (sysrec_parse(rec, size, &s)) {
-		need->what = SF_NEED_RECORD;
-		return 1;
-	}
+	if (sysrec_parse(rec, size, &s))
+		return refused(need);
 	if (sysrec_pieces(l, &s, need))
 		return 1;
 	struct rthread *t = threads_state(&l->ts, s.tid, 1, s.tgid);
@@ -486,19 +491,15 @@ static int do_exec(struct sf_lines *l, const unsigned char *rec, size_t size, co
 {
 	int32_t tid, ppid;
 	uint16_t el, cl, al;
-	if (size < EXEC_HEAD) {
-		need->what = SF_NEED_RECORD;
-		return 1;
-	}
+	if (size < EXEC_HEAD)
+		return refused(need);
 	memcpy(&tid, rec + COMMON, 4);
 	memcpy(&ppid, rec + COMMON + 4, 4);
 	memcpy(&el, rec + COMMON + 8, 2);
 	memcpy(&cl, rec + COMMON + 10, 2);
 	memcpy(&al, rec + COMMON + 12, 2);
-	if ((size_t)EXEC_HEAD + el + cl + al != size) {
-		need->what = SF_NEED_RECORD;
-		return 1;
-	}
+	if ((size_t)EXEC_HEAD + el + cl + al != size)
+		return refused(need);
 	const char *exe = (const char *)rec + EXEC_HEAD, *comm = exe + el;
 	const unsigned char *av = (const unsigned char *)comm + cl;
 	struct rthread *t = threads_state(&l->ts, tid, 0, 0);
@@ -639,8 +640,7 @@ static int one(struct sf_lines *l, const unsigned char *rec, size_t size,
 	default:
 		break;
 	}
-	need->what = SF_NEED_RECORD;
-	return 1;
+	return refused(need);
 }
 
 int sf_lines_render(struct sf_lines *l, const unsigned char *buf, size_t len, size_t *pos,
