@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
+from .ptrace_tables import read_bits, tables
 from .stream import NO_RULE, RawExec, RawFork, RawRecord, RawSyscall
 from .syscalls import decode_args, errno_name, name_of
 from .trace import AnyEvent, ExecEvent, ExitEvent, ForkEvent, SyscallEvent
@@ -45,11 +46,8 @@ def _signal_name(sig: int) -> str:
 @lru_cache(maxsize=256)
 def clone_text(flags: int) -> str:
     """Clone flags symbolically (python-ptrace's bit names), e.g. CLONE_VM|CLONE_THREAD."""
-    # python-ptrace costs ~27 ms to import: only when a command forks (syscalls.py)
-    from ptrace.syscall.posix_arg import CLONE_FLAGS_BITMASK
-    from ptrace.tools import readBits
-
-    bits = [str(b) for b in readBits(flags & ~0xFF, CLONE_FLAGS_BITMASK)]
+    masks = tables().bitmasks["CLONE_FLAGS_BITMASK"]
+    bits = read_bits(flags & ~0xFF, masks)
     sig = flags & 0xFF
     if sig:
         try:

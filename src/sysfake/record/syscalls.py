@@ -8,22 +8,24 @@ its per-syscall constant tables). There are no hand-written syscall tables
 here. The one list of our own is TRAPPED: the syscalls record mode also
 traps, by name (see docs/record.md).
 
-Importing any part of python-ptrace imports all of it (about 27 ms: ctypes,
-logging, subprocess...), and record mode starts by needing only the names,
-to trap by number: those are read from python-ptrace's x86_64 table on its
-own (_x86_64_names), and the rest is imported at the first syscall record
-(_tables), which a command may never make.
+Importing any part of python-ptrace imports all of it (25-40 ms: ctypes,
+logging, socket, an `ldconfig` run...). Record mode starts by needing only the
+names, to trap by number: those are read from python-ptrace's x86_64 table on
+its own (_x86_64_names). Prototypes, constants and formatters come at the
+first syscall record from ptrace_tables.tables(): a snapshot of python-ptrace's
+tables when it matches the installed version, else python-ptrace itself.
 """
 from __future__ import annotations
 
 import errno as _errno
-import importlib.util
-import os
+import importlib
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Callable, NamedTuple
+from typing import NamedTuple
+
+from .ptrace_tables import Formatter, ptrace_file, signal_name, tables
 
 #: Syscalls that sandboxes (gVisor, seccomp profiles, user namespaces)
 #: typically refuse. In record mode the core traps these too and records
@@ -66,22 +68,10 @@ _NAMES_MODULE = "ptrace.syscall.linux.x86_64"
 
 
 def _names_alone() -> dict[int, str]:
-    """python-ptrace's x86_64 table, its file run on its own: the file has no
-    imports. find_spec locates the ptrace package without running any of its
-    code, and the file's cached bytecode is used as by an ordinary import."""
-    pkg = importlib.util.find_spec("ptrace")
-    if pkg is None or not pkg.submodule_search_locations:
-        raise ImportError("python-ptrace is not installed as a package directory")
-    path = os.path.join(next(iter(pkg.submodule_search_locations)),
-                        *_NAMES_MODULE.split(".")[1:]) + ".py"
-    spec = importlib.util.spec_from_file_location("_sysfake_ptrace_x86_64", path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    names = getattr(mod, "SYSCALL_NAMES", None)
+    """python-ptrace's x86_64 table, its file run on its own (it has no imports)."""
+    names = ptrace_file(*_NAMES_MODULE.split(".")[1:]).get("SYSCALL_NAMES")
     if not isinstance(names, dict) or not names:
-        raise ImportError(f"{path} has no SYSCALL_NAMES table")
+        raise ImportError(f"{_NAMES_MODULE} has no SYSCALL_NAMES table")
     return names
 
 
@@ -99,26 +89,6 @@ def _x86_64_names() -> dict[int, str]:
 
 
 SYSCALL_NAMES: dict[int, str] = _x86_64_names()
-
-
-class _Tables:
-    """python-ptrace's prototypes and argument formatting."""
-
-    def __init__(self) -> None:
-        from ptrace.syscall import SYSCALL_PROTOTYPES
-        from ptrace.syscall.prototypes import ALIASES
-        from ptrace.syscall.syscall_argument import ARGUMENT_CALLBACK, SYSCALL_ARG_DICT
-
-        self.prototypes: dict[str, Any] = SYSCALL_PROTOTYPES
-        self.aliases: dict[str, Any] = ALIASES
-        self.callbacks: dict[str, dict[str, Callable[[Any], Any]]] = ARGUMENT_CALLBACK
-        self.constants: dict[str, dict[str, Any]] = SYSCALL_ARG_DICT
-
-
-@cache
-def _tables() -> _Tables:
-    """Imported at the first record that needs them (see the module's docstring)."""
-    return _Tables()
 
 
 def _number_table() -> dict[str, int]:
@@ -181,7 +151,7 @@ class ArgSpec(NamedTuple):
 
 def prototype(name: str) -> tuple[ArgSpec, ...] | None:
     """The argument list python-ptrace knows for a syscall (aliases followed)."""
-    t = _tables()
+    t = tables()
     proto = t.prototypes.get(name)
     if proto is None:
         for base, alts in t.aliases.items():
@@ -226,13 +196,6 @@ def arg_value(ctype: str | None, raw: int) -> int:
     return convert(value_kind(ctype), raw)
 
 
-class _Arg:
-    """The little of python-ptrace's SyscallArgument that its value formatters read."""
-
-    def __init__(self, value: int) -> None:
-        self.value = value
-
-
 @cache
 def _ioctl_names() -> dict[int, str]:
     import termios  # only for ioctl records
@@ -253,31 +216,27 @@ def ioctl_name(cmd: int) -> str | None:
 
 def arg_text(syscall: str, spec: ArgSpec, value: int) -> str | None:
     """A symbolic rendering of one argument, or None when only the number is known."""
-    t = _tables()
-    table: Any = t.constants.get(syscall, {}).get(spec.name)
+    t = tables()
+    table = t.constants.get(syscall, {}).get(spec.name)
     if table is not None and value in table:
         return str(table[value])
-    cb: Callable[[Any], Any] | None = t.callbacks.get(syscall, {}).get(spec.name)
-    if cb is not None:
-        try:
-            text = str(cb(_Arg(value)))
-        except Exception:  # a formatter that wants the process's memory: no text
-            return None
-        return None if text in ("", str(value)) else text
+    fmt: Formatter | None = t.formatters.get(syscall, {}).get(spec.name)
+    if fmt is not None:
+        text = fmt(value)
+        return None if text is None or text in ("", str(value)) else text
     if syscall == "ioctl" and spec.name == "cmd":
         n = ioctl_name(value)
         return f"{n} ({value:#x})" if n else f"{value:#x}"
     if spec.name in ("signum", "sig"):
-        from ptrace.signames import signalName
-        return str(signalName(value))
+        return signal_name(value)
     return None
 
 
 def may_have_text(syscall: str, spec: ArgSpec) -> bool:
     """False when arg_text(syscall, spec, v) is None for every v (a pointer, a count)."""
-    t = _tables()
+    t = tables()
     return (spec.name in t.constants.get(syscall, {})
-            or spec.name in t.callbacks.get(syscall, {})
+            or spec.name in t.formatters.get(syscall, {})
             or (syscall == "ioctl" and spec.name == "cmd") or spec.name in ("signum", "sig"))
 
 

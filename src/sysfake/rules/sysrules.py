@@ -14,10 +14,9 @@ import re
 import struct
 from dataclasses import dataclass
 
-from ptrace.syscall.linux.x86_64 import SYSCALL_NAMES
-
 from ..backends.pyref.syscalls import FIRST_X32, SYSCALLS, prototype
 from ..model import ArgMatch, ArgOp, ArgSet, MatchKind, Origin, Patch, SetOp, SysAction, SyscallRule
+from ..record.syscalls import SYSCALL_NAMES
 from .constants import CONSTANTS
 from .spec import Ctx, classify
 from .suggest import did_you_mean

@@ -24,9 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ptrace.syscall import FILENAME_ARGUMENTS
-from ptrace.syscall.linux.x86_64 import SYSCALL_NAMES
-
+from ...record.ptrace_tables import tables
+from ...record.syscalls import SYSCALL_NAMES
 from ...record.syscalls import prototype as _record_prototype
 
 EXTRA_PATH_NAMES = frozenset({"dir_name", "new_root", "put_old", "specialfile", "library"})
@@ -82,7 +81,7 @@ def _path_args(name: str, args: tuple[tuple[str, str], ...]) -> tuple[PathArg, .
         if "char *" not in ctype or "*const *" in ctype or (name, aname) in NOT_PATHS:
             continue
         prev_is_dirfd = i > 0 and args[i - 1][1] in DIRFD_NAMES
-        if aname in FILENAME_ARGUMENTS or aname in EXTRA_PATH_NAMES or prev_is_dirfd:
+        if aname in tables().filename_arguments or aname in EXTRA_PATH_NAMES or prev_is_dirfd:
             out.append((i, i - 1 if prev_is_dirfd else None))
     return tuple(out)
 
