@@ -277,6 +277,8 @@ void slot_wait_add(struct sf_tracee *t);
 /* ---- mem.c: tracee memory ---- */
 ssize_t mem_read(struct sf_tracee *t, uint64_t addr, void *buf, size_t len);
 int mem_read_str(struct sf_tracee *t, uint64_t addr, char *buf, size_t cap);
+ssize_t mem_read_ahead(struct sf_tracee *t, uint64_t addr, void *buf, size_t len, uint64_t str_at);
+void mem_ahead_drop(void);
 int mem_write(struct sf_tracee *t, uint64_t addr, const void *buf, size_t len);
 /* Into a buffer the tracee named: fails (EFAULT) where the tracee could not write. */
 int mem_write_user(struct sf_tracee *t, uint64_t addr, const void *buf, size_t len);
@@ -341,7 +343,7 @@ void tramp_setup_done(struct sf_tracee *t, long ret);
 void tramp_arm(struct sf_tracee *t, sf_regs *r, const sf_regs *orig);
 /* At the thread's next seccomp stop: 1 if it is its armed call run again
  * (a restart), else the slot is freed and 0. */
-int tramp_next_stop(struct sf_tracee *t, const sf_regs *r);
+int tramp_next_stop(struct sf_tracee *t, const sf_regs *r, uint64_t str_at);
 /* At a signal-delivery stop: finish the trampoline's work here. */
 void tramp_signal(struct sf_tracee *t);
 /* Record mode: the thread's record waits for its trampoline; make sure it

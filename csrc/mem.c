@@ -70,6 +70,51 @@ ssize_t mem_read(struct sf_tracee *t, uint64_t addr, void *buf, size_t len)
 	return peek_read(t->tid, addr, buf, len);
 }
 
+#define STR_FIRST 256 /* most paths are short: a string's first read copies less */
+
+static size_t first_chunk(uint64_t a, size_t cap)
+{
+	size_t chunk = 4096 - (a & 4095);
+	if (chunk > STR_FIRST)
+		chunk = STR_FIRST;
+	return chunk > cap ? cap : chunk;
+}
+
+/* mem_read_str's first read of one address, made ahead by mem_read_ahead in
+ * the same process_vm_readv as another read: the next mem_read_str of that
+ * address and thread takes it. Dropped at the end of the stop (mem_ahead_drop):
+ * the thread's memory may change once it runs. */
+static struct {
+	pid_t tid;
+	uint64_t addr;
+	size_t want, n;
+	char buf[STR_FIRST];
+} ahead;
+
+ssize_t mem_read_ahead(struct sf_tracee *t, uint64_t addr, void *buf, size_t len, uint64_t str_at)
+{
+	ahead.tid = 0;
+	if (str_at && (sf_mech & SF_MECH_VM_READV)) {
+		size_t want = first_chunk(str_at, STR_FIRST);
+		struct iovec l[2] = { { buf, len }, { ahead.buf, want } };
+		struct iovec r[2] = { { (void *)addr, len }, { (void *)str_at, want } };
+		ssize_t n = process_vm_readv(t->tid, l, 2, r, 2, 0);
+		if (n >= (ssize_t)len) { /* a string it could not read: n == len, kept too */
+			ahead.tid = t->tid;
+			ahead.addr = str_at;
+			ahead.want = want;
+			ahead.n = (size_t)n - len;
+			return (ssize_t)len;
+		}
+	}
+	return mem_read(t, addr, buf, len);
+}
+
+void mem_ahead_drop(void)
+{
+	ahead.tid = 0;
+}
+
 /* Read a NUL-terminated string without crossing into an unmapped page early.
  * Returns its length, or -1 (unreadable, or no NUL in the first cap bytes: the
  * kernel's PATH_MAX of 4096 counts the NUL, so cap = 4096 takes 4095 chars). */
@@ -78,12 +123,17 @@ int mem_read_str(struct sf_tracee *t, uint64_t addr, char *buf, size_t cap)
 	size_t done = 0;
 	while (done < cap) {
 		uint64_t a = addr + done;
-		size_t chunk = 4096 - (a & 4095);
-		if (!done && chunk > 256)
-			chunk = 256; /* most paths are short: copy less first */
+		size_t chunk = done ? 4096 - (a & 4095) : first_chunk(a, cap);
 		if (chunk > cap - done)
 			chunk = cap - done;
-		ssize_t n = mem_read(t, a, buf + done, chunk);
+		ssize_t n;
+		if (!done && ahead.tid == t->tid && ahead.addr == a && ahead.want == chunk) {
+			n = ahead.n ? (ssize_t)ahead.n : -1; /* none: it faulted, as mem_read would */
+			memcpy(buf, ahead.buf, ahead.n);
+			ahead.tid = 0;
+		} else {
+			n = mem_read(t, a, buf + done, chunk);
+		}
 		if (n <= 0)
 			return -1;
 		char *z = memchr(buf + done, 0, (size_t)n);

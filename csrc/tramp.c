@@ -111,29 +111,35 @@ void tramp_arm(struct sf_tracee *t, sf_regs *r, const sf_regs *orig)
 	r->rip = entry(t->mm, t->tramp_slot);
 }
 
-/* The result the trampoline stored, for the record. */
-static void record_stored(struct sf_tracee *t)
+/* The result the trampoline stored, for the record; read with the first
+ * chunk of the string at str_at (the next call's path), if any. */
+static void record_stored(struct sf_tracee *t, uint64_t str_at)
 {
 	int64_t ret;
 	uint64_t at = t->mm->scratch + (uint64_t)t->tramp_slot * SCRATCH_SLOT + 8 * SF_TRAMP_RESULT;
-	if (mem_read(t, at, &ret, sizeof(ret)) == (ssize_t)sizeof(ret))
+	if (mem_read_ahead(t, at, &ret, sizeof(ret), str_at) == (ssize_t)sizeof(ret))
 		rec_finish(t, (long)ret);
+}
+
+static void release(struct sf_tracee *t, uint64_t str_at)
+{
+	if (t->rec_tramp)
+		record_stored(t, str_at);
+	tramp_drop(t);
 }
 
 void tramp_release(struct sf_tracee *t)
 {
-	if (t->rec_tramp)
-		record_stored(t);
-	tramp_drop(t);
+	release(t, 0);
 }
 
-int tramp_next_stop(struct sf_tracee *t, const sf_regs *r)
+int tramp_next_stop(struct sf_tracee *t, const sf_regs *r, uint64_t str_at)
 {
 	if (r->rip == entry(t->mm, t->tramp_slot)) {
 		DBG("%d: restart of a call armed with a trampoline", t->tid);
 		return 1;
 	}
-	tramp_release(t);
+	release(t, str_at);
 	return 0;
 }
 
