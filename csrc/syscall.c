@@ -578,7 +578,10 @@ static struct sf_recpend *rec_prepare(struct sf_tracee *t, const sf_regs *r, int
 	p->time = 0;
 	for (int i = 0; i < 6; i++)
 		p->args[i] = sf_arg(r, i);
-	size_t rl = raw ? strlen(raw) : 0, cl = canon ? strlen(canon) : 0;
+	/* the record keeps up to SF_PATH_MAX - 1 bytes of each (a canonical path
+	 * may be longer) */
+	size_t rl = raw ? strnlen(raw, sizeof(p->raw) - 1) : 0;
+	size_t cl = canon ? strnlen(canon, sizeof(p->canon) - 1) : 0;
 	p->raw_len = (uint16_t)rl;
 	p->canon_len = (uint16_t)cl;
 	if (rl)
@@ -650,8 +653,8 @@ static int enter(struct sf_tracee *t)
 	}
 	int rec_extra = sf_tab->record && c.nr >= 0 && c.nr < SF_MAX_NR && sf_tab->rec_nr[c.nr] &&
 			(!sf_tab->rec_arg[c.nr] || sf_arg(&c.orig, sf_tab->rec_arg[c.nr] - 1));
-	char rec_raw[SF_PATH_MAX], rec_canon[SF_PATH_MAX];
-	rec_raw[0] = rec_canon[0] = 0; /* not = "": that zero-fills 8 KiB at every stop */
+	char raw[2][SF_PATH_MAX]; /* each path argument as the program wrote it */
+	int rec_i = -1; /* the path argument the record names */
 	int rec_rule = -1, rec_want = 0;
 	struct rewrite rw[4]; /* at most 2 per path argument */
 	int nrw = 0;
@@ -678,26 +681,24 @@ static int enter(struct sf_tracee *t)
 			if (c.nr == SYS_mount && i == 1 && !(sf_arg(&c.orig, 3) & (MS_BIND | MS_MOVE)))
 				continue; /* the source of a real mount is a device name */
 			uint64_t addr = sf_arg(&c.r, e->path[i]);
-			char raw[SF_PATH_MAX];
-			if (!addr || mem_read_str(t, addr, raw, sizeof(raw)) < 0)
+			if (!addr || mem_read_str(t, addr, raw[i], sizeof(raw[i])) < 0)
 				continue; /* EFAULT/ENAMETOOLONG: the kernel reports it as usual */
 			int dirfd = e->dfd[i] >= 0 ? (int)sf_arg(&c.r, e->dfd[i]) : AT_FDCWD;
 			t->via_vdir = 0;
-			if (path_resolve(t, dirfd, raw, c.canon[i], sizeof(c.canon[i])))
+			if (path_resolve(t, dirfd, raw[i], c.canon[i], sizeof(c.canon[i])))
 				continue;
 			c.canon_ok[i] = 1;
-			size_t rl = strlen(raw);
-			c.want_dir[i] = raw[rl - 1] == '/' || !strcmp(raw, ".") ||
-					(rl >= 2 && !strcmp(raw + rl - 2, "/."));
+			size_t rl = strlen(raw[i]);
+			c.want_dir[i] = raw[i][rl - 1] == '/' || !strcmp(raw[i], ".") ||
+					(rl >= 2 && !strcmp(raw[i] + rl - 2, "/."));
 			if (!strncmp(c.canon[i], "/proc/self/attr/", 16))
 				t->cred = -1; /* may change its LSM label: never answer for it */
 			via_vdir[i] = t->via_vdir;
 			prule[i] = sf_match(sf_tab, c.canon[i], exe, cm);
-			DBG("%d: %s(%s) -> %s rule %d", t->tid, e->name, raw, c.canon[i],
+			DBG("%d: %s(%s) -> %s rule %d", t->tid, e->name, raw[i], c.canon[i],
 			    prule[i] ? (int)prule[i]->rule_id : -1);
-			if (sf_tab->record && (!rec_raw[0] || prule[i])) {
-				snprintf(rec_raw, sizeof(rec_raw), "%s", raw);
-				snprintf(rec_canon, sizeof(rec_canon), "%s", c.canon[i]);
+			if (sf_tab->record && (rec_i < 0 || !raw[rec_i][0] || prule[i])) {
+				rec_i = i; /* the first path, or one a rule decided */
 				rec_rule = prule[i] ? (int)prule[i]->rule_id : -1;
 				rec_want |= prule[i] != NULL || rec_watched(c.canon[i]);
 			}
@@ -762,7 +763,8 @@ static int enter(struct sf_tracee *t)
 		t->pf |= PF_FDNEW; /* the new fd may reuse a marked number */
 	int rec = sf_tab->record && rec_on() && (rec_want || rec_extra);
 	if (rec)
-		rec_prepare(t, &c.orig, rec_rule, rec_raw, rec_canon, !rec_want);
+		rec_prepare(t, &c.orig, rec_rule, rec_i >= 0 ? raw[rec_i] : NULL,
+			    rec_i >= 0 ? c.canon[rec_i] : NULL, !rec_want);
 
 	if (c.skip) {
 		if (t->pf & PF_GENFD) {

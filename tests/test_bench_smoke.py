@@ -165,6 +165,10 @@ def test_quick_gvisor(tmp_path: Path, proot_sc: str | None) -> None:
     assert cost["pread_proc_mem"] > 0 and cost["peekdata"] > 0, cost
     assert cost["process_vm_readv"] is None, cost
     assert "one tracer syscall (sandbox" in bench.report.table(doc)
+    # Python's own start-up there, which `sysfake run`'s includes
+    sb = doc["sandbox_machine"]
+    assert 0 < sb["python_startup_nosite_s"] <= sb["python_startup_s"], sb
+    assert "python start-up inside the sandbox" in bench.report.table(doc)
     if proot_sc:
         _check_proot_sc(doc, proot_sc)
 

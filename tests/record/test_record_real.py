@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,24 @@ def test_exec_record_names_a_comm_with_parentheses_and_its_parent(progs: Progs,
     assert [r["comm"] for r in execs] == ["sh", "r) (x y"], execs
     assert execs[1]["exe"] == str(odd) and execs[1]["ppid"] == execs[0]["pid"]
     assert execs[1]["argv"] == [str(odd), "/proc/sys/kernel/ostype"]
+
+
+def test_a_canonical_path_longer_than_a_record_keeps_is_cut(tmp_path: Path) -> None:
+    """A relative path under a long working directory resolves to more than
+    the 4095 bytes a record keeps of a path: the record holds its first 4095
+    (csrc/syscall.c, rec_prepare), and the raw path whole."""
+    deep = tmp_path.joinpath(*["d" * 200] * 15)  # about 3,000 bytes
+    deep.mkdir(parents=True)
+    rel = "/".join(["r" * 200] * 14) + "/x"  # about 2,800 bytes, under 4096
+    trace = tmp_path / "t.jsonl"
+    script = f"try:\n    open({rel!r})\nexcept OSError as e:\n    print(e.errno)\n"
+    py = f"exec {shlex.quote(sys.executable)} -c {shlex.quote(script)}"
+    res = run_sysfake(["record", "-o", str(trace), "--watch", str(tmp_path), "--",
+                       "sh", "-c", f"cd {shlex.quote(str(deep))} && {py}"])
+    assert res.returncode == 0 and res.stdout.strip() == "2", describe(res)
+    recs = [json.loads(x) for x in trace.read_text().splitlines()]
+    opens = [r for r in recs if r["type"] == "syscall" and r.get("path") == rel]
+    assert len(opens) == 1, [r.get("path", "")[:40] for r in recs if r["type"] == "syscall"]
+    full = f"{deep}/{rel}"
+    assert len(full) > 4095 and opens[0]["resolved"] == full[:4095]
+    assert opens[0]["errno"] == "ENOENT"

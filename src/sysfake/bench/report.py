@@ -219,11 +219,13 @@ def table(doc: dict[str, Any]) -> str:
                  f"kernel {m.get('kernel_release')}, reps={doc['options']['reps']}, "
                  f"scale={doc['options'].get('scale', 1)}, "
                  f"pin={'cpu ' + str(doc['options']['cpu']) if doc['options']['pin'] else 'off'}")
-    if m.get("python_startup_s") is not None:
-        lines.append(f"python start-up (this interpreter, nothing run): "
-                     f"{m['python_startup_s'] * 1000:.0f} ms, "
-                     f"{m.get('python_startup_nosite_s', 0) * 1000:.0f} ms without site (-S)")
     sb = doc.get("sandbox_machine")
+    for label, facts in (("", m), (" inside the sandbox", sb or {})):
+        if facts.get("python_startup_s") is not None:
+            lines.append(f"python start-up{label} (this interpreter, nothing run): "
+                         f"{facts['python_startup_s'] * 1000:.0f} ms, "
+                         f"{facts.get('python_startup_nosite_s', 0) * 1000:.0f} ms "
+                         "without site (-S)")
     if sb:
         lines.append(f"sandbox: kernel {sb.get('kernel_release')}, in_gvisor={sb.get('in_gvisor')}"
                      f" ({'; '.join(sb.get('gvisor_evidence', []))})")
