@@ -138,6 +138,7 @@ struct sf_mm {
 	struct sf_shadow *shadow; /* mem.c: slot words known to be in the tracee (POKEDATA only) */
 	int tramp;              /* TR_*: the return trampolines of tramp.c */
 	unsigned tramp_count;   /* two-stop rewrites that could have used them */
+	int inplace_used;       /* inplace.c: its one rewrite in place is used */
 	int memfd;              /* open /proc/PID/mem, -1 */
 	pid_t mem_pid;
 };
@@ -188,6 +189,7 @@ enum await { AW_NONE = 0, AW_ENTER, AW_EXIT };
 #define PF_VDIRPOS  0x2000 /* getdents64 turned into lseek(SEEK_CUR): note, replay */
 #define PF_ROOT     0x4000 /* chroot/pivot/namespace change: forget the cached root at exit */
 #define PF_TRAMP    0x8000 /* our injected mprotect of the trampolines' code: note, replay */
+#define PF_INPLACE  0x10000 /* the path was rewritten in place: put the old bytes back */
 
 /* A syscall whose result record mode wants, kept from entry to exit. */
 struct sf_recpend {
@@ -243,6 +245,9 @@ struct sf_tracee {
 	struct sf_recpend *rec; /* record mode: what to write at exit, or NULL */
 	int rec_tramp;       /* rec waits for the result its trampoline stores */
 	int exit_watched;    /* PTRACE_O_TRACEEXIT set on it (tramp_watch_exit) */
+	char *inplace_old;   /* inplace.c: the bytes a rewrite in place replaced */
+	uint64_t inplace_at;
+	size_t inplace_len;
 	unsigned char *rec_last; /* record mode: its last syscall record (after the time) */
 	size_t rec_last_n;
 	unsigned rec_last_gen;
@@ -329,6 +334,11 @@ extern int sf_at_seccomp; /* set by the loop: this entry is a seccomp stop */
 /* At the syscall-entry point (seccomp stop or entry stop). Returns how to resume:
  * 0 -> PTRACE_CONT-like (no exit stop needed), 1 -> need the exit stop. */
 int sc_enter(struct sf_tracee *t);
+
+/* ---- inplace.c: a first rewrite over the program's own path ---- */
+int inplace_write(struct sf_tracee *t, const struct sf_sysent *e, const sf_regs *orig, int arg,
+		  const char *data, size_t len, const char *old);
+void inplace_restore(struct sf_tracee *t);
 void sc_exit(struct sf_tracee *t);
 
 /* ---- tramp.c: rewrites that return through a trampoline, in one stop ---- */

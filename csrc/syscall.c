@@ -789,6 +789,8 @@ static int enter(struct sf_tracee *t)
 	}
 
 	int tramp = 0;
+	if (nrw == 1 && inplace_write(t, e, &c.orig, rw[0].arg, rw[0].data, rw[0].len, raw[0]))
+		nrw = 0; /* the registers stay: only the memory is put back at exit */
 	if (nrw) {
 		uint64_t base = scratch(t), off = SCRATCH_PATHS;
 		if (!base) {
@@ -907,6 +909,8 @@ void sc_exit(struct sf_tracee *t)
 		mm_slot_free(t->mm, t->slot);
 		t->slot = -1;
 	}
+	if ((pf & PF_INPLACE) && !exec_seen)
+		inplace_restore(t); /* first: a replay below runs the call as it was */
 	if (exec_seen) {
 		t->magic = 0;
 		if (pf & PF_GENFD)

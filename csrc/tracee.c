@@ -72,6 +72,7 @@ void tr_del(struct sf_tracee *t)
 		}
 	free(t->rec);
 	free(t->rec_last);
+	free(t->inplace_old);
 	free(t);
 	ntracees--;
 }

@@ -366,9 +366,11 @@ def test_rewrite_survives_the_program_unmapping_tracer_memory(
 def test_scratch_is_mapped_at_the_first_rewrite_only(
         progs: Progs, tmp_path: Path, static: bool) -> None:
     """The C core maps its scratch memory into a process at the first call it
-    must rewrite. Calls that match no rule (the loader's opens, a plain stat)
-    and a redirected stat answered in one stop leave the process without it;
-    the redirected open that follows gets it and reads the target."""
+    must rewrite and cannot rewrite in place. Calls that match no rule (the
+    loader's opens, a plain stat) and a redirected stat answered in one stop
+    leave the process without it; the redirected open that follows is
+    written over the program's own path (csrc/inplace.c), and the second
+    one gets the mapping; both read the target."""
     dst = tmp_path / "dst"
     dst.write_text("redirected\n")
     plain = tmp_path / "plain"
@@ -377,7 +379,7 @@ def test_scratch_is_mapped_at_the_first_rewrite_only(
     prog = progs.static("scratchmaps") if static else progs["scratchmaps"]
     res = run_sysfake(["run", "--redirect", f"{src}={dst}", "--", prog, str(plain), str(src)])
     assert (res.returncode, res.stdout) == (
-        0, "start=0 plain=0 stat=0 open=1 read=redirected\n"), describe(res)
+        0, "start=0 plain=0 stat=0 open=0 again=1 read=redirected\n"), describe(res)
 
 
 def test_threads_whose_first_rewrites_come_at_once_share_one_scratch_mapping(

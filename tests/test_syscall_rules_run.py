@@ -225,9 +225,10 @@ def test_answers_into_read_only_buffer_fail_with_efault(tmp_path: Path, progs: P
 
 @pytest.mark.parametrize("static", [False, True], ids=["dynamic", "static"])
 def test_when_counts_a_replayed_call_once(progs: Progs, tmp_path: Path, static: bool) -> None:
-    # The second open of SRC is replayed (the program unmapped the memory its
-    # rewrite goes to): a `when` rule must count it once, so a rule for the
-    # third open never fires on the second.
+    # unmapper opens SRC twice (the first rewrite is written in place, the
+    # second maps scratch memory and is replayed), unmaps that memory, and
+    # opens SRC a third time, which is replayed too: a `when` rule must
+    # count each replayed call once, so a rule for a fourth open never fires.
     src, dst = tmp_path / "src", tmp_path / "dst"
     dst.write_text("the target\n")
     prog = progs.static("unmapper") if static else progs["unmapper"]
@@ -235,7 +236,7 @@ def test_when_counts_a_replayed_call_once(progs: Progs, tmp_path: Path, static: 
         rules:
           - syscall: [open, openat]
             path: {src}
-            when: 3
+            when: 4
             errno: EACCES
     """), "--", prog, str(src)])
     assert (res.returncode, res.stdout) == (

@@ -1,9 +1,12 @@
 /* scratchmaps: how many anonymous private writable mappings of the tracer's
  * scratch size (256 x 16 KiB, no name) the process has, after each step:
- * start, stat(PLAIN), stat(REDIR), open(REDIR) + read. The tracer maps its
- * scratch only when a call needs a rewrite.
+ * start, stat(PLAIN), stat(REDIR), open(REDIR) + read, and that open again.
+ * The tracer maps its scratch only when a call needs a rewrite that it
+ * cannot write over the program's own path (csrc/inplace.c: the first one
+ * of a process can be, on the host).
  *
- *   scratchmaps PLAIN REDIR   prints "start=N plain=N stat=N open=N read=<content>\n"
+ *   scratchmaps PLAIN REDIR   prints
+ *       "start=N plain=N stat=N open=N again=N read=<content>\n"
  *   scratchmaps -t N REDIR TEXT   N threads open and read REDIR at once, as
  *                                 the process's first rewritten calls; prints
  *                                 "reads=<how many read TEXT>\n" (thread
@@ -75,6 +78,9 @@ int main(int argc, char **argv)
     int statted = count();
     char buf[256];
     first_line(argv[2], buf, sizeof(buf));
-    printf("start=%d plain=%d stat=%d open=%d read=%s\n", start, plain, statted, count(), buf);
+    int opened = count();
+    first_line(argv[2], buf, sizeof(buf));
+    printf("start=%d plain=%d stat=%d open=%d again=%d read=%s\n", start, plain, statted, opened,
+           count(), buf);
     return 0;
 }

@@ -21,6 +21,9 @@ int main(int argc, char **argv)
     if (argc != 2)
         return 2;
     char first[256], second[256];
+    /* twice: a process's first rewrite is written over its own path
+     * (csrc/inplace.c); the second is the one that maps scratch memory */
+    first_line(argv[1], first, sizeof(first));
     first_line(argv[1], first, sizeof(first));
     unsigned long starts[64];
     int found = scratch_maps(starts, 64), unmapped = 0;
