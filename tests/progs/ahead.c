@@ -19,13 +19,12 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "report.h"
 
-static void report(const char *what, long rc)
+/* report(), and close what an open returned */
+static void check(const char *what, long rc)
 {
-    if (rc < 0)
-        printf("%s: ERR %s\n", what, strerrorname_np(errno));
-    else
-        printf("%s: ok\n", what);
+    report(what, rc);
     if (rc >= 0 && strcmp(what, "getpid") != 0)
         close((int)rc);
 }
@@ -54,28 +53,28 @@ int main(int argc, char **argv)
 
     static char buf[4096];
     for (int i = 0; i < rounds; i++) {
-        report("src", syscall(SYS_openat, AT_FDCWD, src, O_RDONLY));
+        check("src", syscall(SYS_openat, AT_FDCWD, src, O_RDONLY));
         switch (i % 6) {
         case 0:
             /* the same buffer, another path each time: never an old read */
             snprintf(buf, sizeof buf, "%s%s", watched, i % 12 ? "" : "/nothing");
-            report(i % 12 ? "watched" : "watched_nothing",
+            check(i % 12 ? "watched" : "watched_nothing",
                    syscall(SYS_openat, AT_FDCWD, buf, O_RDONLY));
             break;
         case 1:
-            report("null", syscall(SYS_openat, AT_FDCWD, (char *)0, O_RDONLY));
+            check("null", syscall(SYS_openat, AT_FDCWD, (char *)0, O_RDONLY));
             break;
         case 2:
-            report("badptr", syscall(SYS_openat, AT_FDCWD, (char *)1, O_RDONLY));
+            check("badptr", syscall(SYS_openat, AT_FDCWD, (char *)1, O_RDONLY));
             break;
         case 3:
-            report("unterminated", syscall(SYS_openat, AT_FDCWD, unterminated, O_RDONLY));
+            check("unterminated", syscall(SYS_openat, AT_FDCWD, unterminated, O_RDONLY));
             break;
         case 4:
-            report("page_end", syscall(SYS_openat, AT_FDCWD, at_page_end, O_RDONLY));
+            check("page_end", syscall(SYS_openat, AT_FDCWD, at_page_end, O_RDONLY));
             break;
         case 5:
-            report("getpid", syscall(SYS_getpid));
+            check("getpid", syscall(SYS_getpid));
             break;
         }
     }

@@ -14,14 +14,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-static void report(const char *what, long rc)
-{
-    if (rc < 0)
-        printf("%s: ERR %s\n", what, strerrorname_np(errno));
-    else
-        printf("%s: ok\n", what);
-}
+#include "report.h"
 
 int main(int argc, char **argv)
 {
