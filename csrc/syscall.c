@@ -605,26 +605,19 @@ static int openat2_missing(void)
 	return missing;
 }
 
-/* The address of a call's first path argument, or 0. */
-static uint64_t first_path(const sf_regs *r)
-{
-	const struct sf_sysent *e = sf_sysent_lookup((long)r->orig_rax);
-	return e && e->path[0] >= 0 ? sf_arg(r, e->path[0]) : 0;
-}
-
 static int enter(struct sf_tracee *t)
 {
 	struct sf_call c;
 	if (sf_getregs(t, &c.r))
 		return 0;
-	/* A recorded call's result, stored by its trampoline, is read with
-	 * this call's path: one tracer syscall less per recorded call. */
-	if (t->tramp_slot >= 0 &&
-	    tramp_next_stop(t, &c.r, t->rec_tramp ? first_path(&c.r) : 0))
-		return 0; /* its rewritten call, restarted by the kernel: runs as it is */
-	c.orig = c.r;
 	c.nr = (long)c.r.orig_rax;
 	c.e = sf_sysent_lookup(c.nr);
+	/* A recorded call's result, stored by its trampoline, is read with
+	 * this call's first path: one tracer syscall less per recorded call. */
+	uint64_t path0 = t->rec_tramp && c.e && c.e->path[0] >= 0 ? sf_arg(&c.r, c.e->path[0]) : 0;
+	if (t->tramp_slot >= 0 && tramp_next_stop(t, &c.r, path0))
+		return 0; /* its rewritten call, restarted by the kernel: runs as it is */
+	c.orig = c.r;
 	c.skip = 0;
 	c.ret = 0;
 	c.modified = 0;

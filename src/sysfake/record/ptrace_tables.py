@@ -225,12 +225,12 @@ def snapshot_source() -> str:
     import socket
     from types import SimpleNamespace
 
-    from ptrace.syscall import SYSCALL_PROTOTYPES, posix_arg
-    from ptrace.syscall.prototypes import ALIASES, FILENAME_ARGUMENTS
+    from ptrace.syscall import posix_arg
     from ptrace.syscall.socketcall_constants import SOCKET_TYPE
-    from ptrace.syscall.syscall_argument import ARGUMENT_CALLBACK, SYSCALL_ARG_DICT
+    from ptrace.syscall.syscall_argument import ARGUMENT_CALLBACK
     from ptrace.version import VERSION
 
+    live = _live()  # the tables as the ordinary import gives them
     known = set(_formatters(SimpleNamespace(BITMASKS={})))
     callbacks = {sc: {arg: cb.__name__ for arg, cb in args.items()}
                  for sc, args in ARGUMENT_CALLBACK.items()}
@@ -250,14 +250,14 @@ def snapshot_source() -> str:
         "from __future__ import annotations\n\n"
         + fmt("PTRACE_VERSION", "tuple[int, ...]", tuple(VERSION))
         + fmt("PROTOTYPES", "dict[str, tuple[str, tuple[tuple[str, str], ...]]]",
-              {k: (v[0], tuple(tuple(a) for a in v[1])) for k, v in SYSCALL_PROTOTYPES.items()})
+              {k: (v[0], tuple(tuple(a) for a in v[1])) for k, v in live.prototypes.items()})
         + fmt("ALIASES", "dict[str, tuple[str, ...]]",
-              {k: tuple(v) for k, v in ALIASES.items()})
-        + fmt("FILENAME_ARGUMENTS", "frozenset[str]", _Sorted(FILENAME_ARGUMENTS))
-        + fmt("CONSTANTS", "dict[str, dict[str, dict[int, str]]]", SYSCALL_ARG_DICT)
+              {k: tuple(v) for k, v in live.aliases.items()})
+        + fmt("FILENAME_ARGUMENTS", "frozenset[str]", _Sorted(live.filename_arguments))
+        + fmt("CONSTANTS", "dict[str, dict[str, dict[int, str]]]", live.constants)
         + fmt("CALLBACKS", "dict[str, dict[str, str]]", callbacks)
         + fmt("BITMASKS", "dict[str, tuple[tuple[int, str], ...]]",
-              {n: tuple(tuple(m) for m in getattr(posix_arg, n)) for n in BITMASK_NAMES})
+              {n: tuple(tuple(m) for m in masks) for n, masks in live.bitmasks.items()})
         + fmt("SOCKET_TYPE", "dict[int, str]", SOCKET_TYPE)
         + fmt("SOCK_CLOEXEC", "int", int(getattr(socket, "SOCK_CLOEXEC", 0)))
         + fmt("AT_FDCWD", "int", int(posix_arg.AT_FDCWD))
