@@ -34,6 +34,8 @@ NOT_IMPORTED = (
     "difflib",  # "did you mean" in error messages
     "tempfile",  # only when a directory listing is made
     "subprocess",
+    "dataclasses",  # it imports inspect: sysfake.datatype instead
+    "inspect",
 )
 
 

@@ -21,8 +21,8 @@ import shutil
 import struct
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from .datatype import datatype
 from .model import (
     Action,
     Emulation,
@@ -67,7 +67,7 @@ def controller_files(ctrl: str) -> dict[str, str]:
     return {**COMMON_FILES, **CONTROLLER_FILES[ctrl]}
 
 
-@dataclass
+@datatype
 class CgroupTree:
     root: str  # tracer-view directory behind /sys/fs/cgroup
     template: str  # per-controller files copied into new cgroup directories

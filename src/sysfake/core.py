@@ -4,8 +4,9 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from .datatype import datatype
 
 MECH_NAMES = {
     "vm_readv": "SF_MECH_VM_READV",
@@ -41,7 +42,7 @@ def available() -> bool:
     return True
 
 
-@dataclass
+@datatype
 class Probe:
     ok: bool
     mechanisms: dict[str, bool]

@@ -33,7 +33,8 @@ import errno
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+
+from .datatype import datatype, field
 
 GVISOR_RELEASE = "4.4.0"
 GVISOR_VERSION = "#1 SMP Sun Jan 10 15:06:54 PST 2016"
@@ -61,7 +62,7 @@ PROC_SELF_FILES = ("setgroups", "cgroup", "mountinfo", "uid_map")
 HELPER_TIMEOUT = 10.0
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class Signal:
     """One observation for (or against) gVisor."""
 
@@ -71,7 +72,7 @@ class Signal:
     identity: bool = False  # about the kernel's own identity (uname, /proc/version)
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class Check:
     """One thing this environment has or lacks; `fix` says what covers a lack."""
 
@@ -81,7 +82,7 @@ class Check:
     fix: str = ""
 
 
-@dataclass
+@datatype
 class Report:
     gvisor: bool
     signals: list[Signal]

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+
+from .datatype import datatype, field
 
 
 class MatchKind(enum.IntEnum):
@@ -18,7 +19,7 @@ class Action(enum.IntEnum):
     ERRNO = 4  # any errno
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class Origin:
     """Where a rule came from, for error messages, `explain` and records."""
 
@@ -37,7 +38,7 @@ class Generator(enum.IntEnum):
     MOUNTINFO = 1  # the process's real mountinfo, then the rule's content
 
 
-@dataclass
+@datatype
 class VirtualFile:
     content: bytes
     mode: int = 0o644
@@ -52,7 +53,7 @@ class VirtualFile:
     listing: bool = True  # directory: False is `list: false`, no listing at all
 
 
-@dataclass
+@datatype
 class PathRule:
     match: str
     kind: MatchKind
@@ -88,7 +89,7 @@ class SetOp(enum.IntEnum):
     CLEAR = 2
 
 
-@dataclass
+@datatype
 class ArgMatch:
     idx: int
     op: ArgOp
@@ -97,21 +98,21 @@ class ArgMatch:
     width: int = 8  # 4 for int-typed arguments (upper register half is undefined)
 
 
-@dataclass
+@datatype
 class Patch:
     arg: int  # the argument that points at the result buffer
     offset: int
     data: bytes
 
 
-@dataclass
+@datatype
 class ArgSet:
     idx: int
     op: SetOp
     value: int
 
 
-@dataclass
+@datatype
 class SyscallRule:
     nr: int
     name: str
@@ -156,7 +157,7 @@ EMULATION_NAMES: dict[str, Emulation] = {
 }
 
 
-@dataclass
+@datatype
 class RuleSet:
     """Rules in precedence order: the first rule that matches decides."""
 

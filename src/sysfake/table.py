@@ -6,8 +6,8 @@ in docs/design.md ("Compiled rule table"). All integers are little-endian.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 
+from .datatype import datatype, field
 from .model import Action, MatchKind, PathRule, RuleSet, SyscallRule, VirtualFile
 
 MAGIC = b"SFT1"
@@ -39,7 +39,7 @@ VFILE_DIR = 2  # content is the tracer-view path of the placeholder directory
 VFILE_DIR_WEAK = 4  # a directory listed only where the process lacks the real one
 
 
-@dataclass
+@datatype
 class RecordSpec:
     """What record mode watches: path prefixes, and extra syscall numbers to trap
     (those in `when_set`, number -> argument index, only when that argument is

@@ -35,8 +35,8 @@ from __future__ import annotations
 import os
 import posixpath
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
+from .datatype import datatype, field
 from .model import Action, MatchKind, Origin, PathRule, RuleSet, VirtualFile
 from .paths import first_match
 from .rules.precedence import sort_key
@@ -46,7 +46,7 @@ DIR_MODE = 0o555
 FILE, DIR = "f", "d"
 
 
-@dataclass
+@datatype
 class Listing:
     path: str
     entries: dict[str, str] = field(default_factory=dict)  # virtual name -> FILE/DIR

@@ -29,6 +29,8 @@ NOT_IMPORTED = (
     "termios",  # ioctl names: only for an ioctl record
     "signal",  # signal names: only for a fork or a killed thread
     "pathlib",  # only `suggest` writes through it
+    "dataclasses",  # it imports inspect: sysfake.datatype instead
+    "inspect",
 )
 
 

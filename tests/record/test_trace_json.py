@@ -1,17 +1,17 @@
 """The trace writer writes exactly what json.dumps(asdict(record)) writes, and
 record mode's fast path (fastline.Lines, bytes straight to lines) writes
 exactly what the ordinary path does (the schema in docs/record.md is defined
-by the dataclasses; the fast path only saves time)."""
+by the datatypes in trace.py; the fast path only saves time)."""
 from __future__ import annotations
 
 import json
 import struct
-from dataclasses import asdict
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sysfake.datatype import asdict
 from sysfake.record.enrich import Enricher
 from sysfake.record.fastline import Lines
 from sysfake.record.stream import Decoder

@@ -10,10 +10,10 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..datatype import datatype, field
 from .workloads import Ctx, seen
 
 Wrap = Callable[[Ctx, list[str]], list[str]]
@@ -25,7 +25,7 @@ _NOT_THERE = (
 )
 
 
-@dataclass
+@datatype
 class Contender:
     name: str
     description: str

@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import json
 import statistics
-from dataclasses import dataclass
 from typing import Any, Callable
 
+from ..datatype import datatype
 from .runner import Run, WorkloadResult
 
 SCHEMA = "sysfake-bench/1"
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class ProotRef:
     """A PRoot contender the PRoot target may compare against."""
 

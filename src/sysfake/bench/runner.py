@@ -11,11 +11,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
+from ..datatype import datatype, field
 from .contenders import Contender, bench_env
 from .workloads import Ctx, Workload, result_line, seen
 
@@ -92,7 +92,7 @@ def build_tools(cache: Path, log: Callable[[str], None],
     return str(floor), str(sfwl), (str(gowl) if gowl.exists() else None), go_note, str(cost)
 
 
-@dataclass
+@datatype
 class Run:
     contender: str
     rep: int
@@ -104,7 +104,7 @@ class Run:
     error: str = ""
 
 
-@dataclass
+@datatype
 class Options:
     reps: int
     pin: bool
@@ -119,7 +119,7 @@ class Options:
     slow_reps: int = 3
 
 
-@dataclass
+@datatype
 class WorkloadResult:
     workload: Workload
     command: list[str]

@@ -12,15 +12,16 @@ import os
 import re
 import shlex
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
+from ..datatype import datatype
 
 SRC_CONTENT = b"sfbench-src\n"
 DST_CONTENT = b"sfbench-dst redirected target\n"
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class Ctx:
     """What a workload or contender needs to build its command line."""
 
@@ -69,7 +70,7 @@ def result_line(stdout: bytes) -> str:
     return lines[-1].strip() if lines else ""
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class Workload:
     key: str
     number: int

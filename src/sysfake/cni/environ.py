@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
+from ..datatype import datatype, field
 from .errors import INVALID_ENVIRONMENT, CNIError
 
 COMMANDS = ("ADD", "DEL", "CHECK", "VERSION", "STATUS", "GC")
@@ -26,7 +26,7 @@ _CONTAINER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 IFNAMSIZ = 16
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class Invocation:
     """One plugin invocation as described by the environment."""
 

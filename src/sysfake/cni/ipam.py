@@ -24,8 +24,8 @@ import os
 import secrets
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
+from ..datatype import datatype
 from .errors import (
     ADDRESS_UNAVAILABLE,
     DUPLICATE_ATTACHMENT,
@@ -44,7 +44,7 @@ LINE_BREAK = "\r\n"
 DEFAULT_LOCK_TIMEOUT = 60.0
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class Owner:
     """Who holds an address. ``ifname`` is None for pre-ifname host-local files."""
 
@@ -58,7 +58,7 @@ class Owner:
         return self.container_id + LINE_BREAK + (self.ifname or "")
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class Allocation:
     """An address handed out from range set ``set_index`` (its ``range``)."""
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
+from ..datatype import datatype
 from . import version
 from .environ import Invocation
 from .errors import (
@@ -81,7 +81,7 @@ def config_version(raw: dict[str, Any]) -> str:
     return value
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class Route:
     dst: ipaddress.IPv4Network | ipaddress.IPv6Network
     gw: IPAddress | None
@@ -96,7 +96,7 @@ class Route:
         return out
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class IPAMConf:
     data_dir: str
     range_sets: tuple[RangeSet, ...]
@@ -104,7 +104,7 @@ class IPAMConf:
     dns: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class NetConf:
     raw: dict[str, Any]
     cni_version: str

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, Union
 
+from ..datatype import datatype
 from .errors import INVALID_NETWORK_CONFIG, CNIError
 
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
@@ -59,7 +59,7 @@ def parse_subnet(value: object, what: str) -> IPNetwork:
     return net
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class Range:
     """One allocatable range inside a subnet."""
 
@@ -147,7 +147,7 @@ def parse_range(obj: object, what: str) -> Range:
     return rng
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class RangeSet:
     """Ranges of one family; an attachment gets one address from the set."""
 

@@ -3,8 +3,8 @@ program and by syscall (first-seen order). Shared by report and suggest."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
+from ..datatype import datatype, field
 from .syscalls import Arg, access_kind, arg_by_name
 from .trace import AnyEvent, ExecEvent, ExitEvent, ForkEvent, SyscallEvent, Trace
 
@@ -23,7 +23,7 @@ def program_of(ev: AnyEvent) -> str:
     return ev.exe or ev.comm or f"pid {ev.tgid}"
 
 
-@dataclass
+@datatype
 class Proc:
     """One process (a thread group between fork and exit; pids may be reused)."""
 
@@ -55,7 +55,7 @@ class Proc:
         return max(0.0, self.end - self.start)
 
 
-@dataclass
+@datatype
 class Outcome:
     """How one program fared with one file or syscall: counts per (access, result)."""
 
@@ -78,7 +78,7 @@ class Outcome:
         return ", ".join(parts)
 
 
-@dataclass
+@datatype
 class PathInfo:
     """Everything recorded about one resolved path."""
 
@@ -95,7 +95,7 @@ class PathInfo:
         return list(self.programs.values())
 
 
-@dataclass
+@datatype
 class SyscallFailure:
     """A failed non-path syscall, keyed by name, its key arguments and errno."""
 
@@ -110,14 +110,14 @@ class SyscallFailure:
         return " ".join(f"{a.name}={a.text or a.value}" for a in self.key)
 
 
-@dataclass
+@datatype
 class ProgramFailures:
     program: str
     comm: str
     items: dict[str, int] = field(default_factory=dict)  # "path: errno" -> count
 
 
-@dataclass
+@datatype
 class Analysis:
     trace: Trace
     roots: list[Proc]

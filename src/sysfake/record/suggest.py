@@ -19,8 +19,8 @@ import re
 import shlex
 import socket
 import time
-from dataclasses import dataclass, field
 
+from ..datatype import datatype, field
 from .analyze import Analysis, PathInfo, SyscallFailure
 from .syscalls import prototype
 from .sysctl import PROC_SYS, Known, host_value
@@ -33,7 +33,7 @@ SYSCTL_ERRNOS = ("ENOENT", "EACCES", "EPERM", "EROFS", "EIO")
 _OTHER_PID = re.compile(r"^/proc/[0-9]+(/|$)")
 
 
-@dataclass
+@datatype
 class Suggestion:
     comments: list[str]
     rule: list[str] = field(default_factory=list)  # active YAML lines (may be empty)

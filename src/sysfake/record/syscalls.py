@@ -21,10 +21,10 @@ import errno as _errno
 import importlib
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
 from typing import NamedTuple
 
+from ..datatype import datatype
 from .ptrace_tables import Formatter, ptrace_file, signal_name, tables
 
 #: Syscalls that sandboxes (gVisor, seccomp profiles, user namespaces)
@@ -240,10 +240,9 @@ def may_have_text(syscall: str, spec: ArgSpec) -> bool:
             or (syscall == "ioctl" and spec.name == "cmd") or spec.name in ("signum", "sig"))
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class Arg:
-    """One decoded argument of a syscall record (a docstring spares @dataclass
-    making one with inspect.signature, at start-up)."""
+    """One decoded argument of a syscall record."""
 
     name: str
     type: str | None

@@ -6,11 +6,11 @@ sysfake/profiles/data/sysctl-defaults.yaml.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from ..datatype import datatype
 from ..profiles import profile_dirs
 
 DATA_NAME = "sysctl-defaults.yaml"
@@ -22,7 +22,7 @@ class SysctlDataError(Exception):
     pass
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class Known:
     key: str  # below /proc/sys, e.g. vm/overcommit_memory
     value: str | None  # file text without the final newline; None: machine-specific

@@ -12,23 +12,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
 from typing import IO, Any, Union
 
+from ..datatype import asdict, datatype, field
 from .syscalls import Arg
 
 FORMAT = 1  # the trace format version (header "format")
-
-
-# Every dataclass here has a docstring: for one without, @dataclass makes one
-# with inspect.signature(), which costs record's start-up ~0.1 ms a class.
 
 
 class TraceError(Exception):
     """A trace file cannot be read (the message is one line, with FILE:LINE)."""
 
 
-@dataclass
+@datatype
 class RuleInfo:
     """A rule of the run's table, as records refer to it (`rule` = id)."""
 
@@ -40,7 +36,7 @@ class RuleInfo:
     description: str  # e.g. "hide (ENOENT)", "content b'40\\n' mode 644"
 
 
-@dataclass
+@datatype
 class Header:
     """The first line: how the recording was made."""
 
@@ -55,7 +51,7 @@ class Header:
     type: str = "header"
 
 
-@dataclass
+@datatype
 class Event:
     """What every event record carries: when, and which thread of which process."""
 
@@ -67,7 +63,7 @@ class Event:
     comm: str  # command name ("" when not known yet)
 
 
-@dataclass
+@datatype
 class SyscallEvent(Event):
     """A recorded syscall (docs/record.md says which are)."""
 
@@ -83,7 +79,7 @@ class SyscallEvent(Event):
     type: str = "syscall"
 
 
-@dataclass
+@datatype
 class ExecEvent(Event):
     """A successful execve: the thread now runs `exe`."""
 
@@ -92,7 +88,7 @@ class ExecEvent(Event):
     type: str = "exec"
 
 
-@dataclass
+@datatype
 class ForkEvent(Event):
     """A new thread or process (`child`), made by the thread `pid`."""
 
@@ -103,7 +99,7 @@ class ForkEvent(Event):
     type: str = "fork"
 
 
-@dataclass
+@datatype
 class ExitEvent(Event):
     """A thread's end."""
 
@@ -114,7 +110,7 @@ class ExitEvent(Event):
     type: str = "exit"
 
 
-@dataclass
+@datatype
 class End:
     """The last line, when the recording ended normally."""
 
@@ -290,7 +286,7 @@ def _parse(path: str, n: int, line: str) -> Record:
     return from_dict(d, where)
 
 
-@dataclass
+@datatype
 class Trace:
     """A whole trace file, read back."""
 

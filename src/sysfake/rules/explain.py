@@ -5,9 +5,9 @@ import fnmatch
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TextIO
 
+from ..datatype import datatype, field
 from ..model import EMULATION_NAMES, Action, ArgOp, MatchKind, PathRule, SetOp, SysAction
 from ..paths import canonical, pattern_matches, redirect_target, rule_applies
 from ..profiles import find_profile, is_profile_name
@@ -203,13 +203,13 @@ def cmd_check(files: list[str]) -> int:
     return 0
 
 
-@dataclass
+@datatype
 class Loser:
     rule: LoadedRule
     reason: str
 
 
-@dataclass
+@datatype
 class Explanation:
     path: str  # canonical
     winner: LoadedRule | None
@@ -281,7 +281,7 @@ def _where(lr: LoadedRule) -> str:
     return o if o == lr.spec.key else f"{o} {lr.spec.key}"
 
 
-@dataclass
+@datatype
 class SysExplanation:
     rule: LoadedSysRule
     note: str  # "" when the rule decides the call unconditionally

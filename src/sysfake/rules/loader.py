@@ -19,9 +19,9 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..datatype import datatype, field
 from ..model import (
     EMULATION_NAMES,
     Action,
@@ -59,7 +59,7 @@ _ACTION = {"content": Action.CONTENT, "from_host": Action.CONTENT,
            "list": Action.CONTENT}
 
 
-@dataclass
+@datatype
 class LoadedRule:
     """A rule of the final set, with what `check` and `explain` need to know about it."""
 
@@ -72,7 +72,7 @@ class LoadedRule:
         return self.rule.origin
 
 
-@dataclass
+@datatype
 class LoadedSysRule:
     """A syscall rule of the final set."""
 
@@ -88,7 +88,7 @@ class LoadedSysRule:
         return self.spec.rule.origin
 
 
-@dataclass
+@datatype
 class LoadResult:
     rules: list[LoadedRule] = field(default_factory=list)  # precedence order
     overridden: list[tuple[LoadedRule, LoadedRule]] = field(default_factory=list)  # (lost, won)
@@ -210,7 +210,7 @@ class _Loader:
 
     def load_text(self, text: str, display: str, base_dir: str) -> None:
         # here, not at the top: rules given only as flags need neither the YAML tree
-        # nor the document validation (their dataclasses cost ms of run's start-up)
+        # nor the document validation (their modules cost ms of run's start-up)
         from .validate import validate_document
         from .yamlpos import parse
 

@@ -5,10 +5,10 @@ position without importing the YAML tree.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..datatype import datatype
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class Pos:
     line: int  # 1-based
     col: int  # 1-based

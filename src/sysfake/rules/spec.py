@@ -1,15 +1,15 @@
 """What validation makes of a rule, and the checks that rules files and flags share.
 
 `sysfake run --fake/--redirect/--hide` turns its flags into RuleSpecs with this
-module alone: the YAML side (validate.py, yamlpos.py and their dataclasses) is
+module alone: the YAML side (validate.py, yamlpos.py and their classes) is
 imported only when a rules file is read, which keeps flag-only start-up short.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import NoReturn
 
+from ..datatype import datatype
 from ..model import Generator, MatchKind, Origin
 from ..paths import canonical
 from .errors import RulesError
@@ -20,7 +20,7 @@ ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MAX_CONTENT = 16 << 20
 
 
-@dataclass
+@datatype
 class RuleSpec:
     """One validated rule from a file or a command-line flag, before precedence."""
 
@@ -48,7 +48,7 @@ class RuleSpec:
     listing: bool = True  # list: true / false
 
 
-@dataclass
+@datatype
 class NameSpec:
     """One name of an emulate: or disable: list (or of --disable-rule)."""
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 import struct
-from dataclasses import dataclass
 
 from ..backends.pyref.syscalls import FIRST_X32, SYSCALLS, prototype
+from ..datatype import datatype
 from ..model import ArgMatch, ArgOp, ArgSet, MatchKind, Origin, Patch, SetOp, SysAction, SyscallRule
 from ..record.syscalls import SYSCALL_NAMES
 from .constants import CONSTANTS
@@ -61,14 +61,14 @@ SET_OPS = {"set": SetOp.SET, "or": SetOp.OR, "clear": SetOp.CLEAR}
 
 # ---------------------------------------------------------------- result structures
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class Field:
     offset: int
     size: int
     text: bool = False  # a NUL-padded string field (the last byte stays NUL)
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class Struct:
     name: str
     size: int
@@ -124,7 +124,7 @@ def default_path_arg(name: str) -> tuple[int, bool] | None:
 
 # ---------------------------------------------------------------- spec
 
-@dataclass
+@datatype
 class SysRuleSpec:
     """One validated syscall rule (one per syscall of a `syscall: [a, b]` list)."""
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import errno as _errno
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
+from ..datatype import datatype, field
 from ..model import EMULATION_NAMES, Generator, MatchKind, Origin
 from .spec import (
     ID_RE,
@@ -64,21 +64,21 @@ ERRNO_BY_NUMBER.update({num: name for num, name in _errno.errorcode.items()
                         if name in ERRNO_NAMES})
 
 
-@dataclass
+@datatype
 class IncludeSpec:
     name: str
     pos: Pos
     key: str
 
 
-@dataclass
+@datatype
 class CgroupfsSpec:
     controllers: tuple[str, ...]
     origin: Origin
     key: str = "cgroupfs"
 
 
-@dataclass
+@datatype
 class FileSpec:
     includes: list[IncludeSpec]
     rules: list[RuleSpec]

@@ -9,9 +9,9 @@ import PyYAML, so `sysfake run` with rules from flags only starts faster.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Union
 
+from ..datatype import datatype, field
 from .errors import RulesError
 from .pos import Pos as Pos  # defined apart for spec.py; Pos is part of this module's API
 
@@ -23,7 +23,7 @@ NULL_TAG = "tag:yaml.org,2002:null"
 FIRST_POS = Pos(1, 1)
 
 
-@dataclass
+@datatype
 class YScalar:
     value: object  # the constructed value: str, int, bool, None, float, date, bytes ...
     text: str  # the scalar's text after unescaping
@@ -31,20 +31,20 @@ class YScalar:
     pos: Pos
 
 
-@dataclass
+@datatype
 class YSeq:
     items: list[YNode]
     pos: Pos
 
 
-@dataclass
+@datatype
 class YEntry:
     key: str
     key_pos: Pos
     value: YNode
 
 
-@dataclass
+@datatype
 class YMap:
     entries: dict[str, YEntry] = field(default_factory=dict)
     pos: Pos = FIRST_POS

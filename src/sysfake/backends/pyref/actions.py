@@ -20,13 +20,13 @@ import errno
 import os
 import stat
 import struct
-from dataclasses import dataclass, field
 from typing import Callable
 
 from sysfake.model import Action, PathRule, RuleSet, VirtualFile
 from sysfake.paths import redirect_target, rule_applies
 from sysfake.table import HEADER, PATH_RULE, decode
 
+from ...datatype import datatype, field
 from . import syscalls as sc
 from .memory import PATH_MAX
 
@@ -135,7 +135,7 @@ class VirtualFiles:
         self.fds.clear()
 
 
-@dataclass
+@datatype
 class Outcome:
     """ret: skip the syscall and return ret (0 or -errno), after `writes` into
     tracee memory.  Otherwise the argument rewrites to apply."""
@@ -158,7 +158,7 @@ def _fail(err: int) -> Outcome:
     return Outcome(ret=-err)
 
 
-@dataclass
+@datatype
 class Call:
     """One trapped syscall, with lazy access to what deciding it may need."""
 

@@ -14,8 +14,8 @@ rewritten with the new scratch.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
+from ...datatype import datatype, field
 from . import ptrace_ext as pt
 from .syscalls import NR
 
@@ -133,7 +133,7 @@ def read_exact(pid: int, addr: int, size: int) -> bytes:
     return data
 
 
-@dataclass
+@datatype
 class AddressSpace:
     """Scratch regions injected into one address space, carved into per-thread slots."""
 

@@ -22,8 +22,7 @@ The hand-written exceptions are all below and documented in docs/backends.md:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from ...datatype import datatype
 from ...record.ptrace_tables import tables
 from ...record.syscalls import SYSCALL_NAMES
 from ...record.syscalls import prototype as _record_prototype
@@ -61,7 +60,7 @@ CONDITIONAL_PATHS: dict[tuple[str, int], tuple[int, int]] = {("mount", 0): (3, 4
 FIRST_X32 = 512  # numbers from 512 on are the x32 ABI, which is not intercepted
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class SyscallInfo:
     nr: int
     name: str

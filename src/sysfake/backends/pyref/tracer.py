@@ -14,12 +14,12 @@ import errno
 import os
 import signal
 import time
-from dataclasses import dataclass
 from types import FrameType
 from typing import Callable
 
 from sysfake.model import RuleSet
 
+from ...datatype import datatype
 from . import memory, seccomp
 from . import ptrace_ext as pt
 from .actions import Call, Decider, Outcome, VirtualFiles
@@ -40,7 +40,7 @@ PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
 KILL_TIMEOUT = 5.0  # after SIGKILL, how long to wait for the last exits
 
 
-@dataclass
+@datatype
 class Thread:
     tid: int
     tgid: int
