@@ -61,3 +61,25 @@ def test_bad_rules_file_content(tmp_path: Path) -> None:
     res = run_sysfake(["run", "--rules", str(rules), "--", "true"])
     assert res.returncode == 2, describe(res)
     assert "Traceback" not in res.stderr, describe(res)
+
+
+@pytest.mark.parametrize("cmd", ["run", "compile", "check", "explain"])
+def test_a_command_alone_parses_as_with_every_command(cmd: str) -> None:
+    # `sysfake run ...` builds only run's sub-parser (cli._COMMANDS): its usage,
+    # help and defaults are those of the full parser's
+    import argparse
+
+    from sysfake import cli
+
+    def sub(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        action = next(a for a in ap._actions if isinstance(a, argparse._SubParsersAction))
+        parser: argparse.ArgumentParser = action.choices[cmd]
+        return parser
+
+    alone, full = cli._build(cmd), cli._build()
+    assert sub(alone).format_help() == sub(full).format_help()
+    args = {"run": ["run", "--", "true"], "compile": ["compile", "-o", "d"],
+            "check": ["check", "f"], "explain": ["explain", "/p"]}[cmd]
+    assert alone.parse_args(args) == full.parse_args(args)
+    assert list(sub(full).prog.split()) == ["sysfake", cmd]
+    assert "doctor" in full.format_help() and "doctor" not in alone.format_help()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 from . import __version__
@@ -50,13 +50,7 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
                    help="log every tracer decision to stderr")
 
 
-def _build() -> argparse.ArgumentParser:
-    ap = _Parser(prog="sysfake", description=(
-        "Run a command under a tracer that follows every descendant and fakes "
-        "missing kernel interfaces from rules."))
-    ap.add_argument("--version", action="version", version=f"sysfake {__version__}")
-    sub = ap.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=_Parser)
-
+def _add_run(sub: argparse._SubParsersAction[_Parser]) -> None:
     r = sub.add_parser("run", help="run a command with the rules applied")
     _add_rule_args(r)
     r.add_argument("--backend", choices=("c", "python"), default="c",
@@ -66,6 +60,8 @@ def _build() -> argparse.ArgumentParser:
                    help="no default profile when no rules are given (see sysfake doctor)")
     r.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD ARGS")
 
+
+def _add_compile(sub: argparse._SubParsersAction[_Parser]) -> None:
     co = sub.add_parser("compile", help="compile rules into DIR; DIR/sysfake-exec -- CMD then "
                                         "runs without Python (docs/compile.md)")
     _add_rule_args(co)
@@ -74,9 +70,13 @@ def _build() -> argparse.ArgumentParser:
     co.add_argument("--no-profile", action="store_true",
                     help="no default profile when no rules are given (see sysfake doctor)")
 
+
+def _add_check(sub: argparse._SubParsersAction[_Parser]) -> None:
     c = sub.add_parser("check", help="validate rules files and print the compiled table")
     c.add_argument("files", nargs="+", metavar="FILE")
 
+
+def _add_explain(sub: argparse._SubParsersAction[_Parser]) -> None:
     e = sub.add_parser("explain", help="say which rule decides a path and what it shows")
     e.add_argument("path")
     _add_rule_args(e)
@@ -85,19 +85,39 @@ def _build() -> argparse.ArgumentParser:
     e.add_argument("--syscall", metavar="NAME",
                    help="also say which syscall rules of NAME decide a call on the path")
 
+
+def _add_other(sub: argparse._SubParsersAction[_Parser]) -> None:
     sub.add_parser("schema", help="print the JSON Schema of rules files")
     sub.add_parser("doctor", help="say what this environment lacks and what sysfake can do")
-
     b = sub.add_parser("bench", help="measure tracer overhead (see benchmarks/)", add_help=False)
     b.add_argument("args", nargs=argparse.REMAINDER)
-
     n = sub.add_parser("cni", help="the no-op CNI plugin", add_help=False)
     n.add_argument("args", nargs=argparse.REMAINDER)
-
     for name, what in (("record", "run a command traced and write a trace (docs/record.md)"),
                        ("report", "summarise a trace: failures, rules, process tree"),
                        ("suggest", "write rules that fix what failed in a trace")):
         sub.add_parser(name, help=what, add_help=False)
+
+
+# Each argparse parser and argument costs gettext lookups (a stat of a .mo file
+# each, ms inside gVisor): a run builds only its own sub-parser.
+_COMMANDS: dict[str, Callable[[argparse._SubParsersAction[_Parser]], None]] = {
+    "run": _add_run, "compile": _add_compile, "check": _add_check, "explain": _add_explain}
+
+
+def _build(cmd: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `cmd`, one of _COMMANDS, only that command's sub-parser."""
+    ap = _Parser(prog="sysfake", description=(
+        "Run a command under a tracer that follows every descendant and fakes "
+        "missing kernel interfaces from rules."))
+    ap.add_argument("--version", action="version", version=f"sysfake {__version__}")
+    sub = ap.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=_Parser)
+    if cmd in _COMMANDS:
+        _COMMANDS[cmd](sub)
+        return ap
+    for add in _COMMANDS.values():
+        add(sub)
+    _add_other(sub)
     return ap
 
 
@@ -219,7 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .record import cli as record_cli
         _traced = args[0] == "record"
         return int(getattr(record_cli, "cmd_" + args[0])(args[1:]))
-    ap = _build()
+    ap = _build(args[0] if args else None)
     ns = ap.parse_args(args)
     if ns.cmd is None:
         ap.print_help()
