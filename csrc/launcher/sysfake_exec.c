@@ -7,10 +7,20 @@
  * Without --table, the table is table.sft beside this executable (the
  * directory `sysfake compile -o DIR` made). Exit status: the command's own
  * (128+N if killed by signal N); 2 for bad usage or an unreadable table; 127
- * or 126 if the command cannot be run, as from a shell. */
+ * or 126 if the command cannot be run, as from a shell.
+ *
+ * `sysfake run` hands its command over to this launcher once the table is
+ * built (core.py: exec_launcher), so that no Python process stays behind
+ * as the tracer; forking a small process is also far cheaper than forking
+ * Python inside gVisor. For that it takes more options:
+ *   --table-fd N       read the table from fd N (a memfd), then close it
+ *   --disable-mask M   pretend these SF_MECH_* mechanisms are missing
+ *   --remove DIR       delete the tree DIR when the run is over (repeatable)
+ *   --prog NAME        the name in this launcher's own messages */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,22 +31,30 @@
 
 extern char **environ;
 
+#define MAX_REMOVE 8
+
+static const char *prog = "sysfake-exec";
+
 static int usage(const char *why)
 {
-	fprintf(stderr, "sysfake-exec: %s\n"
+	fprintf(stderr, "%s: %s\n"
 		"usage: sysfake-exec [-v] [--orphans kill|wait] [--grace SECONDS] "
-		"[--table FILE] [--] CMD [ARGS...]\n", why);
+		"[--table FILE] [--] CMD [ARGS...]\n", prog, why);
 	return 2;
 }
 
-/* The whole file, or NULL with a one-line reason on stderr. */
-static unsigned char *read_table(const char *path, size_t *len)
+/* The whole file (or fd, when path is NULL), or NULL with a one-line reason on stderr. */
+static unsigned char *read_table(const char *path, int fd, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (path)
+		fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st)) {
-		fprintf(stderr, "sysfake-exec: %s: %s (make it with `sysfake compile -o DIR`)\n",
-			path, strerror(errno));
+		if (path)
+			fprintf(stderr, "%s: %s: %s (make it with `sysfake compile -o DIR`)\n",
+				prog, path, strerror(errno));
+		else
+			fprintf(stderr, "%s: table fd: %s\n", prog, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return NULL;
@@ -51,7 +69,7 @@ static unsigned char *read_table(const char *path, size_t *len)
 	}
 	close(fd);
 	if (!buf || got != (size_t)st.st_size) {
-		fprintf(stderr, "sysfake-exec: %s: cannot read the whole file\n", path);
+		fprintf(stderr, "%s: %s: cannot read the whole file\n", prog, path ? path : "table fd");
 		free(buf);
 		return NULL;
 	}
@@ -59,11 +77,31 @@ static unsigned char *read_table(const char *path, size_t *len)
 	return buf;
 }
 
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if ((type == FTW_DP ? rmdir(path) : unlink(path)) && errno != ENOENT)
+		fprintf(stderr, "%s: cannot remove %s: %s\n", prog, path, strerror(errno));
+	return 0;
+}
+
+/* A number: decimal, or hex with 0x; -1 if it is not one. */
+static long number(const char *s)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 0);
+	return (errno || !*s || *end || v < 0) ? -1 : v;
+}
+
 int main(int argc, char **argv)
 {
 	struct sf_options opt = { .orphans_wait = 0, .grace_ms = 2000, .disable_mech = 0,
 				  .record_fd = -1, .verbose = 0 };
 	const char *table = NULL;
+	const char *remove[MAX_REMOVE];
+	int nremove = 0, table_fd = -1;
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
@@ -85,6 +123,22 @@ int main(int argc, char **argv)
 			opt.grace_ms = (int)(s * 1000);
 		} else if (!strcmp(a, "--table") && i + 1 < argc) {
 			table = argv[++i];
+		} else if (!strcmp(a, "--table-fd") && i + 1 < argc) {
+			long fd = number(argv[++i]);
+			if (fd < 0 || fd > INT_MAX)
+				return usage("--table-fd needs a file descriptor");
+			table_fd = (int)fd;
+		} else if (!strcmp(a, "--disable-mask") && i + 1 < argc) {
+			long m = number(argv[++i]);
+			if (m < 0 || m > (long)UINT_MAX)
+				return usage("--disable-mask needs a number");
+			opt.disable_mech = (unsigned)m;
+		} else if (!strcmp(a, "--remove") && i + 1 < argc) {
+			if (nremove == MAX_REMOVE)
+				return usage("too many --remove");
+			remove[nremove++] = argv[++i];
+		} else if (!strcmp(a, "--prog") && i + 1 < argc) {
+			prog = argv[++i];
 		} else {
 			char why[128];
 			snprintf(why, sizeof(why), "unknown or incomplete option %.64s", a);
@@ -94,7 +148,7 @@ int main(int argc, char **argv)
 	if (i >= argc)
 		return usage("no command given");
 	char beside[PATH_MAX];
-	if (!table) {
+	if (!table && table_fd < 0) {
 		ssize_t n = readlink("/proc/self/exe", beside, sizeof(beside) - 16);
 		if (n <= 0)
 			return usage("cannot find my own directory: give --table FILE");
@@ -104,15 +158,18 @@ int main(int argc, char **argv)
 		table = beside;
 	}
 	size_t len = 0;
-	unsigned char *tab = read_table(table, &len);
-	if (!tab)
-		return 2;
-	char err[512] = "";
-	int rc = sf_run(tab, len, argv + i, environ, &opt, err, sizeof(err));
-	free(tab);
-	if (rc < 0) {
-		fprintf(stderr, "sysfake-exec: %s\n", err);
-		return 2;
+	unsigned char *tab = read_table(table_fd >= 0 ? NULL : table, table_fd, &len);
+	int rc = 2;
+	if (tab) {
+		char err[512] = "";
+		rc = sf_run(tab, len, argv + i, environ, &opt, err, sizeof(err));
+		free(tab);
+		if (rc < 0) {
+			fprintf(stderr, "%s: %s\n", prog, err);
+			rc = 2;
+		}
 	}
+	for (int k = 0; k < nremove; k++)
+		nftw(remove[k], remove_one, 16, FTW_DEPTH | FTW_PHYS);
 	return rc;
 }

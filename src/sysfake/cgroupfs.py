@@ -20,7 +20,6 @@ import os
 import shutil
 import struct
 import tempfile
-from collections.abc import Callable
 
 from .datatype import datatype
 from .model import (
@@ -37,6 +36,7 @@ from .model import (
     VirtualFile,
 )
 from .rules.constants import CONSTANTS
+from .tempdirs import TempDirs
 
 DEFAULT_CONTROLLERS = ("cpuset", "cpu", "cpuacct", "memory", "devices", "freezer", "pids")
 MOUNT_POINT = "/sys/fs/cgroup"
@@ -72,7 +72,7 @@ class CgroupTree:
     root: str  # tracer-view directory behind /sys/fs/cgroup
     template: str  # per-controller files copied into new cgroup directories
     base: str  # the private directory holding both
-    cleanup: Callable[[], None]
+    cleanup: TempDirs
 
 
 def _write_tree(top: str, controllers: tuple[str, ...]) -> None:
@@ -108,10 +108,7 @@ def build(controllers: tuple[str, ...] | list[str] = DEFAULT_CONTROLLERS,
         shutil.rmtree(base, ignore_errors=True)
         raise
 
-    def cleanup() -> None:
-        shutil.rmtree(base, ignore_errors=True)
-
-    return CgroupTree(root, template, base, cleanup)
+    return CgroupTree(root, template, base, TempDirs(base))
 
 
 # ---------------------------------------------------------------- generated rules
@@ -190,11 +187,7 @@ def generated_rules(root: str, controllers: tuple[str, ...], mount_parent: int =
     return paths, sys_rules
 
 
-def _noop() -> None:
-    return None
-
-
-def prepare_runtime(src: object, base: str | None = None) -> tuple[RuleSet, Callable[[], None]]:
+def prepare_runtime(src: object, base: str | None = None) -> tuple[RuleSet, TempDirs]:
     """The RuleSet to encode for a run, and what to call when the run is over.
 
     `src` is a rules.LoadResult (or a RuleSet, returned unchanged). With a
@@ -205,11 +198,11 @@ def prepare_runtime(src: object, base: str | None = None) -> tuple[RuleSet, Call
     from .rules.precedence import identity, sort_key, sys_identity, sys_sort_key
 
     if isinstance(src, RuleSet):
-        return src, _noop
+        return src, TempDirs()
     if not isinstance(src, LoadResult):
         raise TypeError("prepare_runtime needs a LoadResult or a RuleSet")
     if src.cgroupfs is None:
-        return src.ruleset(), _noop
+        return src.ruleset(), TempDirs()
     tree = build(src.cgroupfs.controllers, base)
     try:
         parent, top = _real_mounts()

@@ -159,12 +159,9 @@ def _cmd_compile(ns: argparse.Namespace) -> int:
     return 0
 
 
-def _noop() -> None:
-    return None
-
-
 def _cmd_run(ns: argparse.Namespace) -> int:
     from .table import encode
+    from .tempdirs import TempDirs
 
     cmd: list[str] = list(ns.command)
     if cmd and cmd[0] == "--":
@@ -178,7 +175,7 @@ def _cmd_run(ns: argparse.Namespace) -> int:
     if loaded.cgroupfs is None:
         # what prepare_runtime returns without a cgroupfs: key; its module (and the
         # rule constants it needs) is imported only to build a fake cgroup tree
-        rules, cleanup = loaded.ruleset(), _noop
+        rules, cleanup = loaded.ruleset(), TempDirs()
     else:
         from .cgroupfs import prepare_runtime
         rules, cleanup = prepare_runtime(loaded)
@@ -189,7 +186,16 @@ def _cmd_run(ns: argparse.Namespace) -> int:
         from .vdirs import prepare as prepare_dirs
         rules, cleanup_dirs = prepare_dirs(rules)
         try:
-            return _run_table(ns, cmd, encode(rules))
+            table = encode(rules)
+            from .core import CoreError, exec_launcher
+            try:  # returns only if the launcher cannot take over
+                exec_launcher(table, cmd, orphans=ns.orphans, grace=ns.grace,
+                              disable=ns.disable, verbose=ns.verbose,
+                              remove=cleanup.dirs + cleanup_dirs.dirs)
+            except CoreError as err:
+                sys.stderr.write(f"sysfake: {err}\n")
+                return 2
+            return _run_table(ns, cmd, table)
         finally:
             cleanup_dirs()
     finally:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -76,6 +77,60 @@ def check_table(table: bytes) -> str | None:
     return None
 
 
+LAUNCHER = "sysfake-exec"  # built beside the C core (setup.py)
+
+
+def _tracee_env(env: Mapping[str, str] | None) -> dict[str, str]:
+    out = dict(os.environ if env is None else env)
+    if os.environ.get("SYSFAKE_STRIP_PRELOAD"):
+        # sanitizer runs preload ASan into Python; the traced command must not inherit it
+        out.pop("LD_PRELOAD", None)
+        out.pop("SYSFAKE_STRIP_PRELOAD", None)
+    return out
+
+
+def exec_launcher(table: bytes, argv: Sequence[str], *, orphans: str = "kill",
+                  grace: float = 2.0, disable: Sequence[str] = (), verbose: bool = False,
+                  remove: Sequence[str] = ()) -> None:
+    """Replace this process by the C launcher running argv under `table`, as
+    run() would; the launcher removes the `remove` directories afterwards.
+
+    Returns (having changed nothing) only when the launcher cannot be started:
+    no launcher beside the core, or no memfd. Then use run(). With nothing of
+    Python left, the tracer is a small process: forking it (the probe, the
+    command) costs far less than forking Python, above all inside gVisor."""
+    if orphans not in ("kill", "wait"):
+        raise CoreError(f"--orphans must be kill or wait, not {orphans!r}")
+    if not argv:
+        raise CoreError("no command given")
+    exe = os.path.join(os.path.dirname(os.path.abspath(__file__)), LAUNCHER)
+    if not os.access(exe, os.X_OK):
+        return
+    args = [exe, "--prog", "sysfake", "--orphans", orphans, "--grace", repr(float(grace)),
+            "--disable-mask", str(mech_mask(disable))]
+    if verbose:
+        args.append("-v")
+    for d in remove:
+        args += ["--remove", d]
+    try:
+        fd = os.memfd_create("sysfake-table", 0)  # no CLOEXEC: the launcher reads it
+    except (AttributeError, OSError):
+        return
+    try:
+        view = memoryview(table)
+        while view:
+            view = view[os.write(fd, view):]
+        os.lseek(fd, 0, os.SEEK_SET)
+        args += ["--table-fd", str(fd), "--", *argv]
+        env = _tracee_env(None)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execve(exe, args, env)
+    except OSError:
+        pass
+    os.close(fd)
+
+
 def run(
     table: bytes,
     argv: Sequence[str],
@@ -94,11 +149,7 @@ def run(
         raise CoreError("no command given")
     core = _lib()
     ffi = core.ffi
-    env = dict(os.environ if env is None else env)
-    if os.environ.get("SYSFAKE_STRIP_PRELOAD"):
-        # sanitizer runs preload ASan into Python; the traced command must not inherit it
-        env.pop("LD_PRELOAD", None)
-        env.pop("SYSFAKE_STRIP_PRELOAD", None)
+    env = _tracee_env(env)
     keep: list[Any] = []
 
     def cstrs(items: Sequence[bytes]) -> Any:

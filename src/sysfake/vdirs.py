@@ -34,12 +34,12 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Callable
 
 from .datatype import datatype, field
 from .model import Action, MatchKind, Origin, PathRule, RuleSet, VirtualFile
 from .paths import first_match
 from .rules.precedence import sort_key
+from .tempdirs import TempDirs
 
 ORIGIN = Origin("<directory listing>")
 DIR_MODE = 0o555
@@ -140,10 +140,6 @@ def encode_listing(placeholder: str, lst: Listing) -> bytes:
     return out
 
 
-def _noop() -> None:
-    return None
-
-
 def without_directories(rules: RuleSet) -> RuleSet:
     """Drop `list: false` rules (they only steer prepare()) for a backend without
     listings; `list: true` rules stay, and such a backend refuses them."""
@@ -153,15 +149,14 @@ def without_directories(rules: RuleSet) -> RuleSet:
                    rules.cgroupfs_template)
 
 
-def prepare(rules: RuleSet, base: str | None = None) -> tuple[RuleSet, Callable[[], None]]:
+def prepare(rules: RuleSet, base: str | None = None) -> tuple[RuleSet, TempDirs]:
     """The RuleSet with a directory vfile for every listing, and its cleanup.
     The placeholders go in `base` (which must not exist yet) when given."""
     listings = plan(rules)
     if not listings:
-        return without_directories(rules), _noop
+        return without_directories(rules), TempDirs()
     # here, not at the top: a run without listings needs neither, and tempfile (with
     # the random and weakref it imports) costs a few ms of start-up
-    import shutil
     import tempfile
 
     if base is None:
@@ -169,9 +164,7 @@ def prepare(rules: RuleSet, base: str | None = None) -> tuple[RuleSet, Callable[
     else:
         os.mkdir(base, 0o700)
 
-    def cleanup() -> None:
-        shutil.rmtree(base, ignore_errors=True)
-
+    cleanup = TempDirs(base)
     new_rules = [r for r in rules.path_rules  # list: rules are replaced below
                  if not (r.action is Action.CONTENT and r.vfile is not None
                          and r.vfile.directory)]
