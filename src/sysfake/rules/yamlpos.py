@@ -5,7 +5,8 @@ of YScalar / YSeq / YMap objects (defined here), each carrying its 1-based
 position. Anything PyYAML or the conversion objects to becomes a RulesError
 with a position: syntax errors, several documents in one file, duplicate
 keys, unknown tags, recursive aliases, absurd nesting. This module does not
-import PyYAML, so `sysfake run` with rules from flags only starts faster.
+import PyYAML, so `sysfake run` with rules from flags only starts faster; nor
+does reading a shipped profile (profile_snapshot.py).
 """
 from __future__ import annotations
 
@@ -82,6 +83,11 @@ def _pos_of_index(text: str, index: int) -> Pos:
 
 def parse(text: str, filename: str) -> YNode | None:
     """Parse one YAML document. Returns None for an empty document. Raises RulesError."""
+    from .profile_snapshot import lookup  # a shipped profile's tree, made ahead of time
+
+    found, tree = lookup(text)
+    if found:
+        return tree
     from .yamlparse import parse as parse_yaml  # PyYAML is loaded only to read YAML
 
     return parse_yaml(text, filename)
