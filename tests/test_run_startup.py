@@ -36,6 +36,8 @@ NOT_IMPORTED = (
     "subprocess",
     "dataclasses",  # it imports inspect: sysfake.datatype instead
     "inspect",
+    "_cffi_backend",  # the launcher runs the core (core.exec_launcher): Python never loads it
+    "sysfake._core",
 )
 
 

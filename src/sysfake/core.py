@@ -106,8 +106,9 @@ def exec_launcher(table: bytes, argv: Sequence[str], *, orphans: str = "kill",
     exe = os.path.join(os.path.dirname(os.path.abspath(__file__)), LAUNCHER)
     if not os.access(exe, os.X_OK):
         return
+    # without --disable the mask is 0: no need to load the core's extension here
     args = [exe, "--prog", "sysfake", "--orphans", orphans, "--grace", repr(float(grace)),
-            "--disable-mask", str(mech_mask(disable))]
+            "--disable-mask", str(mech_mask(disable) if disable else 0)]
     if verbose:
         args.append("-v")
     for d in remove:
