@@ -16,10 +16,10 @@ import os
 import shutil
 from pathlib import Path
 
+from .core import LAUNCHER
 from .rules.loader import LoadResult
 
 TABLE = "table.sft"
-LAUNCHER = "sysfake-exec"
 MARK = ".sysfake-compiled"
 
 
