@@ -83,3 +83,25 @@ def test_a_command_alone_parses_as_with_every_command(cmd: str) -> None:
     assert alone.parse_args(args) == full.parse_args(args)
     assert list(sub(full).prog.split()) == ["sysfake", cmd]
     assert "doctor" in full.format_help() and "doctor" not in alone.format_help()
+
+
+@pytest.mark.parametrize("columns", ["", "50", "130", "junk"])
+def test_help_is_as_wide_as_argparses_own(columns: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # argparsing.Formatter finds the width without shutil; the help must not change
+    import argparse
+
+    from sysfake import cli
+
+    monkeypatch.setenv("COLUMNS", columns)
+    ours = cli._build()
+    theirs = cli._build()
+    for ap in [theirs, *(a for act in theirs._actions
+                         if isinstance(act, argparse._SubParsersAction)
+                         for a in act.choices.values())]:
+        ap.formatter_class = argparse.HelpFormatter
+    assert ours.format_help() == theirs.format_help()
+    assert cli._build("run").format_usage() == theirs.format_usage()
+    sub = next(a for a in theirs._actions if isinstance(a, argparse._SubParsersAction))
+    run_ours = next(a for a in cli._build("run")._actions
+                    if isinstance(a, argparse._SubParsersAction)).choices["run"]
+    assert run_ours.format_help() == sub.choices["run"].format_help()

@@ -36,6 +36,7 @@ NOT_IMPORTED = (
     "subprocess",
     "dataclasses",  # it imports inspect: sysfake.datatype instead
     "inspect",
+    "shutil",  # argparse's help formatter imports it: argparsing.Formatter does not
     "_cffi_backend",  # the launcher runs the core (core.exec_launcher): Python never loads it
     "sysfake._core",
 )

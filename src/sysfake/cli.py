@@ -8,17 +8,10 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 from . import __version__
+from .argparsing import Parser as _Parser
 
 if TYPE_CHECKING:
     from .rules.loader import LoadResult
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but errors are one line and exit 2."""
-
-    def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
-        raise SystemExit(2)
 
 
 def _add_rule_args(p: argparse.ArgumentParser) -> None:

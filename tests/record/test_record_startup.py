@@ -31,6 +31,7 @@ NOT_IMPORTED = (
     "pathlib",  # only `suggest` writes through it
     "dataclasses",  # it imports inspect: sysfake.datatype instead
     "inspect",
+    "shutil",  # argparse's help formatter imports it: argparsing.Formatter does not
 )
 
 

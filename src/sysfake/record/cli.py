@@ -9,15 +9,8 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
 
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but errors are one line and exit 2."""
-
-    def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
-        raise SystemExit(2)
+from ..argparsing import Parser as _Parser
 
 
 def _fail(msg: str) -> int:
