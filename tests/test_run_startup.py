@@ -57,3 +57,16 @@ def test_flag_only_run_imports_only_what_it_needs(tmp_path: Path) -> None:
         assert needed in imported, describe(res)
     unexpected = [m for m in NOT_IMPORTED if m in imported]
     assert not unexpected, f"imported by a flag-only run: {unexpected}" + describe(res)
+
+
+def test_profile_run_with_a_cgroup_tree_imports_no_tempfile(tmp_path: Path) -> None:
+    # the gvisor profile builds the fake cgroup tree in a private directory
+    # (tempdirs.make, not tempfile.mkdtemp) and reads the profile from its snapshot
+    res = run_importtime(["-m", "sysfake", "run", "--profile", "gvisor", "--", "true"],
+                         tmp_path)
+    assert res.returncode == 0, describe(res)
+    imported = _imported(res.stderr)
+    assert "sysfake.cgroupfs" in imported, describe(res)
+    unexpected = [m for m in ("tempfile", "shutil", "random", "yaml", "dataclasses")
+                  if m in imported]
+    assert not unexpected, f"imported by a gvisor-profile run: {unexpected}" + describe(res)

@@ -17,9 +17,7 @@ same identity as a generated one wins.
 from __future__ import annotations
 
 import os
-import shutil
 import struct
-import tempfile
 
 from .datatype import datatype
 from .model import (
@@ -37,6 +35,7 @@ from .model import (
 )
 from .rules.constants import CONSTANTS
 from .tempdirs import TempDirs
+from .tempdirs import make as make_private
 
 DEFAULT_CONTROLLERS = ("cpuset", "cpu", "cpuacct", "memory", "devices", "freezer", "pids")
 MOUNT_POINT = "/sys/fs/cgroup"
@@ -104,7 +103,7 @@ def build(controllers: tuple[str, ...] | list[str] = DEFAULT_CONTROLLERS,
     if "devices" not in ctrls:
         raise ValueError("the devices controller is always needed")
     if base is None:
-        base = tempfile.mkdtemp(prefix="sysfake-cgroupfs-")  # mode 0700
+        base = make_private("sysfake-cgroupfs-")  # mode 0700
     else:
         os.mkdir(base, 0o700)
     try:
@@ -113,7 +112,7 @@ def build(controllers: tuple[str, ...] | list[str] = DEFAULT_CONTROLLERS,
         _write_tree(root, ctrls)
         _write_tree(template, ctrls)
     except BaseException:
-        shutil.rmtree(base, ignore_errors=True)
+        TempDirs(base)()
         raise
 
     return CgroupTree(root, template, base, TempDirs(base))

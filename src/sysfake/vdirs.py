@@ -40,6 +40,7 @@ from .model import Action, MatchKind, Origin, PathRule, RuleSet, VirtualFile
 from .paths import first_match
 from .rules.precedence import sort_key
 from .tempdirs import TempDirs
+from .tempdirs import make as make_private
 
 ORIGIN = Origin("<directory listing>")
 DIR_MODE = 0o555
@@ -155,12 +156,8 @@ def prepare(rules: RuleSet, base: str | None = None) -> tuple[RuleSet, TempDirs]
     listings = plan(rules)
     if not listings:
         return without_directories(rules), TempDirs()
-    # here, not at the top: a run without listings needs neither, and tempfile (with
-    # the random and weakref it imports) costs a few ms of start-up
-    import tempfile
-
     if base is None:
-        base = tempfile.mkdtemp(prefix="sysfake-vdirs-")  # mode 0700
+        base = make_private("sysfake-vdirs-")  # mode 0700
     else:
         os.mkdir(base, 0o700)
 
