@@ -1,5 +1,5 @@
 /* sysfake-exec: run a command under a rule table that `sysfake compile`
- * wrote, without starting Python. `sysfake run` spends about 80 ms in the
+ * wrote, without starting Python. `sysfake run` spends about 65 ms in the
  * interpreter before the command starts; this starts it in a few.
  *
  *   sysfake-exec [-v] [--orphans kill|wait] [--grace SECONDS] [--table FILE] [--] CMD [ARGS...]
