@@ -7,11 +7,16 @@ hashing, frozen assignment, inheritance, asdict.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import pytest
 
 from sysfake import datatype as dt
+
+
+class Pair(NamedTuple):
+    a: Any
+    b: Any
 
 
 def _both(frozen: bool = False) -> list[tuple[str, Callable[[type], type], Any]]:
@@ -126,12 +131,26 @@ def test_asdict_matches_dataclasses_asdict() -> None:
             leaves: list[Any]
             by_name: dict[str, Any] = field(default_factory=dict)
             top: Any = None
+            pair: Any = None
 
         tree = deco(Tree)
-        t = tree([leaf(1), leaf(2, (3,))], {"k": leaf(4)}, leaf(5))
+        t = tree([leaf(1), leaf(2, (3,))], {"k": leaf(4)}, leaf(5), Pair(leaf(6), 7))
         built[name] = dataclasses.asdict(t) if name == "dataclass" else dt.asdict(t)
     assert built["datatype"] == built["dataclass"]
-    assert dt.field_names(tree) == ("leaves", "by_name", "top")
+    assert dt.field_names(tree) == ("leaves", "by_name", "top", "pair")
+
+
+def test_equality_is_tuple_equality() -> None:
+    nan = float("nan")
+    for _name, deco, _field in _both(frozen=True):
+        class P:
+            x: float
+
+        p = deco(P)
+        a = p(nan)
+        b = p.__new__(p)
+        object.__setattr__(b, "x", a.x)  # the same NaN object: equal, as in a tuple
+        assert (a == b, p(1.0) == p(1.0), p(1.0) == p(2.0)) == (True, True, False)
 
 
 def test_sysfake_types_are_datatypes() -> None:

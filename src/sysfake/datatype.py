@@ -128,7 +128,8 @@ def _add_methods(cls: type, names: tuple[str, ...], frozen: bool) -> None:
     def __eq__(self: Any, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return all(getattr(self, n) == getattr(other, n) for n in names)
+        # tuples, as dataclass compares: an element is equal to itself (NaN)
+        return tuple(getattr(self, n) for n in names) == tuple(getattr(other, n) for n in names)
 
     def __hash__(self: Any) -> int:
         return hash(tuple(getattr(self, n) for n in names))
@@ -193,6 +194,8 @@ def asdict(obj: Any) -> Any:
     """A datatype as a dict, recursively (lists, tuples and dicts are copied too)."""
     if hasattr(type(obj), FIELDS):
         return {n: asdict(getattr(obj, n)) for n in field_names(obj)}
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # a named tuple
+        return type(obj)(*(asdict(v) for v in obj))
     if isinstance(obj, (list, tuple)):
         return type(obj)(asdict(v) for v in obj)
     if isinstance(obj, dict):
