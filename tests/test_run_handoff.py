@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import sysfake
-from support import child_env, describe, run_in_gvisor, run_sysfake, start_sysfake
+from support import describe, run_in_gvisor, run_sysfake, start_sysfake, without_launcher
 from support.fakes import VIRT, VIRT_TEXT, fake, run
 
 CGROUPFS_RULES = "version: 1\ncgroupfs: {controllers: [cpu, devices]}\nrules: []\n"
@@ -68,11 +66,9 @@ def test_status_and_errors_keep_sysfakes_name(tmp_path: Path) -> None:
 
 def test_without_a_launcher_python_traces(tmp_path: Path) -> None:
     # a copy of the package without sysfake-exec: the core runs in the Python process
-    pkg = Path(sysfake.__file__).parent
-    shutil.copytree(pkg, tmp_path / "sysfake", ignore=shutil.ignore_patterns("sysfake-exec"))
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    env = child_env({"PYTHONPATH": str(tmp_path), "TMPDIR": str(tmp)})
+    env = {**without_launcher(tmp_path / "pkg"), "TMPDIR": str(tmp)}
     res = subprocess.run([sys.executable, "-m", "sysfake", *_args(tmp_path)],
                          capture_output=True, text=True, env=env, timeout=60,
                          stdin=subprocess.DEVNULL, check=False)

@@ -24,6 +24,7 @@ from .runner import (
     start_sysfake,
     sysfake_cmd,
     wait_for_file,
+    without_launcher,
 )
 
 __all__ = [
@@ -44,4 +45,5 @@ __all__ = [
     "sysfake_cmd",
     "wait_for_file",
     "wait_no_leftovers",
+    "without_launcher",
 ]

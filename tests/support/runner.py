@@ -166,3 +166,12 @@ def wait_for_file(path: Path, timeout: float = 30.0, proc: subprocess.Popen[str]
         if time.monotonic() > deadline:
             pytest.fail(f"{path} did not appear within {timeout}s")
         time.sleep(0.05)
+
+
+def without_launcher(tmp_path: Path) -> dict[str, str]:
+    """A child environment whose `python -m sysfake` is a copy of this package
+    without `sysfake-exec`: `run` and `record` then run the C core inside the
+    Python process (the fallback), where a test can count its syscalls."""
+    pkg = Path(importlib.import_module("sysfake").__file__ or "").parent
+    shutil.copytree(pkg, tmp_path / "sysfake", ignore=shutil.ignore_patterns("sysfake-exec"))
+    return child_env({"PYTHONPATH": str(tmp_path)})
