@@ -64,16 +64,9 @@ def lookup(text: str) -> tuple[bool, YNode | None]:
 
 def shipped_files() -> list[str]:
     """The shipped profiles: rules/*.yaml (not rules/data/, which record reads itself)."""
-    from ..profiles import SUFFIX, profile_file
+    from ..profiles import available_profiles, profile_file
 
-    names = {n[:-len(SUFFIX)] for d in _dirs() for n in os.listdir(d) if n.endswith(SUFFIX)}
-    return [f for f in (profile_file(n) for n in sorted(names)) if f is not None]
-
-
-def _dirs() -> list[str]:
-    from ..profiles import profile_dir_names
-
-    return profile_dir_names()
+    return [f for f in map(profile_file, available_profiles()) if f is not None]
 
 
 def snapshot_source(files: list[str]) -> str:
