@@ -52,6 +52,23 @@ def test_make_falls_back_as_tempfile_does(tmp_path: Path,
         TempDirs(d2)()
 
 
+def test_make_in_a_removed_current_directory(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # getcwd() fails there: tempfile falls back, and so must make(), with a
+    # relative $TMPDIR too (it needs the current directory)
+    _clear(monkeypatch)
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    monkeypatch.setenv("TMPDIR", "relative")
+    d = make("sysfake-z-")
+    try:
+        assert os.path.dirname(d) == "/tmp"
+    finally:
+        TempDirs(d)()
+
+
 def test_tempdirs_removes_its_trees(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     (a / "deep" / "er").mkdir(parents=True)

@@ -19,7 +19,11 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789_"  # tempfile's
 def _candidates() -> list[str]:
     # tempfile.gettempdir()'s order
     dirs = [os.environ[v] for v in ("TMPDIR", "TEMP", "TMP") if os.environ.get(v)]
-    return [*dirs, "/tmp", "/var/tmp", "/usr/tmp", os.getcwd()]
+    try:
+        cwd = os.getcwd()
+    except OSError:  # a removed current directory: as tempfile, the relative "."
+        cwd = os.curdir
+    return [*dirs, "/tmp", "/var/tmp", "/usr/tmp", cwd]
 
 
 def make(prefix: str) -> str:
@@ -30,8 +34,9 @@ def make(prefix: str) -> str:
     for top in _candidates():
         for _ in range(100):
             name = "".join(_LETTERS[b % len(_LETTERS)] for b in os.urandom(8))
-            path = os.path.abspath(os.path.join(top, prefix + name))
             try:
+                # in the try: a relative $TMPDIR needs the current directory
+                path = os.path.abspath(os.path.join(top, prefix + name))
                 os.mkdir(path, 0o700)
                 return path
             except FileExistsError as e:
