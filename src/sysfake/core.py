@@ -80,6 +80,14 @@ def check_table(table: bytes) -> str | None:
 LAUNCHER = "sysfake-exec"  # built beside the C core (setup.py)
 
 
+def _check_run(argv: Sequence[str], orphans: str) -> None:
+    """What run() and exec_launcher() refuse before starting anything."""
+    if orphans not in ("kill", "wait"):
+        raise CoreError(f"--orphans must be kill or wait, not {orphans!r}")
+    if not argv:
+        raise CoreError("no command given")
+
+
 def _tracee_env(env: Mapping[str, str] | None) -> dict[str, str]:
     out = dict(os.environ if env is None else env)
     if os.environ.get("SYSFAKE_STRIP_PRELOAD"):
@@ -99,10 +107,7 @@ def exec_launcher(table: bytes, argv: Sequence[str], *, orphans: str = "kill",
     no launcher beside the core, or no memfd. Then use run(). With nothing of
     Python left, the tracer is a small process: forking it (the probe, the
     command) costs far less than forking Python, above all inside gVisor."""
-    if orphans not in ("kill", "wait"):
-        raise CoreError(f"--orphans must be kill or wait, not {orphans!r}")
-    if not argv:
-        raise CoreError("no command given")
+    _check_run(argv, orphans)
     exe = os.path.join(os.path.dirname(os.path.abspath(__file__)), LAUNCHER)
     if not os.access(exe, os.X_OK):
         return
@@ -144,10 +149,7 @@ def run(
     verbose: bool = False,
 ) -> int:
     """Run argv under the tracer; return its exit status (128+N if killed by signal N)."""
-    if orphans not in ("kill", "wait"):
-        raise CoreError(f"--orphans must be kill or wait, not {orphans!r}")
-    if not argv:
-        raise CoreError("no command given")
+    _check_run(argv, orphans)
     core = _lib()
     ffi = core.ffi
     env = _tracee_env(env)
