@@ -71,7 +71,11 @@ class CgroupTree:
     root: str  # tracer-view directory behind /sys/fs/cgroup
     template: str  # per-controller files copied into new cgroup directories
     base: str  # the private directory holding both
-    cleanup: TempDirs
+
+    @property
+    def cleanup(self) -> TempDirs:
+        """Removes the tree (its base)."""
+        return TempDirs(self.base)
 
 
 def _write_tree(top: str, controllers: tuple[str, ...]) -> None:
@@ -115,7 +119,7 @@ def build(controllers: tuple[str, ...] | list[str] = DEFAULT_CONTROLLERS,
         TempDirs(base)()
         raise
 
-    return CgroupTree(root, template, base, TempDirs(base))
+    return CgroupTree(root, template, base)
 
 
 # ---------------------------------------------------------------- generated rules
