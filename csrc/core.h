@@ -40,6 +40,7 @@ struct sf_rule {
 	struct sf_str pattern, target, only_exe, only_comm;
 	uint32_t vfile;     /* index or UINT32_MAX */
 	uint32_t rule_id;
+	struct sf_str name; /* the pattern's last component if it is literal, else n = 0 */
 };
 
 #define SF_MAX_NR 512
@@ -106,6 +107,7 @@ struct sf_table {
 	uint32_t nasets;
 	unsigned char has_sysrule[SF_MAX_NR];
 	uint32_t emul;
+	int by_name;   /* every rule's last component is literal (sf_name_may_match) */
 	char cg_root[SF_PATH_MAX];     /* cgroupfs: tracer-view fake root, "" if none */
 	char cg_template[SF_PATH_MAX];
 	unsigned char *blob; /* owned copy: strings point into it */
@@ -121,6 +123,11 @@ const struct sf_rule *sf_match(const struct sf_table *t, const char *path,
 			       const char *exe, const char *comm);
 /* Build the path a REDIRECT rule sends `path` to. Returns length or -1. */
 int sf_redirect(const struct sf_rule *r, const char *path, char *out, size_t outlen);
+/* Set each rule's name and the table's by_name (after parsing). */
+void sf_names_build(struct sf_table *t);
+/* Can the path `rel` (relative) name a file some rule matches, from any
+ * directory? 0 only where no rule can: the caller need not resolve it. */
+int sf_name_may_match(const struct sf_table *t, const char *rel);
 
 /* ---- mech / probe.c ---- */
 extern unsigned sf_mech;   /* what works, after sf_probe and disable_mech */

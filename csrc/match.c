@@ -1,4 +1,5 @@
 /* Rule matching; the same semantics as src/sysfake/paths.py. */
+#define _GNU_SOURCE
 #include <fnmatch.h>
 #include <string.h>
 #include "core.h"
@@ -122,6 +123,66 @@ int sf_redirect(const struct sf_rule *r, const char *path, char *out, size_t out
 	return (int)(tn + rn);
 }
 
+void sf_names_build(struct sf_table *t)
+{
+	/* Virtual directories map paths back from their stand-ins, and record
+	 * mode writes every resolved path: both need the whole path. */
+	t->by_name = !t->nvdirs && !t->record;
+	for (uint32_t i = 0; i < t->nrules; i++) {
+		struct sf_rule *r = &t->rules[i];
+		const char *p = r->pattern.p;
+		const char *slash = memrchr(p, '/', r->pattern.n); /* p[0] is '/' */
+		size_t off = (size_t)(slash - p) + 1;
+		r->name.p = p + off;
+		r->name.n = r->pattern.n - off;
+		if (r->kind == MK_PREFIX || !r->name.n || memchr(r->name.p, '*', r->name.n) ||
+		    memchr(r->name.p, '?', r->name.n)) {
+			r->name.n = 0;
+			t->by_name = 0;
+		}
+	}
+}
+
+int sf_name_may_match(const struct sf_table *t, const char *rel)
+{
+	if (!t->by_name)
+		return 1;
+	/* The resolved path ends with the last component other than "." that
+	 * is not "..", whatever the directory: a rule can match it only if its
+	 * own last component is the same (path.c: normalize, alias_proc). */
+	const char *last = NULL;
+	size_t ln = 0;
+	for (const char *q = rel; *q;) {
+		while (*q == '/')
+			q++;
+		if (!*q)
+			break;
+		const char *e = strchrnul(q, '/');
+		if (e - q != 1 || q[0] != '.') {
+			last = q;
+			ln = (size_t)(e - q);
+		}
+		q = e;
+	}
+	if (!last || (ln == 2 && last[0] == '.' && last[1] == '.'))
+		return 1; /* the directory itself, or one above it */
+	/* alias_proc turns /proc/<pid>, .../task/<tid> and /proc/thread-self
+	 * into /proc/self */
+	if (ln == 11 && !memcmp(last, "thread-self", 11))
+		return 1;
+	size_t digits = 0;
+	while (digits < ln && last[digits] >= '0' && last[digits] <= '9')
+		digits++;
+	if (digits == ln)
+		return 1;
+	for (uint32_t i = 0; i < t->nrules; i++) {
+		const struct sf_rule *r = &t->rules[i];
+		if (r->name.n == ln && !memcmp(r->name.p, last, ln))
+			return 1;
+	}
+	return 0;
+}
+
 int sf_match_path(const unsigned char *table, size_t len, const char *path, const char *exe,
 		  const char *comm)
 {
@@ -132,4 +193,14 @@ int sf_match_path(const unsigned char *table, size_t len, const char *path, cons
 	int id = r ? (int)r->rule_id : -1;
 	sf_table_free(&t);
 	return id;
+}
+
+int sf_name_may_match_path(const unsigned char *table, size_t len, const char *rel)
+{
+	struct sf_table t;
+	if (sf_table_parse(&t, table, len, NULL, 0))
+		return -2;
+	int may = sf_name_may_match(&t, rel);
+	sf_table_free(&t);
+	return may;
 }

@@ -605,6 +605,17 @@ static int openat2_missing(void)
 	return missing;
 }
 
+/* May the call give a writable fd? Its path is resolved even when no rule
+ * can match it: the /proc/self/attr check below must see it. */
+static int opens_for_writing(const struct sf_sysent *e, const sf_regs *r)
+{
+	if (e->cls == SC_OPENAT2)
+		return 1; /* its flags are in the tracee's memory */
+	if (e->cls != SC_OPEN)
+		return 0;
+	return e->flagsarg < 0 || (sf_arg(r, e->flagsarg) & O_ACCMODE) != O_RDONLY;
+}
+
 static int enter(struct sf_tracee *t)
 {
 	struct sf_call c;
@@ -677,6 +688,9 @@ static int enter(struct sf_tracee *t)
 			if (!addr || mem_read_str(t, addr, raw[i], sizeof(raw[i])) < 0)
 				continue; /* EFAULT/ENAMETOOLONG: the kernel reports it as usual */
 			int dirfd = e->dfd[i] >= 0 ? (int)sf_arg(&c.r, e->dfd[i]) : AT_FDCWD;
+			if (raw[i][0] != '/' && !opens_for_writing(e, &c.r) &&
+			    !sf_name_may_match(sf_tab, raw[i]))
+				continue; /* no rule can match it: no readlink of its directory */
 			t->via_vdir = 0;
 			if (path_resolve(t, dirfd, raw[i], c.canon[i], sizeof(c.canon[i])))
 				continue;

@@ -48,4 +48,8 @@ int sf_table_check(const unsigned char *table, size_t table_len, char *err, size
 int sf_match_path(const unsigned char *table, size_t table_len, const char *path,
 		  const char *exe, const char *comm);
 
+/* May a rule match the relative path rel from some directory? 0: none can,
+ * so the core skips resolving it; 1: maybe; -2 bad table. For tests. */
+int sf_name_may_match_path(const unsigned char *table, size_t table_len, const char *rel);
+
 #endif

@@ -325,6 +325,7 @@ bad:
 		sf_table_free(t);
 		return fail(err, errlen, "rule table: rule %u is malformed", i);
 	}
+	sf_names_build(t);
 	return 0;
 }
 

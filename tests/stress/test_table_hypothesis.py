@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import struct
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from support import import_or_missing
 from sysfake.core import check_table
 from sysfake.model import Action, MatchKind, Origin, PathRule, RuleSet, VirtualFile
-from sysfake.paths import first_match
+from sysfake.paths import canonical, first_match
 from sysfake.table import encode
 
 core = import_or_missing("sysfake._core")
@@ -127,3 +128,73 @@ def test_header_counts_never_overflow(field: int, value: int) -> None:
     struct.pack_into("<I", blob, field * 4, value)
     check_table(bytes(blob))
     match_c(bytes(blob), "/a/b")
+
+
+# ------------------------------------------- relative names (sf_name_may_match)
+# The core skips resolving a relative path (a readlink of its directory) when
+# no rule's last component can be the resolved path's. Sound only if, from
+# every directory, such a path matches no rule.
+REL_COMPONENTS = ["a", "b", "ab", "self", "thread-self", "task", "proc", "123", "7", ".",
+                  "..", "", "x.y"]
+DIR_COMPONENTS = ["a", "b", "proc", "self", "123", "task", "7", "x.y"]
+PIDS = (123, 7)
+
+
+@st.composite
+def literal_rulesets(draw: st.DrawFn) -> RuleSet:
+    """Rules whose last component is literal (the sets the skip applies to)."""
+    rules = []
+    for _ in range(draw(st.integers(0, 4))):
+        comps = draw(st.lists(st.sampled_from(["a", "b", "ab", "proc", "self", "task", "123",
+                                               "x.y"]), min_size=1, max_size=4))
+        kind = MatchKind.EXACT
+        if draw(st.booleans()):
+            kind = MatchKind.GLOB
+            comps[draw(st.integers(0, len(comps) - 1))] = draw(st.sampled_from(["*", "**"]))
+            if comps[-1] in ("*", "**"):
+                comps.append("b")
+        rules.append(PathRule("/" + "/".join(comps), kind, Action.HIDE, ORIGIN))
+    return RuleSet(rules)
+
+
+def may_match_c(table: bytes, rel: str) -> int:
+    return int(core.lib.sf_name_may_match_path(table, len(table), _cbytes(rel)))
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(literal_rulesets(), rulesets()),
+       st.lists(st.sampled_from(REL_COMPONENTS), min_size=0, max_size=4).map("/".join),
+       st.lists(st.sampled_from(DIR_COMPONENTS), max_size=4).map(lambda c: "/" + "/".join(c)))
+def test_skipped_relative_names_match_no_rule(rules: RuleSet, rel: str, where: str) -> None:
+    table = encode(rules)
+    may = may_match_c(table, rel)
+    assert may in (0, 1)
+    if may or not rel:
+        return
+    seen = canonical(f"{where}/{rel}", pids=PIDS)
+    assert first_match(rules, seen) is None, (
+        [(r.kind.name, r.match) for r in rules.path_rules], where, rel, seen)
+
+
+@pytest.mark.parametrize(("patterns", "rel", "may"), [
+    (["/a/b"], "b", 1),
+    (["/a/b"], "c", 0),
+    (["/a/b"], "x/./b/.", 1),
+    (["/a/b"], "b/..", 1),       # the directory above: any name
+    (["/a/b"], ".", 1),          # the directory itself
+    (["/a/b"], "", 1),
+    (["/proc/self"], "123", 1),  # /proc/<pid> is /proc/self
+    (["/proc/self"], "thread-self", 1),
+    (["/proc/self"], "selfish", 0),
+    (["/proc/*/b"], "c", 0),
+    (["/proc/*/b"], "b", 1),
+    (["/a/", "/a/b"], "c", 1),   # a prefix rule: any name
+    (["/a/*"], "c", 1),          # a wildcard last component
+    (["/"], "c", 1),
+])
+def test_name_may_match(patterns: list[str], rel: str, may: int) -> None:
+    def kind(p: str) -> MatchKind:
+        return (MatchKind.PREFIX if p.endswith("/") else
+                MatchKind.GLOB if "*" in p else MatchKind.EXACT)
+    rules = RuleSet([PathRule(p, kind(p), Action.HIDE, ORIGIN) for p in patterns])
+    assert may_match_c(encode(rules), rel) == may
