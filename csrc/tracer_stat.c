@@ -28,6 +28,10 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+
+#ifndef SYS_lsm_set_self_attr
+#define SYS_lsm_set_self_attr 460 /* Linux 6.8: a label change without /proc */
+#endif
 #include <unistd.h>
 #include "core.h"
 
@@ -113,7 +117,7 @@ int tracer_cred_syscall(long nr)
 	switch (nr) {
 	case SYS_setuid: case SYS_setgid: case SYS_setreuid: case SYS_setregid:
 	case SYS_setresuid: case SYS_setresgid: case SYS_setfsuid: case SYS_setfsgid:
-	case SYS_setgroups: case SYS_capset:
+	case SYS_setgroups: case SYS_capset: case SYS_lsm_set_self_attr:
 		return 1;
 	}
 	return 0;

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,23 @@ def test_trailing_slash_on_a_redirected_directory(progs: Progs, tmp_path: Path) 
     res = run_sysfake(["run", "--redirect", f"{src}/={tmp_path / 'd'}/", "--",
                        progs["statcmp"], src + "/", str(tmp_path / "d") + "/"])
     assert (res.returncode, res.stdout) == (0, same_lines()), describe(res)
+
+
+def test_lsm_set_self_attr_makes_the_tracer_look_at_credentials_again(tmp_path: Path) -> None:
+    # lsm_set_self_attr (Linux 6.8) changes an LSM label without /proc: the
+    # tracer must look at the thread's credentials again before it answers
+    # another stat for it. getpid in its place: looked at once.
+    (tmp_path / "dst").write_text("target\n")
+    (tmp_path / "src").write_text("source\n")
+    looks = {}
+    for name, nr in (("getpid", 39), ("lsm_set_self_attr", 460)):
+        script = ("import ctypes, os, sys\n"
+                  "os.stat(sys.argv[1]); os.stat(sys.argv[1])\n"
+                  f"ctypes.CDLL(None).syscall({nr}, 0, 0, 0, 0)\n"
+                  "print(os.stat(sys.argv[1]).st_size)\n")
+        res = run_sysfake(["run", "-v", "--redirect", f"{tmp_path}/src={tmp_path}/dst", "--",
+                           sys.executable, "-S", "-c", script, str(tmp_path / "src")])
+        assert (res.returncode, res.stdout) == (0, "7\n"), describe(res)
+        assert ANSWERED in res.stderr, describe(res)
+        looks[name] = res.stderr.count("tracer stat allowed")
+    assert looks == {"getpid": 1, "lsm_set_self_attr": 2}, looks
