@@ -46,12 +46,15 @@ void sf_log(const char *fmt, ...)
 
 static const char marker[] = "sysfake-probe-marker";
 
-/* Child: trap getppid, then exercise it three ways; exit status reports what it saw. */
-static void probe_child(int rfd)
+/* Child (spawn.c: raw syscalls only): trap getppid, then exercise it four
+ * ways; the exit status reports what it saw. */
+SF_CHILD static int probe_child(void *arg)
 {
+	int rfd = *(const int *)arg;
+	sf_child_signals();
 	char c;
-	if (read(rfd, &c, 1) != 1)
-		_exit(90);
+	if (sf_raw(SYS_read, rfd, (long)&c, 1, 0) != 1)
+		sf_raw_exit(90);
 	struct sock_filter f[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
@@ -59,22 +62,19 @@ static void probe_child(int rfd)
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
 	struct sock_fprog fp = { 4, f };
-	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp, 0, 0)) {
-		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
-		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp, 0, 0))
-			_exit(91);
-	}
+	if (seccomp_load(&fp))
+		sf_raw_exit(91);
 	char wbuf[32] = { 0 };
 	/* 1: memory and stop-order probe */
-	syscall(SYS_getppid, marker, wbuf);
+	sf_raw(SYS_getppid, (long)marker, (long)wbuf, 0, 0);
 	int st = 0;
-	if (memcmp(wbuf, "ok", 2) != 0)
+	if (wbuf[0] != 'o' || wbuf[1] != 'k')
 		st |= 4; /* no write mechanism worked at all */
 	/* 2: skip at the seccomp stop */
-	if (syscall(SYS_getppid, 1, 0) != 4242)
+	if (sf_raw(SYS_getppid, 1, 0, 0, 0) != 4242)
 		st |= 1;
 	/* 3: change the syscall number */
-	if (syscall(SYS_getppid, 2, 0) != getpid())
+	if (sf_raw(SYS_getppid, 2, 0, 0, 0) != sf_raw(SYS_getpid, 0, 0, 0, 0))
 		st |= 2;
 	/* 4: a return address set at the seccomp stop (rsi: where to) */
 	long nr = SYS_getppid;
@@ -86,9 +86,9 @@ static void probe_child(int rfd)
 			 : "+a"(nr), [s] "+m"(skipped)
 			 : "D"(3L)
 			 : "rsi", "rcx", "r11", "memory");
-	if (!skipped || nr != getppid())
+	if (!skipped || nr != sf_raw(SYS_getppid, 0, 0, 0, 0))
 		st |= 8;
-	_exit(st);
+	sf_raw_exit(st);
 }
 
 static int wait_stop(pid_t pid, int *status)
@@ -152,14 +152,13 @@ int sf_probe(struct sf_probe_result *res)
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC))
 		return snprintf(res->error, sizeof(res->error), "pipe: %s", strerror(errno)), 0;
-	pid_t pid = fork();
-	if (pid < 0)
-		return snprintf(res->error, sizeof(res->error), "fork: %s", strerror(errno)), 0;
-	if (pid == 0) {
-		close(pfd[1]);
-		probe_child(pfd[0]);
-	}
+	void *region;
+	pid_t pid = sf_spawn(probe_child, &pfd[0], &region);
 	close(pfd[0]);
+	if (pid < 0) {
+		close(pfd[1]);
+		return snprintf(res->error, sizeof(res->error), "clone: %s", strerror(errno)), 0;
+	}
 	unsigned mech = 0;
 	if (ptrace(PTRACE_SEIZE, pid, 0,
 		   (void *)(long)(PTRACE_O_TRACESECCOMP | PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL))) {
@@ -167,7 +166,8 @@ int sf_probe(struct sf_probe_result *res)
 			 strerror(errno));
 		kill(pid, SIGKILL);
 		close(pfd[1]);
-		waitpid(pid, NULL, 0);
+		waitpid(pid, NULL, __WALL);
+		sf_spawn_free(region);
 		return 0;
 	}
 	res->ok = 1;
@@ -243,6 +243,7 @@ int sf_probe(struct sf_probe_result *res)
 			ptrace(PTRACE_CONT, pid, 0, 0);
 		}
 	}
+	int gone = 0;
 	for (;;) {
 		pid_t w = waitpid(pid, &status, __WALL);
 		if (w < 0 && errno != EINTR)
@@ -259,12 +260,20 @@ int sf_probe(struct sf_probe_result *res)
 				mech &= ~(unsigned)SF_MECH_SECCOMP; /* cannot change syscalls */
 			if (st < 16 && !(st & 8) && (mech & SF_MECH_SECCOMP))
 				mech |= SF_MECH_SET_RETURN;
+			gone = 1;
 			break;
 		}
-		if (WIFSIGNALED(status))
+		if (WIFSIGNALED(status)) {
+			gone = 1;
 			break;
+		}
 		ptrace(PTRACE_CONT, pid, 0, 0);
 	}
+	if (!gone) { /* it may still run on the stack */
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, __WALL);
+	}
+	sf_spawn_free(region);
 	if (prctl(PR_GET_CHILD_SUBREAPER, &status) == 0) {
 		int was = status;
 		if (prctl(PR_SET_CHILD_SUBREAPER, 1) == 0) {

@@ -133,9 +133,10 @@ static void tree(int lo, int hi)
 	tree(mid, hi);
 }
 
-int seccomp_install(const struct sf_table *t)
+static struct sock_fprog fprog;
+
+const void *seccomp_build(void)
 {
-	(void)t;
 	plen = 0;
 	emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
 	emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SF_AUDIT_ARCH, 1, 0));
@@ -145,13 +146,17 @@ int seccomp_install(const struct sf_table *t)
 		emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
 	else
 		tree(0, nnrs);
-	struct sock_fprog fp = { (unsigned short)plen, prog };
-	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp, 0, 0) == 0)
-		return 0;
-	if (errno != EACCES)
-		return -1;
+	fprog.len = (unsigned short)plen;
+	fprog.filter = prog;
+	return &fprog;
+}
+
+SF_CHILD long seccomp_load(const void *fp)
+{
+	long e = sf_raw(SYS_prctl, PR_SET_SECCOMP, SECCOMP_MODE_FILTER, (long)fp, 0);
+	if (e != -EACCES)
+		return e;
 	/* Without CAP_SYS_ADMIN the kernel wants no_new_privs first. */
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
-		return -1;
-	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp, 0, 0);
+	e = sf_raw(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0);
+	return e ? e : sf_raw(SYS_prctl, PR_SET_SECCOMP, SECCOMP_MODE_FILTER, (long)fp, 0);
 }
