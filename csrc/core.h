@@ -338,30 +338,17 @@ long seccomp_load(const void *prog);
 int seccomp_trapped(long nr);
 void seccomp_plan(const struct sf_table *t);
 
-/* ---- spawn.c: children that share the tracer's memory until exec ---- */
+/* ---- spawn.c: the probe's child, sharing the tracer's memory ---- */
 /* Code that runs in such a child: not instrumented (the sanitizers' runtime
  * would take the parent's thread for its own). */
 #define SF_CHILD __attribute__((no_sanitize("address", "undefined")))
 long sf_raw(long nr, long a, long b, long c, long d);
 void sf_raw_exit(int status) __attribute__((noreturn));
 void sf_child_signals(void);
-/* clone(CLONE_VM) running fn(arg) on a new stack in a new region, whose
- * start is the child's scratch mapping (SCRATCH_SLOTS slots) until it
- * execs; free the region once the child has exec'd or exited. */
-pid_t sf_spawn(int (*fn)(void *), void *arg, void **region);
-void sf_spawn_free(void *region);
-/* execvpe(argv[0], argv, envp) split in two: the PATH candidates built by
- * the parent, the execs made by the child (returns the errno to report). */
-struct sf_execp {
-	char *const *argv;
-	char *const *envp;
-	char **cand;    /* NULL-terminated */
-	char **sh_argv; /* for ENOEXEC: /bin/sh FILE ARGS... */
-	int err;        /* fails before any exec */
-};
-int sf_execp_prepare(struct sf_execp *x, char *const argv[], char *const envp[]);
-void sf_execp_free(struct sf_execp *x);
-int sf_execp_run(const struct sf_execp *x);
+/* clone(CLONE_VM) running fn(arg) on a new stack; free the stack once the
+ * child has exited. */
+pid_t sf_spawn(int (*fn)(void *), void *arg, void **stack);
+void sf_spawn_free(void *stack);
 
 /* ---- syscall.c: one trapped syscall ---- */
 extern struct sf_table *sf_tab;

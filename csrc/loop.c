@@ -686,30 +686,33 @@ static int on_wait(pid_t w, int status, int term_sent, int kill_sent)
 }
 
 /* ---- spawn ---- */
-struct child_args {
-	const struct sf_execp *exec;
-	const void *filter; /* NULL: no seccomp */
-	int go, errfd;
-	int parent_fds[2];  /* the parent's pipe ends: EOF on go if it dies */
-};
-
-/* In the child (spawn.c: raw syscalls only): wait until traced, then load
- * the filter and exec. */
-SF_CHILD static int child_exec(void *arg)
+static void child_exec(char *const argv[], char *const envp[], int go, int errfd,
+		       const void *filter)
 {
-	const struct child_args *a = arg;
 	/* The command must not inherit Python's ignored or blocked signals. */
-	sf_child_signals();
-	sf_raw(SYS_close, a->parent_fds[0], 0, 0, 0);
-	sf_raw(SYS_close, a->parent_fds[1], 0, 0, 0);
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (int s = 1; s < NSIG; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			sigaction(s, &dfl, NULL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	char c;
-	if (sf_raw(SYS_read, a->go, (long)&c, 1, 0) != 1)
-		sf_raw_exit(126);
-	int e = a->filter ? (int)-seccomp_load(a->filter) : 0;
-	if (!e)
-		e = sf_execp_run(a->exec);
-	sf_raw(SYS_write, a->errfd, (long)&e, sizeof(e), 0);
-	sf_raw_exit(e == ENOENT ? 127 : 126);
+	if (read(go, &c, 1) != 1)
+		_exit(126);
+	int e = 0;
+	if (filter && (e = (int)-seccomp_load(filter))) {
+		if (write(errfd, &e, sizeof(e)) < 0)
+			_exit(126);
+		_exit(126);
+	}
+	execvpe(argv[0], argv, envp);
+	e = errno;
+	if (write(errfd, &e, sizeof(e)) < 0)
+		_exit(127);
+	_exit(e == ENOENT ? 127 : 126);
 }
 
 static int run_err(char *err, size_t n, const char *fmt, const char *a, int e)
@@ -761,23 +764,18 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 		return run_err(err, errlen, "%s%s", "pipe: ", errno);
 	}
 	install_signals();
-	struct sf_execp ex;
-	void *region = NULL;
-	int rc = -1;
-	pid_t pid = -1;
-	if (sf_execp_prepare(&ex, argv, envp)) {
-		run_err(err, errlen, "%s%s", "spawn: ", ENOMEM);
-		close(go[0]);
-		close(ep[1]);
-		goto out;
+	const void *filter = use_seccomp ? seccomp_build() : NULL;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(go[1]);
+		close(ep[0]);
+		child_exec(argv, envp, go[0], ep[1], filter);
 	}
-	struct child_args ca = { &ex, use_seccomp ? seccomp_build() : NULL, go[0], ep[1],
-				 { go[1], ep[0] } };
-	pid = sf_spawn(child_exec, &ca, &region);
 	close(go[0]);
 	close(ep[1]);
+	int rc = -1;
 	if (pid < 0) {
-		run_err(err, errlen, "%s%s", "clone: ", errno);
+		run_err(err, errlen, "%s%s", "fork: ", errno);
 		goto out;
 	}
 	long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |
@@ -796,7 +794,6 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 	t0->proc = proc_new(pid);
 	t0->proc->hostview = 1; /* our child: our root and namespaces */
 	t0->mm = mm_new();
-	mm_scratch_set(t0->mm, (uint64_t)(uintptr_t)region); /* until it execs */
 	t0->attached = 1;
 	t0->in_syscall = -1; /* may be inside read() when interrupted */
 	if (!use_seccomp)
@@ -886,8 +883,6 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 	}
 	rc = WIFEXITED(main_status) ? WEXITSTATUS(main_status) : 128 + WTERMSIG(main_status);
 out:
-	sf_execp_free(&ex);
-	sf_spawn_free(region); /* the child has exec'd or exited */
 	rec_close();
 	{
 		struct itimerval off;

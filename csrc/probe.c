@@ -152,8 +152,8 @@ int sf_probe(struct sf_probe_result *res)
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC))
 		return snprintf(res->error, sizeof(res->error), "pipe: %s", strerror(errno)), 0;
-	void *region;
-	pid_t pid = sf_spawn(probe_child, &pfd[0], &region);
+	void *stack;
+	pid_t pid = sf_spawn(probe_child, &pfd[0], &stack);
 	close(pfd[0]);
 	if (pid < 0) {
 		close(pfd[1]);
@@ -167,7 +167,7 @@ int sf_probe(struct sf_probe_result *res)
 		kill(pid, SIGKILL);
 		close(pfd[1]);
 		waitpid(pid, NULL, __WALL);
-		sf_spawn_free(region);
+		sf_spawn_free(stack);
 		return 0;
 	}
 	res->ok = 1;
@@ -273,7 +273,7 @@ int sf_probe(struct sf_probe_result *res)
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, __WALL);
 	}
-	sf_spawn_free(region);
+	sf_spawn_free(stack);
 	if (prctl(PR_GET_CHILD_SUBREAPER, &status) == 0) {
 		int was = status;
 		if (prctl(PR_SET_CHILD_SUBREAPER, 1) == 0) {

@@ -1,10 +1,9 @@
 """The command is found and started as execvp(3) does.
 
-The core starts the command in a child that shares the tracer's memory until
-it execs (csrc/spawn.c), with glibc's PATH search redone in raw syscalls.
 Each case runs the same command under sysfake and under `env` (coreutils,
 which calls glibc's execvp), with the same PATH, and compares the exit
-status, the output and the error's text.
+status, the output and the error's text. Record mode, whose tracer is the
+Python process, starts it the same way.
 """
 from __future__ import annotations
 
@@ -75,7 +74,6 @@ def test_unset_path_is_bin_and_usr_bin() -> None:
 
 
 def test_record_mode_starts_the_command_the_same_way(tree: Path, tmp_path: Path) -> None:
-    # record mode traces from the Python process: its child shares Python's memory
     out = tmp_path / "rec.out"
     res = run_sysfake(["record", "-o", str(out), "--", "prog", "x"],
                       env={"PATH": f"{tree / 'noexec'}:{tree / 'bare'}"})
