@@ -134,6 +134,10 @@ def test_quick_host(tmp_path: Path, proot_sc: str | None) -> None:
     doc = _run(tmp_path, *(["--proot-sc", proot_sc] if proot_sc else []))
     _check(doc, {w.key for w in workloads.WORKLOADS})
     _check_proot_sc(doc, proot_sc)
+    # pinned to one CPU, Go runs one P; go-p2 gives it two
+    procs = {w["key"]: {r["result_line"].split()[2] for r in w["results"].values()}
+             for w in doc["workloads"] if w["key"] in ("go", "go-p2")}
+    assert procs == {"go": {"procs=1"}, "go-p2": {"procs=2"}}, procs
     if shutil.which("proot"):
         info = doc["machine"]["proots"]["proot"]
         assert set(info["accelerators"]) == {"process_vm", "seccomp_filter"}

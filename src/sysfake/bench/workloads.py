@@ -140,19 +140,22 @@ def _threads(ctx: Ctx) -> list[str]:
     return [ctx.sfwl, "threads", ctx.src, "8", str(_n(ctx, 20_000, 200))]
 
 
-def _go(ctx: Ctx) -> list[str]:
-    runs, n = (3, 10) if ctx.quick else (_n(ctx, 100, 3), 1000)
-    src = shlex.quote(ctx.src)
-    if ctx.gowl:
-        g = shlex.quote(ctx.gowl)
+def _go_with(env: str) -> Callable[[Ctx], list[str]]:
+    def go(ctx: Ctx) -> list[str]:
+        runs, n = (3, 10) if ctx.quick else (_n(ctx, 100, 3), 1000)
+        src = shlex.quote(ctx.src)
+        if ctx.gowl:
+            g = f"{env}{shlex.quote(ctx.gowl)}"
+            return _sh(
+                f"i=1; while [ $i -lt {runs} ]; do {g} {src} {n} >/dev/null || exit 1; "
+                f"i=$((i+1)); done; {g} {src} {n}"
+            )
         return _sh(
-            f"i=1; while [ $i -lt {runs} ]; do {g} {src} {n} >/dev/null || exit 1; "
-            f"i=$((i+1)); done; {g} {src} {n}"
+            f"i=0; while [ $i -lt {runs} ]; do {env}runc --version >/dev/null || exit 1; "
+            f"i=$((i+1)); done; cat {src}"
         )
-    return _sh(
-        f"i=0; while [ $i -lt {runs} ]; do runc --version >/dev/null || exit 1; "
-        f"i=$((i+1)); done; cat {src}"
-    )
+
+    return go
 
 
 def _go_available(ctx: Ctx) -> str | None:
@@ -171,7 +174,12 @@ WORKLOADS: list[Workload] = [
              _mixed, _mixed_available),
     Workload("threads", 6, "8 threads x 20k stat() of a redirected path", "floor-x", _threads),
     Workload("go", 7, "Go program: 100 starts x 1000 os.Stat of a redirected path", "floor-x",
-             _go, _go_available),
+             _go_with(""), _go_available),
+    # Pinned to one CPU, Go runs one P (GOMAXPROCS=1), and a syscall that
+    # outlasts sysmon's tick hands it off to another thread: the same
+    # program with two Ps shows what that costs each tracer.
+    Workload("go-p2", 8, "the Go program with GOMAXPROCS=2 (still one CPU)", "floor-x",
+             _go_with("GOMAXPROCS=2 "), _go_available),
 ]
 
 

@@ -1,12 +1,14 @@
 // gowl.go - the Go workload of the sysfake benchmark harness (built with
-// GO111MODULE=off). It stats PATH N times and prints the size it saw; the
-// harness runs it many times, so Go's startup (threads, signal setup, its
-// own path syscalls) is part of what is measured.
+// GO111MODULE=off). It stats PATH N times and prints the size it saw and
+// its GOMAXPROCS (workload go-p2 sets it); the harness runs it many times,
+// so Go's startup (threads, signal setup, its own path syscalls) is part of
+// what is measured.
 package main
 
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 )
 
@@ -29,5 +31,5 @@ func main() {
 		}
 		size = fi.Size()
 	}
-	fmt.Printf("gowl n=%d size=%d\n", n, size)
+	fmt.Printf("gowl n=%d procs=%d size=%d\n", n, runtime.GOMAXPROCS(0), size)
 }
