@@ -344,6 +344,7 @@ void seccomp_plan(const struct sf_table *t);
 #define SF_CHILD __attribute__((no_sanitize("address", "undefined")))
 long sf_raw(long nr, long a, long b, long c, long d);
 void sf_raw_exit(int status) __attribute__((noreturn));
+/* Every disposition to the default, an empty mask (the command's child too). */
 void sf_child_signals(void);
 /* clone(CLONE_VM) running fn(arg) on a new stack; free the stack once the
  * child has exited. */

@@ -690,15 +690,7 @@ static void child_exec(char *const argv[], char *const envp[], int go, int errfd
 		       const void *filter)
 {
 	/* The command must not inherit Python's ignored or blocked signals. */
-	struct sigaction dfl;
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	for (int s = 1; s < NSIG; s++)
-		if (s != SIGKILL && s != SIGSTOP)
-			sigaction(s, &dfl, NULL);
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	sf_child_signals();
 	char c;
 	if (read(go, &c, 1) != 1)
 		_exit(126);
