@@ -230,3 +230,49 @@ def test_baseline_runs_side_by_side(tmp_path: Path) -> None:
         assert b["time_ratio"] is not None and b["time_ratio"] > 0
     text = bench.report.table(doc)
     assert "against the baseline" in text and "base-record" in text
+
+
+def _check_tracer_calls(doc: dict[str, Any]) -> None:
+    """What each tracer must ask of the kernel per stop of the redirected stat
+    loop: the floor a wait4 and a ptrace (continue); floor-r also the
+    registers (a second ptrace) and the path (a memory read); sysfake-exec,
+    which answers the stat itself, also a write of the result."""
+    (w,) = doc["workloads"]
+    n = w["intercepted_syscalls"]
+    assert n and n >= 100
+    res = w["results"]
+    assert "tracer_calls" not in res["untraced"]
+    got = {name: res[name]["tracer_calls"] for name in ("floor", "floor-r", "sysfake-exec")}
+    for name, tc in got.items():
+        assert "error" not in tc, (name, tc)
+        assert tc["calls"]["wait4"] >= n and tc["calls"]["ptrace"] >= n, (name, tc)
+        assert tc["per_intercepted"] == round(tc["total"] / n, 3)
+    assert got["floor"]["calls"]["ptrace"] < 2 * n  # continue only
+    for name in ("floor-r", "sysfake-exec"):
+        calls = got[name]["calls"]
+        assert calls["ptrace"] >= 2 * n, (name, calls)
+        reads = sum(calls.get(k, 0) for k in ("process_vm_readv", "pread64"))
+        peeks = calls["ptrace"] - 2 * n  # PEEKDATA where no other read works
+        assert reads >= n or peeks >= n, (name, calls)
+    writes = got["sysfake-exec"]["calls"]
+    assert sum(writes.get(k, 0) for k in ("process_vm_writev", "pwrite64")) >= n or \
+        writes["ptrace"] >= 3 * n, writes  # POKEDATA in gVisor
+    assert "tracer syscalls per intercepted syscall" in bench.report.table(doc)
+
+
+def test_tracer_calls_counts_each_tracers_own_syscalls(tmp_path: Path) -> None:
+    require("strace")
+    _check_tracer_calls(_run(tmp_path, "--workloads", "stat", "--tracer-calls",
+                             "--contenders", "floor,floor-r,sysfake-exec"))
+
+
+@pytest.mark.gvisor
+def test_tracer_calls_inside_gvisor(tmp_path: Path) -> None:
+    """The counts come out of the sandbox through stderr (a file the tracer
+    writes there stays in runsc's overlay)."""
+    require("runsc")
+    require("strace")
+    doc = _run(tmp_path, "--gvisor", "--workloads", "stat", "--tracer-calls",
+               "--contenders", "floor,floor-r,sysfake-exec")
+    assert doc["sandbox_machine"]["in_gvisor"] is True
+    _check_tracer_calls(doc)

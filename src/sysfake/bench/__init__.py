@@ -73,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="PRoot built with its seccomp accelerator, for the proot-sc contender "
                    "(default: CACHE/proot-5.4.0/proot, where benchmarks/build_proot.sh "
                    "puts it)")
+    p.add_argument("--tracer-calls", action="store_true",
+                   help="also run each tracing contender once more, untimed, under "
+                   "`strace -c` and report the tracer's own syscalls per intercepted syscall")
     p.add_argument("--list", action="store_true", help="list workloads and contenders")
     p.add_argument("-v", "--verbose", action="store_true", help="print every run")
     return p
@@ -120,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.gvisor and not shutil.which("runsc"):
         log("sysfake bench: --gvisor needs runsc (gVisor) on PATH")
         return 2
+    if args.tracer_calls and not shutil.which("strace"):
+        log("sysfake bench: --tracer-calls needs strace on PATH")
+        return 2
     if not shutil.which("timeout"):
         log("sysfake bench: needs coreutils' timeout")
         return 2
@@ -131,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     reps = args.reps if args.reps is not None else (1 if args.quick else 5)
     opts = runner.Options(reps=max(1, reps), pin=args.pin, cpu=cpu, gvisor=args.gvisor,
                           timeout=args.timeout, verbose=args.verbose,
-                          slow_seconds=args.slow_seconds, slow_reps=max(1, args.slow_reps))
+                          slow_seconds=args.slow_seconds, slow_reps=max(1, args.slow_reps),
+                          tracer_calls=args.tracer_calls)
     try:
         floor, sfwl, gowl, go_note, cost = runner.build_tools(cache, log)
     except runner.BenchError as e:
@@ -194,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         "options": {"quick": args.quick, "reps": opts.reps, "pin": opts.pin, "cpu": opts.cpu,
                     "gvisor": opts.gvisor, "timeout_s": opts.timeout,
                     "scale": args.scale, "slow_seconds": opts.slow_seconds,
-                    "slow_reps": opts.slow_reps,
+                    "slow_reps": opts.slow_reps, "tracer_calls": opts.tracer_calls,
                     "order": "interleaved ABAB: each repetition runs every contender in turn"},
         "machine": host,
         "sandbox_machine": sandbox_machine,

@@ -6,6 +6,7 @@ import statistics
 from typing import Any, Callable
 
 from ..datatype import datatype
+from . import tracer_calls
 from .runner import Run, WorkloadResult
 
 SCHEMA = "sysfake-bench/1"
@@ -71,6 +72,8 @@ def summarise(res: WorkloadResult, contenders: list[str]) -> dict[str, Any]:
             "errors": sorted({r.error for r in runs if r.error}),
             "times_s": [_rnd(r.seconds) for r in runs],
         }
+        if c in res.tracer_calls:
+            out[c]["tracer_calls"] = res.tracer_calls[c]
     return out
 
 
@@ -259,6 +262,11 @@ def table(doc: dict[str, Any]) -> str:
                          f"{_fmt(s['us_per_intercepted_syscall'], '7.2f')} "
                          f"{_fmt(s.get('us_per_intercepted_syscall_net_startup'), '7.2f')}  "
                          f"{','.join(s['seen'])} {flag}")
+        counted = [(n, s["tracer_calls"]) for n, s in w["results"].items() if "tracer_calls" in s]
+        if counted:
+            lines.append("  tracer syscalls per intercepted syscall (one untimed run under "
+                         "strace -c, the tracer process only):")
+            lines.extend(tracer_calls.line(n, tc) for n, tc in counted)
     lines.append("")
     lines.append("targets (reported, not asserted):")
     notes: list[str] = []

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..datatype import datatype, field
+from . import tracer_calls
 from .contenders import Contender, bench_env
 from .workloads import Ctx, Workload, result_line, seen
 
@@ -117,6 +118,8 @@ class Options:
     # accelerator needs minutes for workload 2)
     slow_seconds: float = 20.0
     slow_reps: int = 3
+    # one more, untimed run per tracing contender under `strace -c`
+    tracer_calls: bool = False
 
 
 @datatype
@@ -127,6 +130,7 @@ class WorkloadResult:
     runs: list[Run] = field(default_factory=list)
     skipped: str = ""
     capped: dict[str, int] = field(default_factory=dict)  # contender -> reps run
+    tracer_calls: dict[str, dict[str, Any]] = field(default_factory=dict)  # contender -> counts
 
 
 def sandbox(opts: Options, argv: list[str], timeout: float | None = None) -> list[str]:
@@ -196,6 +200,20 @@ def count_intercepted(ctx: Ctx, opts: Options, cmd: list[str]) -> int | None:
     return int(m.group(1)) if m and rc == 0 else None
 
 
+def count_tracer_calls(ctx: Ctx, opts: Options, c: Contender, cmd: list[str],
+                       intercepted: int | None) -> dict[str, Any]:
+    """The tracer's own syscalls in one untimed run (tracer_calls.py)."""
+    argv = timed_argv(ctx, opts, tracer_calls.wrap("strace", c.wrap(ctx, cmd)))
+    rc, out, err = _run_capture(argv, ctx.workdir)
+    found = list(_NS_RE.finditer(err))
+    calls = tracer_calls.parse(err)
+    want = "dst" if c.redirects else "src"
+    if not found or int(found[-1].group(2)) != 0 or calls is None or seen(out) != want:
+        tail = err.decode(errors="replace").strip().splitlines()[-2:]
+        return {"error": f"the counted run failed (exit status {rc}): {' | '.join(tail)}"}
+    return tracer_calls.summary(calls, intercepted)
+
+
 def run_workload(ctx: Ctx, opts: Options, w: Workload, cs: list[Contender],
                  log: Callable[[str], None]) -> WorkloadResult:
     cmd = w.argv(ctx)
@@ -227,6 +245,11 @@ def run_workload(ctx: Ctx, opts: Options, w: Workload, cs: list[Contender],
                     f"({time.monotonic() - t0:.1f}s)"
                 log(f"    rep {rep + 1} {c.name:15s} {took:>10s} "
                     f"{'ok' if r.ok else 'FAILED: ' + r.error}")
+    if opts.tracer_calls:
+        for c in cs:
+            if c.name != "untraced" and c.name not in hung:
+                res.tracer_calls[c.name] = count_tracer_calls(ctx, opts, c, cmd,
+                                                              res.intercepted)
     return res
 
 
