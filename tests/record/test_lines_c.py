@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import struct
+import tempfile
 import time
 
 from hypothesis import example, given, settings
@@ -31,8 +32,16 @@ def _repr(x: float) -> str:
 @given(st.floats(allow_nan=False)
        | st.floats(min_value=NOW - 1e6, max_value=NOW + 1e8)
        | st.integers(min_value=0, max_value=2**64 - 1).map(
-           lambda b: struct.unpack("<d", struct.pack("<Q", b))[0]).filter(lambda x: x == x))
+           lambda b: struct.unpack("<d", struct.pack("<Q", b))[0]).filter(lambda x: x == x)
+       # times with few decimals: their shortest digits are fewer than 16
+       | st.integers(min_value=int(NOW * 1000) - 10**6, max_value=int(NOW * 1000) + 10**6).map(
+           lambda m: m / 1000))
 @example(2e15)
+@example(1796602941.1)
+@example(1796602941.5)
+@example(999999999.9999999)
+@example(9.999999999999998)
+@example(1.1)
 @example(1e16)
 @example(1e-05)
 @example(0.0001)
@@ -81,6 +90,15 @@ def _same_in_chunks(data: bytes, chunk: int) -> None:
     assert (dec.unknown, dec.error, lines.counts()) == (
         slow_dec.unknown, slow_dec.error,
         (slow_en.events, len(slow_en.processes), slow_en.live_processes()))
+    # the recorder's way: the C writer writes the same lines to the file itself
+    with tempfile.TemporaryFile() as f:
+        dec = Decoder()
+        lines = Lines(Enricher(), dec, out_fd=f.fileno())
+        for i in range(0, len(data), chunk):
+            assert lines.feed(data[i:i + chunk]) == []
+        f.seek(0)
+        _same(f.read().decode("utf-8", "surrogateescape"), slow)
+        assert (dec.unknown, dec.error) == (slow_dec.unknown, slow_dec.error)
 
 
 @settings(max_examples=400, deadline=None)
