@@ -154,7 +154,8 @@ def record(
 
         rfd, wfd = make_pipe()
         drain = Drain(rfd, sink)
-        lines = Lines(Enricher(), drain.decoder)
+        # the C writer's lines go to the file itself; the header is flushed
+        lines = Lines(Enricher(), drain.decoder, out_fd=out.fileno())
         drain.chunk = lines.feed  # bytes -> trace lines
         drain.start()
         show = sys.stderr.isatty() if progress is None else progress
