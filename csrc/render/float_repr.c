@@ -87,8 +87,9 @@ static int p_digits(const char *dx, const char *dl, const char *dh, int len, int
  * x's rounding interval. Returns the digit count, 0 outside that range.
  * If p digits fall within the interval, so do p + 1 (the interval holds x,
  * and x rounded to p + 1 digits lies between x and x rounded to p), so the
- * smallest p is found by bisection: a time needs 16 or 17 digits, and trying
- * each p from 1 cost record mode about a microsecond a line. */
+ * smallest p is found by bisection, after 16 and 15: a time needs 16 or 17
+ * digits, and trying each p from 1 cost record mode about a microsecond a
+ * line. */
 static int short_digits_fast(double x, char *d, int *decpt)
 {
 	uint64_t bits;
@@ -110,8 +111,18 @@ static int short_digits_fast(double x, char *d, int *decpt)
 	int pl = 1, ph = len - first < 17 ? len - first : 17, nd = 0;
 	char dd[20];
 	int dp = 0;
-	if (ph < 1 || !(nd = p_digits(dx, dl, dh, len, first, incl, ph, d, decpt)))
+	if (ph == 17) { /* a time's answer is 16 or 17 digits: look there first */
+		int got = p_digits(dx, dl, dh, len, first, incl, 16, d, decpt);
+		if (!got)
+			return p_digits(dx, dl, dh, len, first, incl, 17, d, decpt);
+		if (!(nd = p_digits(dx, dl, dh, len, first, incl, 15, dd, &dp)))
+			return got;
+		ph = 15;
+		memcpy(d, dd, (size_t)nd);
+		*decpt = dp;
+	} else if (ph < 1 || !(nd = p_digits(dx, dl, dh, len, first, incl, ph, d, decpt))) {
 		return 0;
+	}
 	while (pl < ph) { /* p_digits(ph) holds; find the smallest such p */
 		int mid = pl + (ph - pl) / 2, got = p_digits(dx, dl, dh, len, first, incl, mid, dd, &dp);
 		if (got) {
