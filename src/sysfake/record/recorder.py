@@ -11,6 +11,7 @@ trace events.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -111,6 +112,13 @@ class _Progress:
                 pass
 
 
+def _close_quietly(f: IO[str]) -> None:
+    """Close after a failed write (the buffered rest cannot be written either;
+    io closes the fd even when the flush in close() fails)."""
+    with contextlib.suppress(OSError):
+        f.close()
+
+
 def record(
     argv: Sequence[str],
     out_path: str,
@@ -140,41 +148,51 @@ def record(
     table = encode(rules, record=RecordSpec(watch=watched, syscalls=list(nrs.values()),
                                             when_set=when_set))
     try:
-        out = open(out_path, "w", encoding="utf-8",  # noqa: SIM115 - `with` just below
+        out = open(out_path, "w", encoding="utf-8",  # noqa: SIM115 - closed below
                    errors="surrogateescape")
     except OSError as e:
         raise RecordError(f"cannot write {out_path}: {e.strerror or e}") from None
-    with out:
-        writer = TraceWriter(out)
+    writer = TraceWriter(out)
+    try:
         writer.write(Header(FORMAT, __version__, time.time(), list(argv), os.getcwd(),
                             watched, list(nrs), rule_infos(rules)))
         out.flush()
-        def sink(lines: list[str | None]) -> None:
-            out.write("".join(line for line in lines if line))
+    except OSError as e:  # /dev/full, a file size limit: before anything started
+        _close_quietly(out)
+        raise RecordError(f"cannot write {out_path}: {e.strerror or e}") from None
 
-        rfd, wfd = make_pipe()
-        drain = Drain(rfd, sink)
-        # the C writer's lines go to the file itself; the header is flushed
-        lines = Lines(Enricher(), drain.decoder, out_fd=out.fileno())
-        drain.chunk = lines.feed  # bytes -> trace lines
-        drain.start()
-        show = sys.stderr.isatty() if progress is None else progress
-        prog = _Progress(lines, sys.stderr) if show else None
+    def sink(lines: list[str | None]) -> None:
+        out.write("".join(line for line in lines if line))
+
+    rfd, wfd = make_pipe()
+    drain = Drain(rfd, sink)
+    # the C writer's lines go to the file itself; the header is flushed
+    lines = Lines(Enricher(), drain.decoder, out_fd=out.fileno())
+    drain.chunk = lines.feed  # bytes -> trace lines
+    drain.start()
+    show = sys.stderr.isatty() if progress is None else progress
+    prog = _Progress(lines, sys.stderr) if show else None
+    if prog is not None:
+        prog.start()
+    status = 2
+    try:
+        status = run(table, argv, env, orphans=orphans, grace=grace, record_fd=wfd,
+                     verbose=verbose, disable=disable)
+    finally:
+        os.close(wfd)
+        errors = drain.finish(timeout=30.0)
         if prog is not None:
-            prog.start()
-        status = 2
-        try:
-            status = run(table, argv, env, orphans=orphans, grace=grace, record_fd=wfd,
-                         verbose=verbose, disable=disable)
-        finally:
-            os.close(wfd)
-            errors = drain.finish(timeout=30.0)
-            if prog is not None:
-                prog.stop()
-            events, processes, _ = lines.counts()
+            prog.stop()
+        events, processes, _ = lines.counts()
+        try:  # the command has run: a trace that cannot be ended is a warning
             writer.write(End(time.time(), status, events, processes, errors))
-        for msg in errors:
-            sys.stderr.write(f"sysfake: warning: {msg}\n")
+            out.close()
+        except OSError as e:
+            if not any(m.startswith("writing the trace failed") for m in errors):
+                errors.append(f"writing the trace failed: {e.strerror or e}")
+            _close_quietly(out)
+    for msg in errors:
+        sys.stderr.write(f"sysfake: warning: {msg}\n")
     return status
 
 

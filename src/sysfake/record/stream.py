@@ -399,7 +399,7 @@ class Drain:
                 os.close(self.fd)
         if self.decoder.error:
             errors.append(f"record stream corrupt: {self.decoder.error}; the rest was dropped")
-        elif self.decoder.leftover():
+        elif self.decoder.leftover() and self.sink_error is None:  # else: cut by the error
             errors.append(f"record stream ends inside a record "
                           f"({self.decoder.leftover()} bytes dropped)")
         if self.decoder.unknown:
