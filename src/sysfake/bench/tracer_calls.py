@@ -44,11 +44,11 @@ def parse(stderr: bytes) -> dict[str, int] | None:
 
 def summary(calls: dict[str, int], intercepted: int | None) -> dict[str, Any]:
     """Totals and, per intercepted syscall of the workload, each call's count."""
-    total = sum(calls.values())
+    ordered = dict(sorted(calls.items(), key=lambda kv: -kv[1]))  # most first
+    total = sum(ordered.values())
     n = intercepted or 0
-    per = {k: round(v / n, 3) for k, v in sorted(calls.items(), key=lambda kv: -kv[1])} \
-        if n else {}
-    return {"total": total, "calls": dict(sorted(calls.items(), key=lambda kv: -kv[1])),
+    per = {k: round(v / n, 3) for k, v in ordered.items()} if n else {}
+    return {"total": total, "calls": ordered,
             "per_intercepted": round(total / n, 3) if n else None,
             "per_intercepted_by_call": per}
 
