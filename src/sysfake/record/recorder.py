@@ -162,7 +162,10 @@ def record(
         raise RecordError(f"cannot write {out_path}: {e.strerror or e}") from None
 
     def sink(lines: list[str | None]) -> None:
+        # lines Python wrote; flushed at once, since the C writer's go to
+        # the same fd unbuffered (below) and must stay in order
         out.write("".join(line for line in lines if line))
+        out.flush()
 
     rfd, wfd = make_pipe()
     drain = Drain(rfd, sink)
