@@ -145,6 +145,7 @@ struct sf_mm {
 	struct sf_shadow *shadow; /* mem.c: slot words known to be in the tracee (POKEDATA only) */
 	int tramp;              /* TR_*: the return trampolines of tramp.c */
 	unsigned tramp_count;   /* two-stop rewrites that could have used them */
+	unsigned rec_exits;     /* records that took the exit stop for want of a scratch mapping */
 	int inplace_used;       /* inplace.c: its one rewrite in place is used */
 	int memfd;              /* open /proc/PID/mem, -1 */
 	pid_t mem_pid;
@@ -369,6 +370,8 @@ void sc_exit(struct sf_tracee *t);
  * into the slot with the path), 0 no: two stops, -1: set the trampolines up
  * first (tramp_setup). */
 int tramp_want(struct sf_tracee *t);
+/* How many two-stop calls an address space makes before it gets trampolines. */
+unsigned tramp_setup_after(void);
 /* Write the code and make the call mprotect it; replayed at its exit stop. */
 int tramp_setup(struct sf_tracee *t, const sf_regs *orig);
 void tramp_setup_done(struct sf_tracee *t, long ret);

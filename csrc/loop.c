@@ -101,6 +101,7 @@ struct creation {
 	struct sf_mm *mm;
 	pid_t creator_tgid;
 	pid_t iparent;   /* reaper: intended parent, decided at the event */
+	int unwatch;     /* the creator stops at its exit (tramp_watch_exit): the child need not */
 	struct creation *next;
 };
 static struct creation *creations;
@@ -215,8 +216,13 @@ static void maybe_prune(void)
 		reaper_prune();
 }
 
-static void start_child(struct sf_tracee *c)
+/* unwatch: the child inherited PTRACE_O_TRACEEXIT from a creator that
+ * armed a trampoline for a record; it has nothing pending, so its exit
+ * need not stop (one PTRACE_SETOPTIONS instead of a stop). */
+static void start_child(struct sf_tracee *c, int unwatch)
 {
+	if (unwatch && ptrace(PTRACE_SETOPTIONS, c->tid, 0, (void *)sf_trace_opts))
+		DBG("%d: PTRACE_SETOPTIONS: %s", c->tid, strerror(errno));
 	if (c->parked)
 		nparked--;
 	c->parked = 0;
@@ -282,7 +288,7 @@ static void on_new_child_event(struct sf_tracee *t, int event)
 	 * gVisor the tracee with that tid must also fit the creator. */
 	if (c && c->parked && (have_nspid() || parked_fits(c, flags, creator))) {
 		link_child(c, flags, t->proc, t->mm, iparent);
-		start_child(c);
+		start_child(c, t->exit_watched);
 		return;
 	}
 	if (!have_nspid()) {
@@ -299,7 +305,7 @@ static void on_new_child_event(struct sf_tracee *t, int event)
 				DBG("%d: new child %d (namespace id) is %d", t->tid, id,
 				    scan_found->tid);
 				link_child(scan_found, flags, t->proc, t->mm, iparent);
-				start_child(scan_found);
+				start_child(scan_found, t->exit_watched);
 				return;
 			}
 		}
@@ -317,6 +323,7 @@ static void on_new_child_event(struct sf_tracee *t, int event)
 	cr->mm = mm_get(t->mm);
 	cr->creator_tgid = creator;
 	cr->iparent = iparent;
+	cr->unwatch = t->exit_watched;
 	cr->next = creations;
 	creations = cr;
 }
@@ -361,8 +368,9 @@ static void on_unknown(struct sf_tracee *c)
 		DBG("%d: child of %d's event %d%s", c->tid, (*hit)->creator_tgid, (*hit)->id,
 		    (*hit)->local ? " (namespace id)" : "");
 		link_child(c, (*hit)->flags, (*hit)->proc, (*hit)->mm, (*hit)->iparent);
+		int unwatch = (*hit)->unwatch;
 		creation_free(hit);
-		start_child(c);
+		start_child(c, unwatch);
 		return;
 	}
 	c->parked = 1;
@@ -388,7 +396,7 @@ static void unpark(struct sf_tracee *c, void *arg)
 	link_child(c, fl, p ? p->proc : NULL, p ? p->mm : NULL, p ? p->proc->tgid : 0);
 	if (!(fl & CLONE_THREAD))
 		c->proc->hostview = 0; /* its flags are a guess */
-	start_child(c);
+	start_child(c, 0);
 }
 
 static void del_tracee(struct sf_tracee *t, void *arg)

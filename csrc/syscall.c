@@ -616,6 +616,73 @@ static int opens_for_writing(const struct sf_sysent *e, const sf_regs *r)
 	return e->flagsarg < 0 || (sf_arg(r, e->flagsarg) & O_ACCMODE) != O_RDONLY;
 }
 
+/* Records that take the exit stop before an address space gets a scratch
+ * mapping for them: the mapping and the trampolines cost four stops, and
+ * where only POKEDATA writes, the trampolines' page word by word (512
+ * calls). Only a process that keeps making recorded calls repays that. */
+static unsigned rec_setup_after(void)
+{
+	return (sf_mech & (SF_MECH_VM_WRITEV | SF_MECH_MEM_WRITE)) ? 16 : 512;
+}
+
+/* A recorded call that nothing rewrites wants only its result. Where the
+ * address space has trampolines it returns through one, and is recorded at
+ * the thread's next stop like a rewrite: one stop instead of two. An address
+ * space whose records keep taking the exit stop is given the scratch mapping
+ * for this after as many of them as a rewrite would wait (tramp.c), so a
+ * short-lived process never pays for it. Returns 0: armed, 1: an injected
+ * call takes this stop and the call runs again after it, -1: take the exit
+ * stop. */
+static int rec_one_stop(struct sf_tracee *t, struct sf_call *c)
+{
+	struct sf_mm *m = t->mm;
+	/* path calls only, and no exec: a clone's child, an exec'd program or a
+	 * sigreturn would come back through the slot another call may own */
+	if (!c->e || c->e->path[0] < 0 || c->e->cls == SC_EXEC)
+		return -1;
+	if (!t->rec || !t->rec->active || t->slot >= 0 || !sf_at_seccomp ||
+	    !(sf_mech & SF_MECH_SET_RETURN) || m->tramp == TR_FAILED || m->scratch == (uint64_t)-1)
+		return -1;
+	if (m->scratch == 0) {
+		if (m->scratch_busy || ++m->rec_exits < rec_setup_after())
+			return -1;
+		drop_enter_work(t, 0);
+		sysrule_uncount(t); /* the replay is the same call: count it once */
+		if (!inject_scratch(t, &c->orig))
+			return 0;
+		m->scratch_busy = 1;
+		return 1;
+	}
+	if (!scratch(t))
+		return -1;
+	int tramp = tramp_want(t);
+	if (tramp < 0) {
+		drop_enter_work(t, 0);
+		sysrule_uncount(t);
+		return tramp_setup(t, &c->orig);
+	}
+	uint64_t words[SCRATCH_PATHS / 8];
+	if (tramp)
+		sf_tramp_data(words, &c->orig);
+	if (!tramp || mem_write_slot(t, t->slot, 0, words, sizeof(words))) {
+		mm_slot_free(m, t->slot);
+		t->slot = -1;
+		return -1;
+	}
+	c->r = c->orig;
+	tramp_arm(t, &c->r, &c->orig);
+	if (sf_setregs(t, &c->r)) {
+		tramp_drop(t);
+		return -1;
+	}
+	DBG("%d: recorded %ld returns through its trampoline", t->tid, c->nr);
+	t->saved = c->orig;
+	t->rec->time = rec_now();
+	t->rec_tramp = 1;
+	tramp_watch_exit(t);
+	return 0;
+}
+
 static int enter(struct sf_tracee *t)
 {
 	struct sf_call c;
@@ -868,8 +935,12 @@ static int enter(struct sf_tracee *t)
 			}
 		}
 	}
-	if (rec && !t->pf)
+	if (rec && !t->pf && !c.modified) {
+		int one = rec_one_stop(t, &c);
+		if (one >= 0)
+			return one;
 		t->pf |= PF_OBSERVE;
+	}
 	return t->pf != 0;
 }
 

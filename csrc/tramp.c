@@ -50,7 +50,7 @@ static uint64_t entry(const struct sf_mm *m, int slot)
 
 /* Set up after this many two-stop rewrites in one address space: the set-up
  * costs two stops (and, where only POKEDATA writes, a page word by word). */
-static unsigned setup_after(void)
+unsigned tramp_setup_after(void)
 {
 	return (sf_mech & (SF_MECH_VM_WRITEV | SF_MECH_MEM_WRITE)) ? 3 : 32;
 }
@@ -69,7 +69,7 @@ int tramp_want(struct sf_tracee *t)
 		return 0;
 	if (m->tramp == TR_READY) /* held slots wait for their thread's next stop: keep some free */
 		return mm_slot_free_count(m) >= SCRATCH_SLOTS / 8;
-	if (m->tramp != TR_NONE || ++m->tramp_count < setup_after())
+	if (m->tramp != TR_NONE || ++m->tramp_count < tramp_setup_after())
 		return 0;
 	unsigned char code[CODE_LEN];
 	for (int i = 0; i < TRAMP_SLOTS; i++)

@@ -105,6 +105,97 @@ def test_every_call_is_recorded_in_gvisor(progs: Progs, tmp_path: Path) -> None:
     assert "returns through its trampoline" in out, out[-2000:]
 
 
+def _record_watched(progs: Progs, tmp_path: Path, text: str, n: int, threads: int,
+                    extra: list[str]) -> tuple[list[dict[str, Any]], str, str]:
+    """`sysfake record -v --watch TMP` of `tramp loop` on a file that no rule
+    names (TEXT "-": a missing one): its events, log and the file's path."""
+    path = tmp_path / "plain"
+    if text != "-":
+        path.write_text(text + "\n")
+    trace = tmp_path / "trace.jsonl"
+    res = run_sysfake(["record", "-v", *extra, "-o", str(trace), "--watch", str(tmp_path), "--",
+                       progs["tramp"], "loop", str(path), text, str(n), str(threads)])
+    assert (res.returncode, res.stdout) == (0, "loop ok\n"), describe(res)
+    return _events(trace), res.stderr, str(path)
+
+
+def _summary(opens: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return sorted((e["syscall"], e["result"] >= 0, e["errno"], e["rule"]) for e in opens)
+
+
+@pytest.mark.parametrize("text,threads", [("watched", 1), ("watched", 4), ("-", 2)])
+def test_recorded_calls_no_rule_rewrites_return_through_a_trampoline(
+        progs: Progs, tmp_path: Path, text: str, threads: int) -> None:
+    """A watched open that nothing rewrites wants only its result: once the
+    process has made enough of them it returns through a trampoline (one
+    stop). tramp checks every argument register after each open; the trace
+    holds what the two-stop way records."""
+    evs, log, path = _record_watched(progs, tmp_path, text, N, threads, [])
+    one = re.findall(r": recorded 257 returns through its trampoline$", log, re.M)
+    # the main process's first 16 take the exit stop, the mapping and the
+    # trampolines take a few more; the child's copy has them from the start
+    assert len(one) >= N, log
+    opens = _opens_of(evs, path)
+    assert len(opens) == N * (threads + 1) + 1, [e["pid"] for e in opens]
+    if text == "-":
+        assert {(e["result"], e["errno"]) for e in opens} == {(-2, "ENOENT")}, opens[:3]
+    else:
+        assert all(e["result"] >= 0 and e["errno"] is None for e in opens), opens[:3]
+    by_tid: dict[int, list[float]] = {}
+    for e in opens:
+        by_tid.setdefault(e["pid"], []).append(e["time"])
+    assert len(by_tid) == threads + 2 and all(t == sorted(t) for t in by_tid.values())
+    at = next(i for i, e in enumerate(evs) if e["type"] == "fork" and not e["thread"])
+    child = [i for i, e in enumerate(evs) if e in opens and e["pid"] == evs[at]["child"]]
+    assert len(child) == N and at < min(child)
+    # the same records the exit stop gives
+    (tmp_path / "trace.jsonl").unlink()
+    two_evs, two_log, _ = _record_watched(progs, tmp_path, text, N, threads,
+                                          ["--disable", "set_return"])
+    assert "trampoline" not in two_log
+    assert _summary(_opens_of(two_evs, path)) == _summary(opens)
+
+
+def test_children_of_a_process_that_stops_at_exit_do_not(tmp_path: Path) -> None:
+    """sh opens /dev/null itself for `:` (a builtin) 40 times: from the 20th
+    or so its opens return through a trampoline, and its thread stops at exit
+    so that its last record is not lost. The cats it forks inherit that
+    option; they have no record pending and must not stop at exit."""
+    trace = tmp_path / "trace.jsonl"
+    script = "i=0; while [ $i -lt 40 ]; do : </dev/null; cat /dev/null; i=$((i+1)); done; echo ok"
+    res = run_sysfake(["record", "-v", "-o", str(trace), "--", "sh", "-c", script])
+    assert (res.returncode, res.stdout) == (0, "ok\n"), describe(res)
+    assert re.search(r": recorded (2|257) returns through its trampoline$", res.stderr,
+                     re.M), res.stderr
+    stops = re.findall(r"^sysfake: (\d+): exit stop$", res.stderr, re.M)
+    evs = _events(trace)
+    sh = next(e["pid"] for e in evs if e["type"] == "exec")
+    assert stops == [str(sh)], stops
+    opens = [e for e in evs if e["type"] == "syscall" and e.get("path") == "/dev/null"]
+    assert sorted({e["comm"] for e in opens}) == ["cat", "sh"]
+    assert len(opens) == 80 and all(e["result"] >= 0 for e in opens), len(opens)
+
+
+def test_recorded_calls_no_rule_rewrites_in_gvisor(progs: Progs, tmp_path: Path) -> None:
+    """Where only POKEDATA writes, a process gets the mapping for its records
+    after 512 exit stops (the trampolines' page costs a poke a word): the
+    main process's 601 opens get there, its forked child has it at once."""
+    path = tmp_path / "plain"
+    path.write_text("watched\n")
+    trace = tmp_path / "trace.jsonl"
+    count = ("import json,sys\n"
+             "ev=[json.loads(l) for l in open(sys.argv[1])]\n"
+             "o=[e for e in ev if e.get('type')=='syscall' and e.get('path')==sys.argv[2]]\n"
+             "print('opens', len(o), 'ok', all(e['result']>=0 for e in o))\n")
+    cmd = sysfake_cmd(["record", "-v", "-o", str(trace), "--watch", str(tmp_path), "--",
+                       progs["tramp"], "loop", str(path), "watched", "300", "2"])
+    rc, out = run_then_python_in_gvisor(cmd, count, str(trace), str(path))
+    assert rc == 0, out[-2000:]
+    assert "exit=0\nopens 901 ok True\n" in out, out[-2000:]
+    assert len(re.findall(r": recorded 257 returns through its trampoline", out)) >= 300, \
+        out[-2000:]
+
+
 def test_only_threads_with_a_pending_record_stop_at_exit(progs: Progs, tmp_path: Path) -> None:
     # each cat makes one redirected open: two stops, no trampoline, no exit stop
     evs, log = _record_cmd(tmp_path, "redirected", ["sh", "-c", "cat SRC; cat SRC; cat SRC"], [],
