@@ -115,6 +115,12 @@ def _forkexec(ctx: Ctx) -> list[str]:
     )
 
 
+def _watched(ctx: Ctx) -> list[str]:
+    n = _n(ctx, 100_000, 1_000)
+    wl, src = shlex.quote(ctx.sfwl), shlex.quote(ctx.src)
+    return _sh(f"{wl} openread /proc/self/stat {n} >/dev/null && {wl} stat {src} 1")
+
+
 def python_stdlib() -> str | None:
     cands = sorted(d for d in glob.glob("/usr/lib/python3*") if os.path.isdir(d))
     return cands[-1] if cands else None
@@ -180,6 +186,10 @@ WORKLOADS: list[Workload] = [
     # program with two Ps shows what that costs each tracer.
     Workload("go-p2", 8, "the Go program with GOMAXPROCS=2 (still one CPU)", "floor-x",
              _go_with("GOMAXPROCS=2 "), _go_available),
+    # What `sysfake record` is for: reads under a watched prefix (/proc,
+    # /sys, /dev) that no rule names, each recorded with its result.
+    Workload("watched", 9, "100k open+read+close of /proc/self/stat: no rule, watched by record",
+             "floor-r", _watched),
 ]
 
 
