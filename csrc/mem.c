@@ -207,7 +207,27 @@ int mem_write_slot(struct sf_tracee *t, int slot, uint64_t off, const void *buf,
 	if (!m->shadow && !(m->shadow = calloc(1, sizeof(*m->shadow))))
 		return mem_write(t, base + off, buf, len);
 	const uint64_t *in = buf;
-	size_t first = off / 8, n = len / 8;
+	size_t first = off / 8, n = len / 8, check = SHADOW_WORDS;
+	/* All known: the program may have unmapped the mapping since
+	 * (tests/progs/unmapper.c). One word read back tells; a write that then
+	 * fails makes the caller map a new one. Any word written tells too. */
+	for (size_t i = 0; i < n; i++) {
+		size_t k = first + i;
+		if (k == SF_TRAMP_RESULT)
+			continue;
+		if (k >= SHADOW_WORDS || !(m->shadow->known[slot] >> k & 1) ||
+		    m->shadow->w[slot][k] != in[i]) {
+			check = SHADOW_WORDS;
+			break;
+		}
+		if (check == SHADOW_WORDS)
+			check = k;
+	}
+	if (check < SHADOW_WORDS) {
+		uint64_t v;
+		if (mem_read(t, base + 8 * check, &v, 8) != 8 || v != m->shadow->w[slot][check])
+			m->shadow->known[slot] = 0;
+	}
 	for (size_t i = 0; i < n; i++) {
 		size_t k = first + i;
 		if (k >= SHADOW_WORDS)

@@ -59,6 +59,18 @@ def test_scratch_is_mapped_at_the_first_rewrite_only(progs: Progs, tmp_path: Pat
     assert (rc, out) == (0, "start=0 plain=0 stat=1 open=1 again=1 read=redirected\n")
 
 
+@pytest.mark.parametrize("static", [False, True], ids=["dynamic", "static"])
+def test_rewrite_survives_the_program_unmapping_tracer_memory(progs: Progs, static: bool) -> None:
+    """The program unmaps the tracer's memory between two rewritten opens.
+    Where only POKEDATA writes, words already in the tracee are not written
+    again (csrc/mem.c): a word read back tells that the mapping is gone, and
+    the tracer maps a new one and runs the call again."""
+    prog = progs.static("unmapper") if static else progs["unmapper"]
+    text = CAP_TEXT_GVISOR.rstrip("\n")
+    rc, out = run_in_gvisor(_sysfake(fake(CAP, CAP_TEXT_GVISOR), cmd=[prog, CAP]))
+    assert (rc, out) == (0, f"first={text}|second={text}|unmapped=1\n")
+
+
 def test_threads_whose_first_rewrites_come_at_once_share_one_scratch_mapping(
         progs: Progs, tmp_path: Path) -> None:
     dst = tmp_path / "dst"
