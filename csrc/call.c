@@ -17,6 +17,30 @@ int sf_setregs(struct sf_tracee *t, const sf_regs *r)
 	return (int)ptrace(PTRACE_SETREGS, t->tid, 0, (void *)r);
 }
 
+/* A PTRACE_SETREGS checks and writes every register: 0.7 us on the host,
+ * against 0.2 for a POKEUSER of one (by hand, 200k of each). So up to three
+ * changed words go one by one; where each tracer syscall is dear (no
+ * process_vm_writev: gVisor, 25 us a call), only one. */
+int sf_setregs_from(struct sf_tracee *t, const sf_regs *r, const sf_regs *was)
+{
+	uint64_t a[sizeof(*r) / 8], b[sizeof(*r) / 8];
+	size_t diff[3], n = 0, max = (sf_mech & SF_MECH_VM_WRITEV) ? 3 : 1;
+	memcpy(a, r, sizeof(a));
+	memcpy(b, was, sizeof(b));
+	for (size_t i = 0; i < sizeof(a) / 8; i++) {
+		if (a[i] == b[i])
+			continue;
+		if (n == max)
+			return sf_setregs(t, r);
+		diff[n++] = i;
+	}
+	for (size_t k = 0; k < n; k++)
+		if (ptrace(PTRACE_POKEUSER, t->tid, (void *)SF_USER_REG_OFFSET(diff[k]),
+			   (void *)a[diff[k]]))
+			return -1;
+	return 0;
+}
+
 long long sf_now_us(void)
 {
 	struct timespec ts;

@@ -419,6 +419,8 @@ double rec_now(void);
 /* ---- call.c helpers shared by syscall.c, sysrule.c and emul_*.c ---- */
 int sf_getregs(struct sf_tracee *t, sf_regs *r);
 int sf_setregs(struct sf_tracee *t, const sf_regs *r);
+/* The same where `was` is what the tracee has now: writes only what differs. */
+int sf_setregs_from(struct sf_tracee *t, const sf_regs *r, const sf_regs *was);
 /* Path behind an fd in the tracee's view ("pipe:[..]" etc. stay as named). */
 int fd_path(struct sf_tracee *t, int fd, char *out, size_t outlen);
 /* Map a tracer-view path that lies inside a redirect target back to the path the

@@ -671,7 +671,7 @@ static int rec_one_stop(struct sf_tracee *t, struct sf_call *c)
 	}
 	c->r = c->orig;
 	tramp_arm(t, &c->r, &c->orig);
-	if (sf_setregs(t, &c->r)) {
+	if (sf_setregs_from(t, &c->r, &c->orig)) {
 		tramp_drop(t);
 		return -1;
 	}
@@ -850,12 +850,12 @@ static int enter(struct sf_tracee *t)
 		DBG("%d: %ld answered: %ld", t->tid, c.nr, c.ret);
 		if (!t->pf && sf_at_seccomp && (sf_mech & SF_MECH_SKIP_AT_SECCOMP)) {
 			c.r.rax = (uint64_t)c.ret;
-			sf_setregs(t, &c.r);
+			sf_setregs_from(t, &c.r, &c.orig);
 			if (rec)
 				rec_finish(t, c.ret);
 			return 0;
 		}
-		sf_setregs(t, &c.r);
+		sf_setregs_from(t, &c.r, &c.orig);
 		t->saved = c.orig;
 		t->ret = c.ret;
 		t->pf |= PF_RET;
@@ -919,7 +919,7 @@ static int enter(struct sf_tracee *t)
 	if (c.modified) {
 		if (tramp)
 			tramp_arm(t, &c.r, &c.orig);
-		if (sf_setregs(t, &c.r)) {
+		if (sf_setregs_from(t, &c.r, &c.orig)) {
 			tramp_drop(t);
 			return 0;
 		}

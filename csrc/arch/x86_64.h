@@ -16,6 +16,8 @@ typedef struct user_regs_struct sf_regs;
 #define SF_REG_PC(r) ((r)->rip)
 #define SF_REG_SP(r) ((r)->rsp)
 #define SF_SYSCALL_INSN_LEN 2 /* "syscall" is 0f 05 */
+/* PTRACE_POKEUSER offset of the i-th word of sf_regs (struct user starts with it) */
+#define SF_USER_REG_OFFSET(i) ((i) * 8)
 
 static inline uint64_t sf_arg(const sf_regs *r, int i)
 {
