@@ -142,7 +142,7 @@ struct sf_mm {
 	uint64_t scratch;       /* base of our injected mapping, 0 if none */
 	int scratch_busy;       /* a thread's injected mmap is in flight */
 	uint64_t slot_used[4];  /* bitmap of SCRATCH_SLOTS slots */
-	struct sf_shadow *shadow; /* mem.c: slot words known to be in the tracee (POKEDATA only) */
+	struct sf_shadow *shadow; /* mem.c: slot words known to be in the tracee */
 	int tramp;              /* TR_*: the return trampolines of tramp.c */
 	unsigned tramp_count;   /* two-stop rewrites that could have used them */
 	unsigned rec_exits;     /* records that took the exit stop for want of a scratch mapping */
@@ -230,7 +230,9 @@ struct sf_tracee {
 	int exec_seen;       /* exec happened between entry and exit */
 	int slot;            /* scratch slot held, -1 */
 	int tramp_slot;      /* slot whose trampoline the thread has yet to run, -1 */
+	uint64_t tramp_at;   /* that trampoline's entry (the mapping may be gone since) */
 	sf_regs tramp_orig;  /* registers of that call as the tracee made it */
+	int left_out;        /* this call's slot words were not written again (mem.c) */
 	int slot_wait;       /* the replay waits for a free scratch slot */
 	int slot_waiting;    /* stopped at its exit stop until a slot is free */
 	int replays;         /* replays in a row because scratch memory failed */
@@ -296,10 +298,14 @@ int mem_write(struct sf_tracee *t, uint64_t addr, const void *buf, size_t len);
 /* Into a buffer the tracee named: fails (EFAULT) where the tracee could not write. */
 int mem_write_user(struct sf_tracee *t, uint64_t addr, const void *buf, size_t len);
 void mem_close(struct sf_mm *m);
-/* Bytes [off, off + len) of scratch slot `slot` (both multiples of 8). */
+/* Bytes [off, off + len) of scratch slot `slot` (both multiples of 8).
+ * 0 written, 1 left out (the slot holds them already, if still mapped), -1
+ * failed. */
 int mem_write_slot(struct sf_tracee *t, int slot, uint64_t off, const void *buf, size_t len);
 /* Forget what the slots hold (a new mapping, or none). */
 void mem_shadow_drop(struct sf_mm *m);
+/* Can the tracer read the word at addr? (Is that part of our mapping still there?) */
+int mem_mapped(struct sf_tracee *t, uint64_t addr);
 
 /* ---- path.c ---- */
 /* Make the path argument absolute and canonical in the tracee's view.
@@ -382,6 +388,9 @@ void tramp_arm(struct sf_tracee *t, sf_regs *r, const sf_regs *orig);
 int tramp_next_stop(struct sf_tracee *t, const sf_regs *r, uint64_t str_at);
 /* At a signal-delivery stop: finish the trampoline's work here. */
 void tramp_signal(struct sf_tracee *t);
+/* 1: the signal is a SIGSEGV at the thread's trampoline, whose mapping is
+ * gone; handled here, and not to be delivered. */
+int tramp_fault(struct sf_tracee *t, int sig);
 /* Record mode: the thread's record waits for its trampoline; make sure it
  * stops when it exits (PTRACE_O_TRACEEXIT, once per thread). */
 void tramp_watch_exit(struct sf_tracee *t);

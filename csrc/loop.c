@@ -635,6 +635,10 @@ static void on_stop(struct sf_tracee *t, int status)
 		return;
 	}
 	t->attached = 1;
+	if (t->tramp_slot >= 0 && tramp_fault(t, sig)) {
+		resume(t, 0);
+		return;
+	}
 	if (t->tramp_slot >= 0)
 		tramp_signal(t); /* the handler must see the call's own registers */
 	resume(t, sig); /* signal-delivery stop: deliver it */

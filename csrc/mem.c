@@ -178,12 +178,17 @@ int mem_write(struct sf_tracee *t, uint64_t addr, const void *buf, size_t len)
 	return 0;
 }
 
-/* Where only POKEDATA writes (gVisor), each word costs a tracer syscall of
- * about 50 us (sysfake bench --gvisor: tracer_syscall_us). The words last
- * written to the first slots are remembered, and not written again: a loop
- * that rewrites the same path from the same call site writes nothing after
- * its first call. Only sysfake writes the slots
- * (a program that scribbles on its scratch mapping breaks its own calls). */
+/* The words last written to the first slots are remembered, and a write
+ * whose words are all there already is left out: a loop that rewrites the
+ * same path from the same call site writes nothing after its first call.
+ * That saves a process_vm_writev a call on the host, and where only
+ * POKEDATA writes (gVisor, about 25 us a tracer syscall) one a word. Only
+ * sysfake writes the slots (a program that scribbles on its scratch mapping
+ * breaks its own calls); the trampoline's result word is the tracee's. A
+ * program may unmap the mapping, though (tests/progs/unmapper.c): a write
+ * left out says so (1), and the call's EFAULT at its exit stop, or a
+ * SIGSEGV at its trampoline, makes the tracer map a new one and run it
+ * again (syscall.c, tramp.c). */
 #define SHADOW_SLOTS TRAMP_SLOTS
 #define SHADOW_WORDS 48 /* the trampoline's words and a path of up to 319 bytes */
 struct sf_shadow {
@@ -197,50 +202,56 @@ void mem_shadow_drop(struct sf_mm *m)
 	m->shadow = NULL;
 }
 
+int mem_mapped(struct sf_tracee *t, uint64_t addr)
+{
+	uint64_t v;
+	return mem_read(t, addr, &v, sizeof(v)) == (ssize_t)sizeof(v);
+}
+
+static int is_known(const struct sf_shadow *sh, int slot, size_t k, uint64_t v)
+{
+	return k == SF_TRAMP_RESULT || ((sh->known[slot] >> k & 1) && sh->w[slot][k] == v);
+}
+
 int mem_write_slot(struct sf_tracee *t, int slot, uint64_t off, const void *buf, size_t len)
 {
 	struct sf_mm *m = t->mm;
 	uint64_t base = m->scratch + (uint64_t)slot * SCRATCH_SLOT;
-	if ((sf_mech & (SF_MECH_VM_WRITEV | SF_MECH_MEM_WRITE)) || slot >= SHADOW_SLOTS ||
-	    off / 8 >= SHADOW_WORDS)
-		return mem_write(t, base + off, buf, len);
-	if (!m->shadow && !(m->shadow = calloc(1, sizeof(*m->shadow))))
-		return mem_write(t, base + off, buf, len);
 	const uint64_t *in = buf;
-	size_t first = off / 8, n = len / 8, check = SHADOW_WORDS;
-	/* All known: the program may have unmapped the mapping since
-	 * (tests/progs/unmapper.c). One word read back tells; a write that then
-	 * fails makes the caller map a new one. Any word written tells too. */
-	for (size_t i = 0; i < n; i++) {
-		size_t k = first + i;
-		if (k == SF_TRAMP_RESULT)
-			continue;
-		if (k >= SHADOW_WORDS || !(m->shadow->known[slot] >> k & 1) ||
-		    m->shadow->w[slot][k] != in[i]) {
-			check = SHADOW_WORDS;
-			break;
-		}
-		if (check == SHADOW_WORDS)
-			check = k;
+	size_t first = off / 8, n = len / 8, i;
+	if (slot >= SHADOW_SLOTS || off % 8 || len % 8 || first + n > SHADOW_WORDS ||
+	    (!m->shadow && !(m->shadow = calloc(1, sizeof(*m->shadow))))) {
+		if (m->shadow && slot < SHADOW_SLOTS)
+			m->shadow->known[slot] = 0; /* those words are ours to forget */
+		return mem_write(t, base + off, buf, len) ? -1 : 0;
 	}
-	if (check < SHADOW_WORDS) {
-		uint64_t v;
-		if (mem_read(t, base + 8 * check, &v, 8) != 8 || v != m->shadow->w[slot][check])
-			m->shadow->known[slot] = 0;
-	}
-	for (size_t i = 0; i < n; i++) {
-		size_t k = first + i;
-		if (k >= SHADOW_WORDS)
-			return mem_write(t, base + 8 * k, in + i, 8 * (n - i));
-		if (k == SF_TRAMP_RESULT || /* the trampoline's to write, never read before */
-		    ((m->shadow->known[slot] >> k & 1) && m->shadow->w[slot][k] == in[i]))
-			continue;
-		if (mem_write(t, base + 8 * k, in + i, 8)) {
-			m->shadow->known[slot] = 0;
+	struct sf_shadow *sh = m->shadow;
+	for (i = 0; i < n && is_known(sh, slot, first + i, in[i]); i++)
+		;
+	if (i == n)
+		return 1;
+	if (sf_mech & (SF_MECH_VM_WRITEV | SF_MECH_MEM_WRITE)) {
+		/* one call writes any length: the whole range at once */
+		if (mem_write(t, base + off, buf, len)) {
+			sh->known[slot] = 0;
 			return -1;
 		}
-		m->shadow->w[slot][k] = in[i];
-		m->shadow->known[slot] |= 1ull << k;
+		for (i = 0; i < n; i++) {
+			sh->w[slot][first + i] = in[i];
+			sh->known[slot] |= 1ull << (first + i);
+		}
+		return 0;
+	}
+	for (; i < n; i++) {
+		size_t k = first + i;
+		if (is_known(sh, slot, k, in[i]))
+			continue;
+		if (mem_write(t, base + 8 * k, in + i, 8)) {
+			sh->known[slot] = 0;
+			return -1;
+		}
+		sh->w[slot][k] = in[i];
+		sh->known[slot] |= 1ull << k;
 	}
 	return 0;
 }

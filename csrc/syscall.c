@@ -664,7 +664,7 @@ static int rec_one_stop(struct sf_tracee *t, struct sf_call *c)
 	uint64_t words[SCRATCH_PATHS / 8];
 	if (tramp)
 		sf_tramp_data(words, &c->orig);
-	if (!tramp || mem_write_slot(t, t->slot, 0, words, sizeof(words))) {
+	if (!tramp || mem_write_slot(t, t->slot, 0, words, sizeof(words)) < 0) {
 		mm_slot_free(m, t->slot);
 		t->slot = -1;
 		return -1;
@@ -904,7 +904,9 @@ static int enter(struct sf_tracee *t)
 			sf_tramp_data(words, &c.orig);
 			from = 0;
 		}
-		if (mem_write_slot(t, t->slot, from, buf + from, off - from)) {
+		int wr = mem_write_slot(t, t->slot, from, buf + from, off - from);
+		t->left_out = wr == 1;
+		if (wr < 0) {
 			/* Our mapping is gone (unmapped by the program?): map a new
 			 * one and run the call again, a few times at most. */
 			if (++t->replays > 3)
@@ -983,6 +985,10 @@ void sc_exit(struct sf_tracee *t)
 	t->exec_seen = 0;
 	if (pf & PF_ROOT)
 		forget_root(t);
+	/* a rewrite whose slot words were left out (mem.c), while the slot is ours */
+	uint64_t left_at = (pf & PF_RESTORE) && t->left_out && t->slot >= 0 && t->mm->scratch ?
+		t->mm->scratch + (uint64_t)t->slot * SCRATCH_SLOT : 0;
+	t->left_out = 0;
 	if (t->slot >= 0) {
 		mm_slot_free(t->mm, t->slot);
 		t->slot = -1;
@@ -1008,6 +1014,22 @@ void sc_exit(struct sf_tracee *t)
 	}
 	long ret = (long)r.rax;
 	DBG("%d: exit work %#x ret %ld", t->tid, pf, ret);
+	if (left_at && ret == -EFAULT && !mem_mapped(t, left_at)) {
+		/* the program unmapped our mapping: a new one, and the call again */
+		DBG("%d: scratch mapping gone: the call runs again", t->tid);
+		mm_scratch_set(t->mm, 0);
+		sysrule_uncount(t); /* the replay is the same call: count it once */
+		if (pf & PF_GENFD)
+			close(t->genfd);
+		t->magic = 0;
+		t->pf = 0;
+		if (t->rec)
+			t->rec->active = 0; /* the replay is recorded */
+		r = t->saved;
+		sf_rewind_syscall(&r, (long)t->saved.orig_rax);
+		sf_setregs(t, &r);
+		return;
+	}
 	if (pf & PF_REPLAY) {
 		t->pf = 0;
 		r = t->saved;

@@ -27,6 +27,7 @@
  * call, like the scratch mmap); never writable and executable at once. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
@@ -108,7 +109,8 @@ void tramp_arm(struct sf_tracee *t, sf_regs *r, const sf_regs *orig)
 	t->tramp_slot = t->slot;
 	t->slot = -1;
 	t->tramp_orig = *orig;
-	r->rip = entry(t->mm, t->tramp_slot);
+	t->tramp_at = entry(t->mm, t->tramp_slot);
+	r->rip = t->tramp_at;
 }
 
 /* The result the trampoline stored, for the record; read with the first
@@ -174,6 +176,44 @@ static void settle(struct sf_tracee *t, int fix_regs)
 void tramp_signal(struct sf_tracee *t)
 {
 	settle(t, 1);
+}
+
+/* A SIGSEGV at the trampoline itself: its page is gone (the program
+ * unmapped our mapping, before the call, where the slot's words were not
+ * written again, or during it). A rewritten call that got EFAULT from its
+ * lost path, or one the kernel was restarting, runs again as the program
+ * made it; any other call is finished here as the trampoline would have.
+ * The signal is not delivered, and the next rewrite maps a new mapping. */
+int tramp_fault(struct sf_tracee *t, int sig)
+{
+	sf_regs r;
+	uint64_t at = t->tramp_at - SF_SYSCALL_INSN_LEN;
+	if (sig != SIGSEGV || t->tramp_slot < 0 || sf_getregs(t, &r) ||
+	    r.rip < at || r.rip >= at + SF_TRAMP_STRIDE || mem_mapped(t, at))
+		return 0;
+	const sf_regs *o = &t->tramp_orig;
+	int rewritten = 0;
+	for (int i = 0; i < 6; i++)
+		rewritten |= sf_arg(&r, i) != sf_arg(o, i);
+	long ret = (long)r.rax;
+	DBG("%d: SIGSEGV at its trampoline: the mapping is gone", t->tid);
+	if (r.rip == at || (rewritten && ret == -EFAULT)) {
+		r = *o;
+		sf_rewind_syscall(&r, (long)o->orig_rax);
+		sysrule_uncount(t); /* the call runs again: count it once */
+		if (t->rec)
+			t->rec->active = 0; /* the call is recorded when it runs again */
+		t->rec_tramp = 0;
+	} else {
+		sf_tramp_finish(&r, o);
+		if (t->rec_tramp)
+			rec_finish(t, ret);
+	}
+	sf_setregs(t, &r);
+	tramp_drop(t);
+	if (t->mm->scratch && !mem_mapped(t, t->mm->scratch + (uint64_t)SCRATCH_CODE_SLOT * SCRATCH_SLOT))
+		mm_scratch_set(t->mm, 0);
+	return 1;
 }
 
 void tramp_watch_exit(struct sf_tracee *t)

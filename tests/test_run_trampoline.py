@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from support import describe, run_sysfake
-from support.fakes import redirect, run
+from support.fakes import CAP, fake, redirect, run
 from support.progs import Progs
 
 TEXT = "redirected"
@@ -127,3 +127,19 @@ def test_virtual_file_after_the_process_drops_to_another_uid(
     # the credentials are looked at again at the first open after the change
     assert ": tracer stat refused" in log, describe(res)
     assert not ARMED.findall(log[log.index(": tracer stat refused"):]), describe(res)
+
+
+@pytest.mark.parametrize("what", ["redirect", "fake"])
+def test_a_trampoline_unmapped_by_the_program(progs: Progs, tmp_path: Path, what: str) -> None:
+    """`tramp unmap`: 40 opens through trampolines, the program unmaps the
+    tracer's scratch mapping, 40 more from the same call site with the same
+    registers. Their slot words are not written again (csrc/mem.c), so the
+    first of them returns to a trampoline that is gone: the tracer takes
+    the SIGSEGV, maps a new mapping and runs the call again (tramp_fault);
+    the program never sees the signal and every open reads the target."""
+    src, dst, _ = _files(tmp_path)
+    rule = fake(CAP, TEXT + "\n") if what == "fake" else redirect(src, dst)
+    path = CAP if what == "fake" else src
+    res = run_sysfake(run(["-v"], rule, cmd=[progs["tramp"], "unmap", path, TEXT, "40"]))
+    assert (res.returncode, res.stdout) == (0, "unmap ok\n"), describe(res)
+    assert ": SIGSEGV at its trampoline" in res.stderr, describe(res)

@@ -11,7 +11,16 @@
 
 #define SCRATCH_SIZE (256ul * 16384)
 
-static int scratch_maps(unsigned long *starts, int max)
+/* with_code: also the ones whose trampoline page (the first page of the
+ * last slot, csrc/tramp.c) is read+exec, which splits it in three. */
+static __attribute__((unused)) int scratch_maps_of(unsigned long *starts, int max, int with_code);
+
+static __attribute__((unused)) int scratch_maps(unsigned long *starts, int max)
+{
+    return scratch_maps_of(starts, max, 0);
+}
+
+static int scratch_maps_of(unsigned long *starts, int max, int with_code)
 {
     static char maps[1 << 16];
     int fd = open("/proc/self/maps", O_RDONLY);
@@ -31,7 +40,15 @@ static int scratch_maps(unsigned long *starts, int max)
         int named = 0;
         for (char *q = l; q < (e ? e : l + strlen(l)); q++)
             named |= *q == '/' || *q == '[';
-        if (!named && b - a == SCRATCH_SIZE && strcmp(perms, "rw-p") == 0 && found < max)
+        if (named || strcmp(perms, "rw-p") || found >= max)
+            continue;
+        unsigned long c, d;
+        char next[8];
+        if (b - a == SCRATCH_SIZE)
+            starts[found++] = a;
+        else if (with_code && b - a == SCRATCH_SIZE - 16384 && e &&
+                 sscanf(e + 1, "%lx-%lx %7s", &c, &d, next) == 3 && c == b &&
+                 d - c == 4096 && strcmp(next, "r-xp") == 0)
             starts[found++] = a;
     }
     return found;

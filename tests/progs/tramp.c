@@ -31,6 +31,11 @@
  *       A thread makes N opens and then waits in pause(); the main thread
  *       ends the process with exit_group, which kills the thread with no
  *       stop of its own but its exit stop. Prints "groupexit ok" first.
+ *   tramp unmap SRC TEXT N
+ *       N opens, then munmap of the tracer's scratch mapping (as a sandbox
+ *       or a JIT might), then N more from the same call site with the same
+ *       registers: the tracer finds its words gone only when the call
+ *       fails or returns to its trampoline. Prints "unmap ok".
  * TEXT "-" means SRC leads nowhere: each open must fail with ENOENT.
  * Anything wrong is printed and the exit status is 1.
  */
@@ -43,11 +48,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <grp.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "scratch_maps.h"
 
 static const char *src, *text, *fifo_src, *fifo;
 static volatile int bad;
@@ -350,6 +357,20 @@ int main(int argc, char **argv)
 		printf(bad ? "an open went wrong\n" : "groupexit ok\n");
 		fflush(stdout);
 		syscall(SYS_exit_group, bad);
+	}
+	if (!strcmp(argv[1], "unmap")) {
+		loop_thread(NULL);
+		unsigned long starts[64];
+		int found = scratch_maps_of(starts, 64, 1), unmapped = 0;
+		for (int i = 0; i < found; i++)
+			unmapped += munmap((void *)starts[i], SCRATCH_SIZE) == 0;
+		if (bad || unmapped != 1) {
+			printf("before: %s, unmapped %d\n", bad ? "an open went wrong" : "ok", unmapped);
+			return 1;
+		}
+		loop_thread(NULL);
+		printf(bad ? "an open went wrong\n" : "unmap ok\n");
+		return bad;
 	}
 	if (!strcmp(argv[1], "setuid")) {
 		loop_thread(NULL);
