@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from support import run_in_gvisor, sysfake_cmd
-from support.fakes import CAP, CAP_TEXT_GVISOR, SETGROUPS, fake, run
+from support.fakes import CAP, CAP_TEXT_GVISOR, SETGROUPS, alternating_redirects, fake, run
 from support.progs import Progs
 
 pytestmark = pytest.mark.gvisor
@@ -205,3 +205,12 @@ def test_virtual_file_opens_return_through_trampolines(progs: Progs, tmp_path: P
     assert (rc, "loop ok\n" in out.splitlines(keepends=True)) == (0, True), out[-2000:]
     assert len(re.findall(r": openat returns through its trampoline$", out, re.M)) >= 100, \
         out[-2000:]
+
+
+def test_a_slot_is_written_again_whenever_its_words_differ(tmp_path: Path) -> None:
+    """Where only POKEDATA writes, the slot words that differ are poked and
+    the rest left out (csrc/mem.c): alternating targets, and one longer than
+    the words the tracer remembers, each read their own."""
+    rules, cmd, want = alternating_redirects(tmp_path)
+    rc, out = run_in_gvisor(_sysfake(rules, cmd=cmd))
+    assert (rc, out) == (0, want), out[-2000:]

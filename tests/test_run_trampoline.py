@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from support import describe, run_sysfake
-from support.fakes import CAP, fake, redirect, run
+from support.fakes import CAP, alternating_redirects, fake, redirect, run
 from support.progs import Progs
 
 TEXT = "redirected"
@@ -143,3 +143,14 @@ def test_a_trampoline_unmapped_by_the_program(progs: Progs, tmp_path: Path, what
     res = run_sysfake(run(["-v"], rule, cmd=[progs["tramp"], "unmap", path, TEXT, "40"]))
     assert (res.returncode, res.stdout) == (0, "unmap ok\n"), describe(res)
     assert ": SIGSEGV at its trampoline" in res.stderr, describe(res)
+
+
+def test_a_slot_is_written_again_whenever_its_words_differ(tmp_path: Path) -> None:
+    """The tracer leaves out a slot write whose words are all there already
+    (csrc/mem.c, mem_write_slot). Opens from one call site alternate between
+    paths redirected to targets of one length, then to a target longer than
+    the words it remembers, then back: each must read its own target."""
+    rules, cmd, want = alternating_redirects(tmp_path)
+    res = run_sysfake(run(["-v"], rules, cmd=cmd))
+    assert (res.returncode, res.stdout) == (0, want), describe(res)
+    assert len(ARMED.findall(res.stderr)) >= 60, describe(res)

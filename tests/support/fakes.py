@@ -1,6 +1,9 @@
 """Paths and texts the tests fake, and CLI argument builders."""
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 #: Exists on the host (the real value there is "40\n" or so) but is missing in gVisor.
 CAP = "/proc/sys/kernel/cap_last_cap"
 #: Host runs fake CAP with this text, which differs from the host's real value.
@@ -51,3 +54,20 @@ def run(*options: list[str], cmd: list[str]) -> list[str]:
     for opt in options:
         argv += opt
     return [*argv, "--", *cmd]
+
+
+def alternating_redirects(tmp_path: Path) -> tuple[list[str], list[str], str]:
+    """Three redirects from one call site (Python's open): two targets of one
+    length, then one longer than the slot words the tracer remembers."""
+    a, b, long_ = tmp_path / "ta", tmp_path / "tb", tmp_path / ("d" * 200) / ("l" * 200)
+    long_.parent.mkdir()
+    for f, text in ((a, "a"), (b, "b"), (long_, "l")):
+        f.write_text(text + "\n")
+    script = ("import sys\n"
+              "src = sys.argv[1:4]\n"
+              "order = [0, 1] * 20 + [2, 0, 2, 1, 2, 0] * 5\n"
+              "got = ''.join(open(src[i]).read().strip() for i in order)\n"
+              "print(got == ''.join('abl'[i] for i in order) or got)\n")
+    srcs = [str(tmp_path / f"s{i}") for i in range(3)]
+    rules = [*redirect(srcs[0], str(a)), *redirect(srcs[1], str(b)), *redirect(srcs[2], str(long_))]
+    return rules, [sys.executable, "-c", script, *srcs], "True\n"
