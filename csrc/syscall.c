@@ -134,6 +134,15 @@ static int unplaceable(struct sf_tracee *t, const struct sf_call *c)
 	return fail_closed(t, c, -ENOMEM);
 }
 
+/* This call becomes the mprotect that readies the trampolines (tramp.c);
+ * it runs again after. */
+static int set_up_trampolines(struct sf_tracee *t, const struct sf_call *c)
+{
+	drop_enter_work(t, 0);
+	sysrule_uncount(t); /* the replay is the same call: count it once */
+	return tramp_setup(t, &c->orig);
+}
+
 /* The process's root or namespaces change with this call: recompute lazily. */
 static void forget_root(struct sf_tracee *t)
 {
@@ -646,21 +655,13 @@ static int rec_one_stop(struct sf_tracee *t, struct sf_call *c)
 	if (m->scratch == 0) {
 		if (m->scratch_busy || ++m->rec_exits < rec_setup_after())
 			return -1;
-		drop_enter_work(t, 0);
-		sysrule_uncount(t); /* the replay is the same call: count it once */
-		if (!inject_scratch(t, &c->orig))
-			return 0;
-		m->scratch_busy = 1;
-		return 1;
+		return unplaceable(t, c); /* maps it; the call runs again */
 	}
 	if (!scratch(t))
 		return -1;
 	int tramp = tramp_want(t);
-	if (tramp < 0) {
-		drop_enter_work(t, 0);
-		sysrule_uncount(t);
-		return tramp_setup(t, &c->orig);
-	}
+	if (tramp < 0)
+		return set_up_trampolines(t, c);
 	uint64_t words[SCRATCH_PATHS / 8];
 	if (tramp)
 		sf_tramp_data(words, &c->orig);
@@ -872,11 +873,8 @@ static int enter(struct sf_tracee *t)
 			return unplaceable(t, &c);
 		}
 		tramp = tramp_want(t);
-		if (tramp < 0) {
-			drop_enter_work(t, 0);
-			sysrule_uncount(t); /* the replay is the same call: count it once */
-			return tramp_setup(t, &c.orig);
-		}
+		if (tramp < 0)
+			return set_up_trampolines(t, &c);
 		/* The slot's bytes from the trampoline's data words (when it
 		 * returns through one) to the last path, in one write. */
 		uint64_t words[SCRATCH_EMUL / 8];

@@ -137,7 +137,7 @@ void tramp_release(struct sf_tracee *t)
 
 int tramp_next_stop(struct sf_tracee *t, const sf_regs *r, uint64_t str_at)
 {
-	if (r->rip == entry(t->mm, t->tramp_slot)) {
+	if (r->rip == t->tramp_at) {
 		DBG("%d: restart of a call armed with a trampoline", t->tid);
 		return 1;
 	}
@@ -151,7 +151,7 @@ int tramp_next_stop(struct sf_tracee *t, const sf_regs *r, uint64_t str_at)
 static void settle(struct sf_tracee *t, int fix_regs)
 {
 	sf_regs r;
-	uint64_t at = entry(t->mm, t->tramp_slot) - SF_SYSCALL_INSN_LEN;
+	uint64_t at = t->tramp_at - SF_SYSCALL_INSN_LEN;
 	if (sf_getregs(t, &r)) {
 		tramp_drop(t);
 		return;
@@ -195,22 +195,16 @@ int tramp_fault(struct sf_tracee *t, int sig)
 	int rewritten = 0;
 	for (int i = 0; i < 6; i++)
 		rewritten |= sf_arg(&r, i) != sf_arg(o, i);
-	long ret = (long)r.rax;
 	DBG("%d: SIGSEGV at its trampoline: the mapping is gone", t->tid);
-	if (r.rip == at || (rewritten && ret == -EFAULT)) {
+	if (r.rip == at || (rewritten && (long)r.rax == -EFAULT)) {
 		r = *o;
 		sf_rewind_syscall(&r, (long)o->orig_rax);
 		sysrule_uncount(t); /* the call runs again: count it once */
-		if (t->rec)
-			t->rec->active = 0; /* the call is recorded when it runs again */
-		t->rec_tramp = 0;
+		sf_setregs(t, &r);
+		tramp_drop(t); /* and its record with it: the replay is recorded */
 	} else {
-		sf_tramp_finish(&r, o);
-		if (t->rec_tramp)
-			rec_finish(t, ret);
+		settle(t, 1); /* it completed: the trampoline's work, done here */
 	}
-	sf_setregs(t, &r);
-	tramp_drop(t);
 	if (t->mm->scratch && !mem_mapped(t, t->mm->scratch + (uint64_t)SCRATCH_CODE_SLOT * SCRATCH_SLOT))
 		mm_scratch_set(t->mm, 0);
 	return 1;
