@@ -13,14 +13,7 @@
 
 /* with_code: also the ones whose trampoline page (the first page of the
  * last slot, csrc/tramp.c) is read+exec, which splits it in three. */
-static __attribute__((unused)) int scratch_maps_of(unsigned long *starts, int max, int with_code);
-
-static __attribute__((unused)) int scratch_maps(unsigned long *starts, int max)
-{
-    return scratch_maps_of(starts, max, 0);
-}
-
-static int scratch_maps_of(unsigned long *starts, int max, int with_code)
+static __attribute__((unused)) int scratch_maps_of(unsigned long *starts, int max, int with_code)
 {
     static char maps[1 << 16];
     int fd = open("/proc/self/maps", O_RDONLY);
@@ -52,6 +45,11 @@ static int scratch_maps_of(unsigned long *starts, int max, int with_code)
             starts[found++] = a;
     }
     return found;
+}
+
+static __attribute__((unused)) int scratch_maps(unsigned long *starts, int max)
+{
+    return scratch_maps_of(starts, max, 0);
 }
 
 #endif
