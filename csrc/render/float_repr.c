@@ -137,10 +137,45 @@ static int short_digits_fast(double x, char *d, int *decpt)
 	return nd;
 }
 
+/* x = N / 10^6 rounded (the core's times are whole microseconds): N's digits
+ * with the point put in. Below 2^33 doubles are closer than 10^-6, so x's
+ * rounding interval is shorter than 10^-6 and holds no other multiple of
+ * 10^-6; every other number in it has 7 or more decimals, hence more
+ * significant digits, so N / 10^6 is repr's shortest string. 0: x is not such
+ * a time. */
+static size_t micros(double x, char *out)
+{
+	if (!(x >= 1 && x < 8589934592.0))
+		return 0;
+	uint64_t n = (uint64_t)(x * 1e6 + 0.5);
+	if ((double)n / 1e6 != x) /* correctly rounded, as reading the digits back is */
+		return 0;
+	uint64_t ip = n / 1000000, f = n % 1000000;
+	char t[24];
+	int k = 24, fd = 6;
+	while (fd > 1 && f % 10 == 0) {
+		f /= 10;
+		fd--;
+	}
+	for (int i = 0; i < fd; i++, f /= 10)
+		t[--k] = (char)('0' + f % 10);
+	t[--k] = '.';
+	do {
+		t[--k] = (char)('0' + ip % 10);
+		ip /= 10;
+	} while (ip);
+	memcpy(out, t + k, (size_t)(24 - k));
+	out[24 - k] = 0;
+	return (size_t)(24 - k);
+}
+
 size_t sf_float_repr(double x, char *out, size_t cap)
 {
 	char d[20];
 	int decpt, nd;
+	size_t n;
+	if (cap >= 40 && (n = micros(x, out)))
+		return n;
 	if (cap < 40 || !(nd = short_digits_fast(x, d, &decpt)))
 		return 0;
 	return layout(d, (size_t)nd, decpt, out);

@@ -314,6 +314,8 @@ static const char *time_text(struct sf_lines *l, double tm, char *buf, size_t *n
 	return NULL;
 }
 
+#define TIME_AT 8 /* strlen("{\"time\":"): where every line's time starts */
+
 /* '{"time":T,"pid":..,"tgid":..,"ppid":..,"exe":..,"comm":..' */
 static void put_head(struct str *w, const char *tt, size_t tn, const struct rthread *t)
 {
@@ -474,25 +476,27 @@ static int syscall_line(struct sf_lines *l, const unsigned char *rec, const stru
 	return 0;
 }
 
-static int keep_last(struct sf_lines *l, struct rthread *t, const unsigned char *rec, size_t size)
+/* Keep the line's text after its time: a repeat record's line is the same
+ * text at another time (the record, the thread's facts and what Python taught
+ * are all as they were), so it costs a copy, not a render. */
+static int keep_last(struct sf_lines *l, struct rthread *t, const char *tail, size_t n)
 {
-	if (t->last_cap < size) {
-		unsigned char *p = realloc(t->last, size);
+	if (t->last_cap < n) {
+		unsigned char *p = realloc(t->last, n);
 		if (!p)
 			return -1;
 		t->last = p;
-		t->last_cap = size;
+		t->last_cap = n;
 	}
-	memcpy(t->last, rec, size);
-	t->last_n = size;
+	memcpy(t->last, tail, n);
+	t->last_n = n;
 	t->last_gen = l->ts.gen;
 	return 0;
 }
 
-/* A syscall record, or a repeat of one (rec, size: the syscall record; tm
- * its new time). 0 done, 1 needs Python (*need), -1 out of memory. */
+/* A syscall record. 0 done, 1 needs Python (*need), -1 out of memory. */
 static int do_syscall(struct sf_lines *l, const unsigned char *rec, size_t size, const char *tt,
-		      size_t tn, int repeat, struct sf_lines_need *need)
+		      size_t tn, struct sf_lines_need *need)
 {
 	struct sysrec s;
 	if (sysrec_parse(rec, size, &s))
@@ -502,7 +506,20 @@ static int do_syscall(struct sf_lines *l, const unsigned char *rec, size_t size,
 	struct rthread *t = threads_state(&l->ts, s.tid, 1, s.tgid);
 	if (!t || syscall_line(l, rec, &s, t, tt, tn))
 		return -1;
-	return repeat ? 0 : keep_last(l, t, rec, size);
+	size_t at = TIME_AT + tn;
+	return keep_last(l, t, l->line.p + at, l->line.n - at);
+}
+
+/* A repeat of the thread's last syscall record, at a new time. */
+static int do_repeat(struct sf_lines *l, const struct rthread *t, const char *tt, size_t tn)
+{
+	if (reserve(l, TIME_AT + tn + t->last_n))
+		return -1;
+	struct str *w = &l->line;
+	puts_(w, "{\"time\":");
+	put(w, tt, tn);
+	put(w, (const char *)t->last, t->last_n);
+	return 0;
 }
 
 static int do_exec(struct sf_lines *l, const unsigned char *rec, size_t size, const char *tt,
@@ -634,14 +651,14 @@ static int one(struct sf_lines *l, const unsigned char *rec, size_t size,
 	l->line.n = 0;
 	switch (rec[2]) {
 	case T_SYSCALL:
-		return do_syscall(l, rec, size, tt, tn, 0, need);
+		return do_syscall(l, rec, size, tt, tn, need);
 	case T_REPEAT: {
 		int32_t tid;
 		memcpy(&tid, rec + COMMON, 4);
 		const struct rthread *t = size == REPEAT_SIZE ? threads_find(&l->ts, tid) : NULL;
 		if (!t || !t->last_n || t->last_gen != l->ts.gen)
 			break; /* Python says why it is wrong */
-		return do_syscall(l, t->last, t->last_n, tt, tn, 1, need);
+		return do_repeat(l, t, tt, tn);
 	}
 	case T_EXEC:
 		l->ts.gen++; /* a repeat never refers across an exec, fork or exit record */

@@ -20,8 +20,8 @@ struct rthread {
 	struct group *g;
 	uint32_t gen;   /* the group's generation when the thread joined it */
 	int alive;      /* with gen: an exec in the group ends the others */
-	/* the thread's last syscall record (a repeat record repeats it), valid
-	 * while no exec, fork or exit record came after it */
+	/* the text after the time of the thread's last syscall line (a repeat
+	 * record repeats it), valid while no exec, fork or exit record came after */
 	unsigned char *last;
 	size_t last_n, last_cap;
 	uint64_t last_gen;

@@ -35,8 +35,17 @@ def _repr(x: float) -> str:
            lambda b: struct.unpack("<d", struct.pack("<Q", b))[0]).filter(lambda x: x == x)
        # times with few decimals: their shortest digits are fewer than 16
        | st.integers(min_value=int(NOW * 1000) - 10**6, max_value=int(NOW * 1000) + 10**6).map(
-           lambda m: m / 1000))
+           lambda m: m / 1000)
+       # the core's times: whole microseconds, written without a search
+       | st.integers(min_value=10**6, max_value=2**33 * 10**6 + 10**6).map(lambda n: n / 10**6))
 @example(2e15)
+@example(9.999999)
+@example(10.000001)
+@example(999999999.999999)
+@example(1000000000.000001)
+@example(1796602941.12)
+@example(8589934591.999999)
+@example(8589934592.000001)
 @example(1796602941.1)
 @example(1796602941.5)
 @example(999999999.9999999)

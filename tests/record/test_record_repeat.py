@@ -104,6 +104,10 @@ def test_record_trace_has_every_repeated_call(progs: Progs, tmp_path: Path) -> N
         assert v[0]["errno"] is None and v[0]["comm"] == "threads"
         assert v[0]["tgid"] != v[0]["pid"]
     assert evs[-1]["type"] == "end" and evs[-1]["events"] == len(evs) - 2
+    # the core's times are whole microseconds (what the C writer writes fast)
+    times = [float(str(e["time"])) for e in evs[1:-1]]
+    assert all(round(t * 10**6) / 10**6 == t for t in times)
+    assert any(len(str(t).split(".")[1]) > 3 for t in times)
 
 
 @pytest.mark.gvisor
