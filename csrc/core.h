@@ -295,6 +295,9 @@ int mem_read_str(struct sf_tracee *t, uint64_t addr, char *buf, size_t cap);
 ssize_t mem_read_ahead(struct sf_tracee *t, uint64_t addr, void *buf, size_t len, uint64_t str_at);
 void mem_ahead_drop(void);
 int mem_write(struct sf_tracee *t, uint64_t addr, const void *buf, size_t len);
+/* 1: one tracer syscall writes any length; 0: only POKEDATA writes, a word
+ * a syscall (gVisor, about 25 us each), so long writes are worth avoiding. */
+int mem_write_bulk(void);
 /* Into a buffer the tracee named: fails (EFAULT) where the tracee could not write. */
 int mem_write_user(struct sf_tracee *t, uint64_t addr, const void *buf, size_t len);
 void mem_close(struct sf_mm *m);

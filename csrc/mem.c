@@ -144,6 +144,11 @@ int mem_read_str(struct sf_tracee *t, uint64_t addr, char *buf, size_t cap)
 	return -1;
 }
 
+int mem_write_bulk(void)
+{
+	return (sf_mech & (SF_MECH_VM_WRITEV | SF_MECH_MEM_WRITE)) != 0;
+}
+
 int mem_write(struct sf_tracee *t, uint64_t addr, const void *buf, size_t len)
 {
 	if (sf_mech & SF_MECH_VM_WRITEV) {
@@ -230,8 +235,7 @@ int mem_write_slot(struct sf_tracee *t, int slot, uint64_t off, const void *buf,
 		;
 	if (i == n)
 		return 1;
-	if (sf_mech & (SF_MECH_VM_WRITEV | SF_MECH_MEM_WRITE)) {
-		/* one call writes any length: the whole range at once */
+	if (mem_write_bulk()) { /* the whole range at once */
 		if (mem_write(t, base + off, buf, len)) {
 			sh->known[slot] = 0;
 			return -1;

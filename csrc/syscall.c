@@ -631,7 +631,7 @@ static int opens_for_writing(const struct sf_sysent *e, const sf_regs *r)
  * calls). Only a process that keeps making recorded calls repays that. */
 static unsigned rec_setup_after(void)
 {
-	return (sf_mech & (SF_MECH_VM_WRITEV | SF_MECH_MEM_WRITE)) ? 16 : 512;
+	return mem_write_bulk() ? 16 : 512;
 }
 
 /* A recorded call that nothing rewrites wants only its result. Where the
@@ -975,6 +975,29 @@ static void fill_memfd(struct sf_tracee *t, long fd)
 	close(dst);
 }
 
+/* At the exit stop: the call of t->saved runs again, from its syscall
+ * instruction with its own registers. */
+static void run_again(struct sf_tracee *t)
+{
+	sf_regs r = t->saved;
+	sf_rewind_syscall(&r, (long)t->saved.orig_rax);
+	sf_setregs(t, &r);
+}
+
+/* At the exit stop: the call's work is forgotten and it runs again, counted
+ * once and recorded as the replay. */
+static void replay_now(struct sf_tracee *t, unsigned pf)
+{
+	sysrule_uncount(t);
+	if (pf & PF_GENFD)
+		close(t->genfd);
+	t->magic = 0;
+	t->pf = 0;
+	if (t->rec)
+		t->rec->active = 0;
+	run_again(t);
+}
+
 void sc_exit(struct sf_tracee *t)
 {
 	sf_regs r;
@@ -1016,23 +1039,12 @@ void sc_exit(struct sf_tracee *t)
 		/* the program unmapped our mapping: a new one, and the call again */
 		DBG("%d: scratch mapping gone: the call runs again", t->tid);
 		mm_scratch_set(t->mm, 0);
-		sysrule_uncount(t); /* the replay is the same call: count it once */
-		if (pf & PF_GENFD)
-			close(t->genfd);
-		t->magic = 0;
-		t->pf = 0;
-		if (t->rec)
-			t->rec->active = 0; /* the replay is recorded */
-		r = t->saved;
-		sf_rewind_syscall(&r, (long)t->saved.orig_rax);
-		sf_setregs(t, &r);
+		replay_now(t, pf);
 		return;
 	}
 	if (pf & PF_REPLAY) {
 		t->pf = 0;
-		r = t->saved;
-		sf_rewind_syscall(&r, (long)t->saved.orig_rax);
-		sf_setregs(t, &r);
+		run_again(t);
 		if (t->slot_wait && !mm_slot_ready(t->mm))
 			slot_wait_add(t); /* resumed when a slot is freed */
 		t->slot_wait = 0;
@@ -1041,9 +1053,7 @@ void sc_exit(struct sf_tracee *t)
 	if (pf & PF_TRAMP) {
 		t->pf = 0;
 		tramp_setup_done(t, ret);
-		r = t->saved;
-		sf_rewind_syscall(&r, (long)t->saved.orig_rax);
-		sf_setregs(t, &r);
+		run_again(t);
 		return;
 	}
 	if (pf & PF_SCRATCH) {
@@ -1056,9 +1066,7 @@ void sc_exit(struct sf_tracee *t)
 			mm_scratch_set(t->mm, (uint64_t)ret);
 			DBG("%d: scratch mapped at %#lx", t->tid, (unsigned long)ret);
 		}
-		r = t->saved;
-		sf_rewind_syscall(&r, (long)t->saved.orig_rax);
-		sf_setregs(t, &r);
+		run_again(t);
 		return;
 	}
 	if ((pf & PF_VDIRPOS) && ret >= 0) {
@@ -1067,26 +1075,15 @@ void sc_exit(struct sf_tracee *t)
 		t->vdir_pos = ret;
 		if (t->rec)
 			t->rec->active = 0;
-		r = t->saved;
-		sf_rewind_syscall(&r, (long)t->saved.orig_rax);
-		sf_setregs(t, &r);
+		run_again(t);
 		return;
 	}
 	if ((pf & PF_RESTORE) && t->magic &&
 	    (ret == -EACCES || ret == -ENOENT || ret == -ELOOP || ret == -EPERM)) {
 		/* Could not open the tracer's memfd (credentials, namespace): replay
 		 * the original call; the next attempt gets its own memfd copy. */
-		t->magic = 0;
 		t->proc->view = 0;
-		sysrule_uncount(t);
-		if (pf & PF_GENFD)
-			close(t->genfd);
-		t->pf = 0;
-		if (t->rec)
-			t->rec->active = 0;
-		r = t->saved;
-		sf_rewind_syscall(&r, (long)t->saved.orig_rax);
-		sf_setregs(t, &r);
+		replay_now(t, pf);
 		return;
 	}
 	t->magic = 0;

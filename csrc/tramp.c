@@ -53,7 +53,7 @@ static uint64_t entry(const struct sf_mm *m, int slot)
  * costs two stops (and, where only POKEDATA writes, a page word by word). */
 unsigned tramp_setup_after(void)
 {
-	return (sf_mech & (SF_MECH_VM_WRITEV | SF_MECH_MEM_WRITE)) ? 3 : 32;
+	return mem_write_bulk() ? 3 : 32;
 }
 
 int tramp_want(struct sf_tracee *t)

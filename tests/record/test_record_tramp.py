@@ -28,6 +28,15 @@ def _opens_of(evs: list[dict[str, Any]], src: str) -> list[dict[str, Any]]:
     return [e for e in evs if e.get("type") == "syscall" and e.get("path") == src]
 
 
+def _record_run(tmp_path: Path, flags: list[str], cmd: list[str],
+                stdout: str) -> tuple[list[dict[str, Any]], str]:
+    """`sysfake record -v FLAGS -o TRACE -- CMD`: its events and log."""
+    trace = tmp_path / "trace.jsonl"
+    res = run_sysfake(["record", "-v", *flags, "-o", str(trace), "--", *cmd])
+    assert (res.returncode, res.stdout) == (0, stdout), describe(res)
+    return _events(trace), res.stderr
+
+
 def _record_cmd(tmp_path: Path, text: str, cmd: list[str], extra: list[str],
                 stdout: str) -> tuple[list[dict[str, Any]], str]:
     """`sysfake record -v` of cmd (where "SRC" stands for the redirected path,
@@ -36,11 +45,8 @@ def _record_cmd(tmp_path: Path, text: str, cmd: list[str], extra: list[str],
     if text != "-":
         dst.write_text(text + "\n")
     src = str(tmp_path / "src")
-    trace = tmp_path / "trace.jsonl"
-    res = run_sysfake(["record", "-v", *extra, "-o", str(trace), "--redirect", f"{src}={dst}",
-                       "--", *[a.replace("SRC", src) for a in cmd]])
-    assert (res.returncode, res.stdout) == (0, stdout), describe(res)
-    return _events(trace), res.stderr
+    return _record_run(tmp_path, [*extra, "--redirect", f"{src}={dst}"],
+                   [a.replace("SRC", src) for a in cmd], stdout)
 
 
 def _record(progs: Progs, tmp_path: Path, text: str, threads: int,
@@ -112,11 +118,10 @@ def _record_watched(progs: Progs, tmp_path: Path, text: str, n: int, threads: in
     path = tmp_path / "plain"
     if text != "-":
         path.write_text(text + "\n")
-    trace = tmp_path / "trace.jsonl"
-    res = run_sysfake(["record", "-v", *extra, "-o", str(trace), "--watch", str(tmp_path), "--",
-                       progs["tramp"], "loop", str(path), text, str(n), str(threads)])
-    assert (res.returncode, res.stdout) == (0, "loop ok\n"), describe(res)
-    return _events(trace), res.stderr, str(path)
+    evs, log = _record_run(tmp_path, [*extra, "--watch", str(tmp_path)],
+                           [progs["tramp"], "loop", str(path), text, str(n), str(threads)],
+                           "loop ok\n")
+    return evs, log, str(path)
 
 
 def _summary(opens: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
