@@ -169,6 +169,8 @@ struct sf_proc {
 	int exe_known;
 	int pivoted;            /* emulated pivot_root, PV_*: how to answer umount2 of the old root */
 	int hostview;           /* 1: the tracer's root, mount and user namespace (tracer_stat.c) */
+	char *exec_raw;         /* the absolute name of its last execve, and who made it */
+	pid_t exec_tid;
 	/* fds opened on "/" in place of a virtual directory the process could not
 	 * reach (see vdir.c); checked by dev/ino before use */
 	struct sf_vmark { int fd; uint32_t vfile; dev_t dev; ino_t ino; } vmarks[8];
@@ -413,13 +415,26 @@ int tracer_cred_syscall(long nr);
 /* The thread has the tracer's uids, gids, groups, capabilities and label. */
 int tracer_same_creds(struct sf_tracee *t);
 
+/* ---- exec_facts.c: the exec line without /proc ---- */
+struct exec_facts {
+	char exe[SF_PATH_MAX], comm[32], argv[1024];
+	size_t en, cn, an;
+	int32_t ppid;
+};
+/* At an execve's seccomp stop: the name it execs (only an absolute one is used). */
+void exec_note(struct sf_tracee *t, long nr, const char *raw);
+/* At the exec event of thread `former`: 0 when f holds every fact, -1: read /proc. */
+int exec_facts(struct sf_tracee *t, pid_t former, struct exec_facts *f);
+/* The parent of pid by PIDFD_GET_INFO; -1 where that is missing. */
+int sf_pidfd_ppid(pid_t pid);
+
 /* ---- record.c ---- */
 void rec_open(int fd);
 void rec_close(void);
 int rec_on(void);
 int rec_watched(const char *canon);
 void rec_syscall(struct sf_tracee *t, const struct sf_recpend *p, long ret);
-void rec_exec(struct sf_tracee *t);
+void rec_exec(struct sf_tracee *t, pid_t former);
 void rec_fork(pid_t parent, pid_t child, unsigned long flags);
 void rec_exit(pid_t tid, int status);
 void rec_flush(void);

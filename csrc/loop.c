@@ -438,7 +438,7 @@ static void on_exec(struct sf_tracee *t)
 	t->mm = mm_new();
 	t->proc->exe_known = 0;
 	t->cred = 0; /* set-id bits, file capabilities, LSM transitions */
-	rec_exec(t);
+	rec_exec(t, (pid_t)former);
 }
 
 /* ---- leftovers after the command exited ---- */

@@ -291,6 +291,9 @@ int sf_probe(struct sf_probe_result *res)
 			mech |= SF_MECH_TRACER_STAT;
 		close(fd);
 	}
+	/* exec_facts.c reads a process's parent without /proc */
+	if (sf_pidfd_ppid(getpid()) == (int)getppid())
+		mech |= SF_MECH_PIDFD_INFO;
 	res->mech = mech;
 	return 0;
 }

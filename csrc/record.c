@@ -170,44 +170,56 @@ static size_t read_small(const char *path, char *out, size_t cap)
 	return n > 0 ? (size_t)n : 0;
 }
 
-void rec_exec(struct sf_tracee *t)
+/* The exec line's facts from /proc/PID (exec_facts.c says why not always). */
+static void proc_facts(pid_t tid, struct exec_facts *f)
 {
-	gen++;
-	if (rfd < 0)
-		return;
-	char p[64], exe[SF_PATH_MAX], comm[32], argv[1024], st[512];
-	snprintf(p, sizeof(p), "/proc/%d/exe", t->tid);
-	ssize_t en = readlink(p, exe, sizeof(exe) - 1);
-	if (en < 0)
-		en = 0;
-	snprintf(p, sizeof(p), "/proc/%d/cmdline", t->tid);
-	size_t an = read_small(p, argv, sizeof(argv));
+	char p[64], st[512];
+	snprintf(p, sizeof(p), "/proc/%d/exe", tid);
+	ssize_t en = readlink(p, f->exe, sizeof(f->exe) - 1);
+	f->en = en > 0 ? (size_t)en : 0;
+	snprintf(p, sizeof(p), "/proc/%d/cmdline", tid);
+	f->an = read_small(p, f->argv, sizeof(f->argv));
 	/* "pid (comm) state ppid ...": comm and ppid in one short read (comm may
 	 * hold spaces and parentheses: it ends at the last ')') */
-	snprintf(p, sizeof(p), "/proc/%d/stat", t->tid);
+	snprintf(p, sizeof(p), "/proc/%d/stat", tid);
 	size_t sn = read_small(p, st, sizeof(st) - 1);
 	st[sn] = 0;
-	int32_t ppid = 0;
-	size_t cn = 0;
+	f->ppid = 0;
+	f->cn = 0;
 	char *open_ = strchr(st, '('), *close_ = strrchr(st, ')');
 	if (open_ && close_ && close_ > open_) {
-		cn = (size_t)(close_ - open_ - 1);
-		if (cn > sizeof(comm))
-			cn = sizeof(comm);
-		memcpy(comm, open_ + 1, cn);
+		f->cn = (size_t)(close_ - open_ - 1);
+		if (f->cn > sizeof(f->comm))
+			f->cn = sizeof(f->comm);
+		memcpy(f->comm, open_ + 1, f->cn);
 		if (close_[1] == ' ' && close_[2] && close_[3] == ' ')
-			ppid = (int32_t)strtol(close_ + 4, NULL, 10);
+			f->ppid = (int32_t)strtol(close_ + 4, NULL, 10);
 	}
-	unsigned char *q = put(R_EXEC, 12 + 8 + 6 + (size_t)en + cn + an);
+}
+
+void rec_exec(struct sf_tracee *t, pid_t former)
+{
+	gen++;
+	struct exec_facts f;
+	int direct = rfd >= 0 && exec_facts(t, former, &f) == 0;
+	free(t->proc->exec_raw);
+	t->proc->exec_raw = NULL;
+	if (rfd < 0)
+		return;
+	if (direct)
+		DBG("%d: exec facts without /proc (%.*s)", t->tid, (int)f.en, f.exe);
+	else
+		proc_facts(t->tid, &f);
+	unsigned char *q = put(R_EXEC, 12 + 8 + 6 + f.en + f.cn + f.an);
 	if (!q)
 		return;
-	int32_t v[2] = { t->tid, ppid };
-	uint16_t lens[3] = { (uint16_t)en, (uint16_t)cn, (uint16_t)an };
+	int32_t v[2] = { t->tid, f.ppid };
+	uint16_t lens[3] = { (uint16_t)f.en, (uint16_t)f.cn, (uint16_t)f.an };
 	memcpy(q, v, 8);
 	memcpy(q + 8, lens, 6);
-	memcpy(q + 14, exe, (size_t)en);
-	memcpy(q + 14 + en, comm, cn);
-	memcpy(q + 14 + en + cn, argv, an);
+	memcpy(q + 14, f.exe, f.en);
+	memcpy(q + 14 + f.en, f.comm, f.cn);
+	memcpy(q + 14 + f.en + f.cn, f.argv, f.an);
 }
 
 void rec_fork(pid_t parent, pid_t child, unsigned long flags)

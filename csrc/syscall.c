@@ -755,6 +755,8 @@ static int enter(struct sf_tracee *t)
 			uint64_t addr = sf_arg(&c.r, e->path[i]);
 			if (!addr || mem_read_str(t, addr, raw[i], sizeof(raw[i])) < 0)
 				continue; /* EFAULT/ENAMETOOLONG: the kernel reports it as usual */
+			if (i == 0 && e->cls == SC_EXEC && sf_tab->record)
+				exec_note(t, c.nr, raw[0]); /* the exec line's facts (exec_facts.c) */
 			int dirfd = e->dfd[i] >= 0 ? (int)sf_arg(&c.r, e->dfd[i]) : AT_FDCWD;
 			if (raw[i][0] != '/' && !opens_for_writing(e, &c.r) &&
 			    !sf_name_may_match(sf_tab, raw[i]))

@@ -16,6 +16,7 @@
 #define SF_MECH_SUBREAPER    0x100 /* PR_SET_CHILD_SUBREAPER works */
 #define SF_MECH_TRACER_STAT  0x200 /* the tracer can tell a path has no symlink (O_PATH + readlink of its fd) */
 #define SF_MECH_SET_RETURN   0x400 /* a return address set at the seccomp stop is where the call returns */
+#define SF_MECH_PIDFD_INFO   0x800 /* PIDFD_GET_INFO tells a process's parent (Linux 6.13) */
 
 struct sf_probe_result {
 	int ok;           /* 1: tracing works here */

@@ -124,8 +124,10 @@ struct sf_proc *proc_new(pid_t tgid)
 
 void proc_put(struct sf_proc *p)
 {
-	if (--p->refs == 0)
+	if (--p->refs == 0) {
+		free(p->exec_raw);
 		free(p);
+	}
 }
 
 struct sf_mm *mm_new(void)

@@ -21,6 +21,7 @@ MECH_NAMES = {
     "subreaper": "SF_MECH_SUBREAPER",
     "tracer_stat": "SF_MECH_TRACER_STAT",
     "set_return": "SF_MECH_SET_RETURN",
+    "pidfd_info": "SF_MECH_PIDFD_INFO",
 }
 
 

@@ -1,0 +1,136 @@
+"""Record mode's exec line without /proc (csrc/exec_facts.c): where the
+process sees the tracer's view and names its program by an absolute path, the
+exe, comm, argv and parent come from the file the tracer opens, the new stack
+and a pidfd. Every exec line must be what /proc says (`--disable pidfd_info`
+reads /proc for each), and the cases it cannot prove go to /proc."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from support import describe, run_sysfake
+from sysfake.core import probe
+
+# name -> (shell command, whether its exec line comes without /proc)
+CASES: dict[str, tuple[str, bool]] = {
+    "path": ("cat D/f >/dev/null", True),
+    "symlinked": ("/bin/sh -c :", True),
+    "script": ("D/script.sh one", True),
+    "env-script": ("D/envscript two", True),
+    "long-comm": ("D/a_program_with_a_long_name", True),
+    "long-argv": ("/bin/true LONG", True),
+    "relative": ("cd D && ./script.sh three", False),
+    "magic-link": ("D/selfexe -c :", False),
+    "nested-script": ("D/outer four", False),
+    "own-mounts": ("unshare -m /bin/true five", False),
+    "reparented": ("sh -c '(sleep 0.3; D/script.sh six) &'", True),
+}
+
+
+def _setup(d: Path) -> None:
+    (d / "f").write_text("x\n")
+    for name, text in (("script.sh", "#!/bin/sh\n:\n"), ("envscript", "#! /usr/bin/env true\n"),
+                       ("outer", f"#!{d}/script.sh\n")):
+        (d / name).write_text(text)
+        (d / name).chmod(0o755)
+    shutil.copy("/bin/true", d / "a_program_with_a_long_name")
+    os.symlink("/proc/self/exe", d / "selfexe")
+
+
+def _script(d: Path) -> str:
+    long_arg = "y" * 1500
+    parts = []
+    for name, (cmd, _fast) in CASES.items():
+        cmd = cmd.replace("D/", f"{d}/").replace(" D ", f" {d} ").replace("LONG", long_arg)
+        parts.append(f"( : {name}; {cmd} )")
+    return "; ".join(parts) + "; sleep 0.6"
+
+
+def _record(tmp_path: Path, extra: list[str]) -> tuple[list[dict[str, Any]], str]:
+    d = tmp_path / "d"
+    d.mkdir(exist_ok=True)
+    if not (d / "f").exists():
+        _setup(d)
+    trace = tmp_path / "trace.jsonl"
+    res = run_sysfake(["record", "-v", *extra, "--orphans", "wait", "-o", str(trace), "--",
+                       "sh", "-c", _script(d)])
+    assert res.returncode == 0, describe(res)
+    return [json.loads(x) for x in trace.read_text().splitlines()], res.stderr
+
+
+def _parent(evs: list[dict[str, Any]], e: dict[str, Any]) -> tuple[str, ...]:
+    """The parent named by what it ran (pids differ between runs; a parent
+    that is not traced is "outside")."""
+    ran = [" ".join(x["argv"])[:40] for x in evs if x["type"] == "exec" and x["pid"] == e["ppid"]]
+    return tuple(ran) or ("outside",)
+
+
+def _execs(evs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return sorted((e["exe"], e["comm"], tuple(e["argv"]), e["argv_truncated"], _parent(evs, e))
+                  for e in evs if e["type"] == "exec")
+
+
+# how each case's exec lines are told apart (argv)
+def _of(case: str, argv: list[str]) -> bool:
+    last = {"script": "one", "env-script": "two", "relative": "three", "nested-script": "four",
+            "own-mounts": "five", "reparented": "six"}
+    if case in last:
+        return argv[-1] == last[case]
+    return {
+        "path": argv[0] == "cat",
+        "symlinked": argv == ["/bin/sh", "-c", ":"],
+        "long-comm": argv[0].endswith("/a_program_with_a_long_name"),
+        "long-argv": argv[0] == "/bin/true" and len(argv) > 1 and argv[1].startswith("yyy"),
+        "magic-link": argv[0].endswith("/selfexe"),
+    }[case]
+
+
+def test_exec_lines_without_proc_are_what_proc_says(tmp_path: Path) -> None:
+    if not probe().mechanisms.get("pidfd_info"):
+        pytest.skip("PIDFD_GET_INFO is missing (Linux < 6.13): every exec line reads /proc")
+    evs, log = _record(tmp_path, [])
+    slow_evs, slow_log = _record(tmp_path, ["--disable", "pidfd_info"])
+    assert "exec facts without /proc" not in slow_log
+    assert _execs(evs) == _execs(slow_evs)
+
+    fast = set(re.findall(r"^sysfake: (\d+): exec facts without /proc \((.*)\)$", log, re.M))
+    execs = [e for e in evs if e["type"] == "exec"]
+    for case, (_cmd, want) in CASES.items():
+        mine = [e for e in execs if _of(case, e["argv"])]
+        assert mine, (case, execs)
+        # unshare execs its command once it has its own mounts: that exec only
+        if case == "own-mounts":
+            mine = [e for e in mine if e["argv"][0] == "/bin/true"]
+        got = {(str(e["pid"]), e["exe"]) in fast for e in mine}
+        assert got == {want}, (case, mine, log)
+
+    def line(case: str) -> dict[str, Any]:
+        return next(e for e in execs if _of(case, e["argv"]))
+
+    # what /proc says, spelled out for the cases that follow exec's own rules
+    sh = os.path.realpath("/bin/sh")
+    assert (line("script")["exe"], line("script")["comm"]) == (sh, "script.sh")
+    assert line("env-script")["exe"] == os.path.realpath("/usr/bin/env")
+    assert line("long-comm")["comm"] == "a_program_with_"
+    assert line("long-argv")["argv_truncated"] is True
+    assert (line("magic-link")["exe"], line("magic-link")["comm"]) == (sh, "selfexe")
+    assert line("nested-script")["exe"] == sh
+    # re-parented before its exec: its parent is the tracer, not a shell
+    assert _parent(evs, line("reparented")) == ("outside",)
+
+
+def test_no_exec_facts_without_proc_where_namespace_changes_are_not_trapped(
+        tmp_path: Path) -> None:
+    # with no default traps, unshare and setns run untrapped: the tracer could
+    # not tell a process that left its mount namespace, so it asks /proc
+    if not probe().mechanisms.get("pidfd_info"):
+        pytest.skip("PIDFD_GET_INFO is missing (Linux < 6.13): every exec line reads /proc")
+    evs, log = _record(tmp_path, ["--no-default-traps"])
+    assert "exec facts without /proc" not in log
+    assert any(e["type"] == "exec" and e["argv"][-1] == "one" for e in evs)
