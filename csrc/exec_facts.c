@@ -8,7 +8,7 @@
  *    (sf_proc.hostview, kept while unshare and setns are trapped), the name is
  *    absolute, its lookup crosses no magic link (/proc/self/..., /dev/fd/...,
  *    whose target depends on who looks: openat2 RESOLVE_NO_MAGICLINKS), and
- *    the file is an x86 ELF, or a "#!" script whose interpreter is one, named
+ *    the file is an x86-64 ELF, or a "#!" script whose interpreter is one, named
  *    by an absolute path, and no binfmt_misc handler is registered. The path
  *    is the link of the tracer's own fd, which /proc/PID/exe would show;
  *  - comm: the name's last component, cut to 15 bytes, as exec sets it;
@@ -107,10 +107,12 @@ static int shebang(const unsigned char *h, size_t n, char *out, size_t cap)
 	return 1;
 }
 
+/* An x86-64 ELF file: its stack's words are 8 bytes (i386 and x32 programs'
+ * are 4, and take /proc) */
 static int native_elf(const unsigned char *h, size_t n)
 {
-	return n >= 20 && !memcmp(h, "\177ELF", 4) && h[5] == 1 && h[19] == 0 &&
-	       ((h[4] == 2 && h[18] == 62) || (h[4] == 1 && h[18] == 3)); /* x86-64, i386 */
+	return n >= 20 && !memcmp(h, "\177ELF", 4) && h[4] == 2 && h[5] == 1 && h[18] == 62 &&
+	       h[19] == 0;
 }
 
 /* /proc/PID/exe of a process that exec'd `path` in the tracer's view. */

@@ -9,6 +9,8 @@ import json
 import os
 import re
 import shutil
+import struct
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +136,34 @@ def test_no_exec_facts_without_proc_where_namespace_changes_are_not_trapped(
     evs, log = _record(tmp_path, ["--no-default-traps"])
     assert "exec facts without /proc" not in log
     assert any(e["type"] == "exec" and e["argv"][-1] == "one" for e in evs)
+
+
+def _i386_exit0() -> bytes:
+    """A static i386 ELF that exits 0 (int 0x80): its stack's words are 4 bytes."""
+    code = bytes([0xB8, 1, 0, 0, 0, 0x31, 0xDB, 0xCD, 0x80])  # mov eax,1; xor ebx,ebx; int 0x80
+    base, hdr = 0x08048000, 52 + 32
+    ehdr = struct.pack("<4sBBBBB7sHHIIIIIHHHHHH", b"\x7fELF", 1, 1, 1, 0, 0, b"\0" * 7,
+                       2, 3, 1, base + hdr, 52, 0, 0, 52, 32, 1, 0, 0, 0)
+    phdr = struct.pack("<IIIIIIII", 1, 0, base, base, hdr + len(code), hdr + len(code), 5,
+                       0x1000)
+    return ehdr + phdr + code
+
+
+def test_a_32_bit_program_takes_proc(tmp_path: Path) -> None:
+    # its argv pointers are 4 bytes: the 8-byte reading of the stack must not
+    # be used (the line would name other strings)
+    if not probe().mechanisms.get("pidfd_info"):
+        pytest.skip("PIDFD_GET_INFO is missing (Linux < 6.13): every exec line reads /proc")
+    prog = tmp_path / "i386"
+    prog.write_bytes(_i386_exit0())
+    prog.chmod(0o755)
+    if subprocess.run([str(prog)], check=False).returncode != 0:
+        pytest.skip("this kernel runs no i386 programs (IA32 emulation is off)")
+    trace = tmp_path / "t.jsonl"
+    res = run_sysfake(["record", "-v", "-o", str(trace), "--", str(prog), "first", "second"])
+    assert res.returncode == 0, describe(res)
+    (line,) = [e for e in (json.loads(x) for x in trace.read_text().splitlines())
+               if e["type"] == "exec"]
+    assert line["argv"] == [str(prog), "first", "second"] and line["comm"] == "i386"
+    assert line["exe"] == str(prog.resolve())
+    assert "exec facts without /proc" not in res.stderr
