@@ -3,7 +3,8 @@
  * about 30 us an exec, a third of what record adds to a fork/exec loop
  * (docs/performance.md, gap 8). Where every fact can be had otherwise, and
  * provably the same, the line is made from:
- *  - exe: the file the program named, opened by the tracer itself. Only where
+ *  - exe: the file the program named, opened by the tracer itself (no rule
+ *    changed the call: else the kernel ran another name). Only where
  *    the process sees the tracer's root, mounts and user namespace
  *    (sf_proc.hostview, kept while unshare and setns are trapped), the name is
  *    absolute, its lookup crosses no magic link (/proc/self/..., /dev/fd/...,

@@ -838,6 +838,8 @@ static int enter(struct sf_tracee *t)
 	if (e && (e->cls == SC_OPEN || e->cls == SC_OPENAT2) && t->proc->nvmarks &&
 	    !c.skip && !(t->pf & PF_VDIRMARK))
 		t->pf |= PF_FDNEW; /* the new fd may reuse a marked number */
+	if (e && e->cls == SC_EXEC && (c.skip || nrw || c.modified || c.emul_used || t->srule))
+		exec_note(t, c.nr, NULL); /* the kernel will not exec the name it wrote */
 	int rec = sf_tab->record && rec_on() && (rec_want || rec_extra);
 	if (rec)
 		rec_prepare(t, &c.orig, rec_rule, rec_i >= 0 ? raw[rec_i] : NULL,

@@ -32,6 +32,8 @@ CASES: dict[str, tuple[str, bool]] = {
     "nested-script": ("D/outer four", False),
     "own-mounts": ("unshare -m /bin/true five", False),
     "reparented": ("sh -c '(sleep 0.3; D/script.sh six) &'", True),
+    # a rule sends the exec elsewhere: the name it wrote is not what ran
+    "redirected": ("D/redirected seven >/dev/null", False),
 }
 
 
@@ -42,6 +44,7 @@ def _setup(d: Path) -> None:
         (d / name).write_text(text)
         (d / name).chmod(0o755)
     shutil.copy("/bin/true", d / "a_program_with_a_long_name")
+    shutil.copy("/bin/true", d / "redirected")
     os.symlink("/proc/self/exe", d / "selfexe")
 
 
@@ -81,7 +84,7 @@ def _execs(evs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 # how each case's exec lines are told apart (argv)
 def _of(case: str, argv: list[str]) -> bool:
     last = {"script": "one", "env-script": "two", "relative": "three", "nested-script": "four",
-            "own-mounts": "five", "reparented": "six"}
+            "own-mounts": "five", "reparented": "six", "redirected": "seven"}
     if case in last:
         return argv[-1] == last[case]
     return {
@@ -96,8 +99,9 @@ def _of(case: str, argv: list[str]) -> bool:
 def test_exec_lines_without_proc_are_what_proc_says(tmp_path: Path) -> None:
     if not probe().mechanisms.get("pidfd_info"):
         pytest.skip("PIDFD_GET_INFO is missing (Linux < 6.13): every exec line reads /proc")
-    evs, log = _record(tmp_path, [])
-    slow_evs, slow_log = _record(tmp_path, ["--disable", "pidfd_info"])
+    rule = ["--redirect", f"{tmp_path}/d/redirected=/bin/echo"]
+    evs, log = _record(tmp_path, rule)
+    slow_evs, slow_log = _record(tmp_path, [*rule, "--disable", "pidfd_info"])
     assert "exec facts without /proc" not in slow_log
     assert _execs(evs) == _execs(slow_evs)
 
@@ -123,14 +127,17 @@ def test_exec_lines_without_proc_are_what_proc_says(tmp_path: Path) -> None:
     assert line("long-argv")["argv_truncated"] is True
     assert (line("magic-link")["exe"], line("magic-link")["comm"]) == (sh, "selfexe")
     assert line("nested-script")["exe"] == sh
+    assert (line("redirected")["exe"], line("redirected")["comm"]) == (
+        os.path.realpath("/bin/echo"), "echo")
     # re-parented before its exec: its parent is the tracer, not a shell
     assert _parent(evs, line("reparented")) == ("outside",)
 
 
 def test_no_exec_facts_without_proc_where_namespace_changes_are_not_trapped(
         tmp_path: Path) -> None:
-    # with no default traps, unshare and setns run untrapped: the tracer could
-    # not tell a process that left its mount namespace, so it asks /proc
+    # with no default traps (and no redirect, whose one-stop stat needs
+    # them), unshare and setns run untrapped: the tracer could not tell a
+    # process that left its mount namespace, so it asks /proc
     if not probe().mechanisms.get("pidfd_info"):
         pytest.skip("PIDFD_GET_INFO is missing (Linux < 6.13): every exec line reads /proc")
     evs, log = _record(tmp_path, ["--no-default-traps"])
