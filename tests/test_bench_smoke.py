@@ -100,6 +100,8 @@ def _check(doc: dict[str, Any], want_workloads: set[str]) -> None:
     assert isinstance(doc["targets"], list) and doc["targets"]
     for t in doc["targets"]:
         assert t["status"] in ("met", "missed", "n/a")
+        sp = t.get("spread")
+        assert sp is None or (len(sp) == 2 and 0.0 <= sp[0] <= sp[1]), t
 
 
 def _check_proot_sc(doc: dict[str, Any], exe: str | None) -> None:

@@ -116,6 +116,31 @@ def overhead_ratio(res: WorkloadResult, a: str, b: str) -> float | None:
     return max(oa, 0.0) / ob
 
 
+def per_rep(res: WorkloadResult, a: str, b: str, time: bool = False) -> list[float]:
+    """A target's value in each repetition alone: a's overhead over b's (each
+    against that repetition's untraced run), or t(a)/t(b) where ``time``. A
+    repetition where b costs nothing measurable has none."""
+    t = {(r.contender, r.rep): r.seconds for r in res.runs if r.ok and r.seconds}
+    out: list[float] = []
+    for rep in sorted({r.rep for r in res.runs}):
+        ta, tb, tu = t.get((a, rep)), t.get((b, rep)), t.get(("untraced", rep))
+        if ta is None or tb is None:
+            continue
+        if time:
+            out.append(ta / tb)
+        elif tu is not None and tb / tu - 1.0 > 0.0:
+            out.append(max(ta / tu - 1.0, 0.0) / (tb / tu - 1.0))
+    return out
+
+
+def spread(xs: list[float]) -> list[float] | None:
+    """[lowest, highest] of the repetitions' values (None below two): where a
+    target's value sits in its own noise. Where every run was fine and b's
+    overhead is positive in each repetition, the value (a ratio of paired
+    medians) lies inside it, a median being monotone in each element."""
+    return [round(min(xs), 3), round(max(xs), 3)] if len(xs) >= 2 else None
+
+
 def _ran(res: WorkloadResult, name: str) -> bool:
     return any(r.ok for r in res.runs if r.contender == name)
 
@@ -147,18 +172,21 @@ def targets(results: list[WorkloadResult], proots: list[ProotRef]) -> list[dict[
                             "workload": w.key,
                             "who": who, "value": _rnd(v, 3), "limit": 1.03,
                             "status": status(v, 1.03),
+                            "spread": spread(per_rep(res, who, "floor", time=True)),
                             "measure": f"paired median t({who})/t(floor)"})
             # the issue bounds overheads (traced/untraced - 1), not times
             v = overhead_ratio(res, who, w.reference)
             out.append({"target": f"{who} overhead <= 1.15 x {w.reference} overhead",
                         "workload": w.key, "who": who, "value": _rnd(v, 3), "limit": 1.15,
                         "status": status(v, 1.15),
+                        "spread": spread(per_rep(res, who, w.reference)),
                         "measure": f"({who} overhead)/({w.reference} overhead), paired medians"})
             out.append(_proot_target(res, proots, status, who))
         v = overhead_ratio(res, "sysfake-record", "sysfake")
         out.append({"target": "record overhead <= 1.3 x plain sysfake overhead",
                     "workload": w.key, "who": "sysfake-record", "value": _rnd(v, 3),
                     "limit": 1.3, "status": status(v, 1.3),
+                    "spread": spread(per_rep(res, "sysfake-record", "sysfake")),
                     "measure": "(sysfake-record overhead)/(sysfake overhead), paired medians"})
     return out
 
@@ -194,6 +222,7 @@ def _proot_target(res: WorkloadResult, proots: list[ProotRef],
         return t
     v = overhead_ratio(res, who, ref.name)
     t.update(value=_rnd(v, 3), compared=ref.name, proot=ref.what,
+             spread=spread(per_rep(res, who, ref.name)),
              measure=f"(t({who})/t(untraced) - 1) / (t({ref.name})/t(untraced) - 1), "
                      "paired medians",
              time_ratio=_rnd(paired_between(res, who, ref.name), 3))
@@ -276,8 +305,10 @@ def table(doc: dict[str, Any]) -> str:
             missing += 1
             continue
         vs = f" (vs {t['compared']})" if t.get("compared") else ""
+        sp = t.get("spread")
+        reps = f"  [reps {sp[0]:.3f}-{sp[1]:.3f}]" if sp else ""
         lines.append(f"  {t['workload']:9s} {t['target']:50s} {t['value']:7.3f} "
-                     f"<= {t['limit']}: {t['status']}{vs}")
+                     f"<= {t['limit']}: {t['status']}{vs}{reps}")
         if t.get("note") and t["note"] not in notes:
             notes.append(t["note"])
     if missing:
