@@ -145,18 +145,24 @@ int tramp_next_stop(struct sf_tracee *t, const sf_regs *r, uint64_t str_at)
 	return 0;
 }
 
+/* Is rip inside the thread's trampoline (its syscall instruction on)? */
+static int in_tramp(const struct sf_tracee *t, uint64_t rip)
+{
+	uint64_t at = t->tramp_at - SF_SYSCALL_INSN_LEN;
+	return rip >= at && rip < at + SF_TRAMP_STRIDE;
+}
+
 /* The thread stopped (signal delivery, exit) with its slot held: if rip is
  * still in the trampoline, rax is the call's result and the trampoline's
  * work is done here (registers put back only if fix_regs); else it ran. */
 static void settle(struct sf_tracee *t, int fix_regs)
 {
 	sf_regs r;
-	uint64_t at = t->tramp_at - SF_SYSCALL_INSN_LEN;
 	if (sf_getregs(t, &r)) {
 		tramp_drop(t);
 		return;
 	}
-	if (r.rip < at || r.rip >= at + SF_TRAMP_STRIDE) {
+	if (!in_tramp(t, r.rip)) {
 		tramp_release(t); /* it ran */
 		return;
 	}
@@ -188,8 +194,8 @@ int tramp_fault(struct sf_tracee *t, int sig)
 {
 	sf_regs r;
 	uint64_t at = t->tramp_at - SF_SYSCALL_INSN_LEN;
-	if (sig != SIGSEGV || t->tramp_slot < 0 || sf_getregs(t, &r) ||
-	    r.rip < at || r.rip >= at + SF_TRAMP_STRIDE || mem_mapped(t, at))
+	if (sig != SIGSEGV || t->tramp_slot < 0 || sf_getregs(t, &r) || !in_tramp(t, r.rip) ||
+	    mem_mapped(t, at))
 		return 0;
 	const sf_regs *o = &t->tramp_orig;
 	int rewritten = 0;

@@ -37,6 +37,12 @@ CASES: dict[str, tuple[str, bool]] = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _pidfd_info() -> None:
+    if not probe().mechanisms.get("pidfd_info"):
+        pytest.skip("PIDFD_GET_INFO is missing (Linux < 6.13): every exec line reads /proc")
+
+
 def _setup(d: Path) -> None:
     (d / "f").write_text("x\n")
     for name, text in (("script.sh", "#!/bin/sh\n:\n"), ("envscript", "#! /usr/bin/env true\n"),
@@ -97,8 +103,6 @@ def _of(case: str, argv: list[str]) -> bool:
 
 
 def test_exec_lines_without_proc_are_what_proc_says(tmp_path: Path) -> None:
-    if not probe().mechanisms.get("pidfd_info"):
-        pytest.skip("PIDFD_GET_INFO is missing (Linux < 6.13): every exec line reads /proc")
     rule = ["--redirect", f"{tmp_path}/d/redirected=/bin/echo"]
     evs, log = _record(tmp_path, rule)
     slow_evs, slow_log = _record(tmp_path, [*rule, "--disable", "pidfd_info"])
@@ -138,8 +142,6 @@ def test_no_exec_facts_without_proc_where_namespace_changes_are_not_trapped(
     # with no default traps (and no redirect, whose one-stop stat needs
     # them), unshare and setns run untrapped: the tracer could not tell a
     # process that left its mount namespace, so it asks /proc
-    if not probe().mechanisms.get("pidfd_info"):
-        pytest.skip("PIDFD_GET_INFO is missing (Linux < 6.13): every exec line reads /proc")
     evs, log = _record(tmp_path, ["--no-default-traps"])
     assert "exec facts without /proc" not in log
     assert any(e["type"] == "exec" and e["argv"][-1] == "one" for e in evs)
@@ -159,8 +161,6 @@ def _i386_exit0() -> bytes:
 def test_a_32_bit_program_takes_proc(tmp_path: Path) -> None:
     # its argv pointers are 4 bytes: the 8-byte reading of the stack must not
     # be used (the line would name other strings)
-    if not probe().mechanisms.get("pidfd_info"):
-        pytest.skip("PIDFD_GET_INFO is missing (Linux < 6.13): every exec line reads /proc")
     prog = tmp_path / "i386"
     prog.write_bytes(_i386_exit0())
     prog.chmod(0o755)

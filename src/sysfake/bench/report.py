@@ -25,10 +25,19 @@ def _median(xs: list[float]) -> float | None:
     return statistics.median(xs) if xs else None
 
 
+def _times(runs: list[Run]) -> dict[int, float]:
+    """Repetition -> seconds, for the runs that went fine."""
+    return {r.rep: r.seconds for r in runs if r.ok and r.seconds}
+
+
 def _paired(a: list[Run], b: list[Run]) -> list[float]:
     """t_a / t_b for the repetitions where both ran fine."""
-    bt = {r.rep: r.seconds for r in b if r.ok and r.seconds}
-    return [r.seconds / bt[r.rep] for r in a if r.ok and r.seconds and r.rep in bt]
+    ta, tb = _times(a), _times(b)
+    return [s / tb[rep] for rep, s in ta.items() if rep in tb]
+
+
+def _runs(res: WorkloadResult, name: str) -> list[Run]:
+    return [r for r in res.runs if r.contender == name]
 
 
 def _rnd(x: float | None, n: int = 4) -> float | None:
@@ -97,8 +106,7 @@ def net_of_startup(doc: dict[str, Any]) -> None:
 
 
 def paired_between(res: WorkloadResult, a: str, b: str) -> float | None:
-    ra = [r for r in res.runs if r.contender == a]
-    rb = [r for r in res.runs if r.contender == b]
+    ra, rb = _runs(res, a), _runs(res, b)
     return _median(_paired(ra, rb)) if ra and rb else None
 
 
@@ -120,17 +128,11 @@ def per_rep(res: WorkloadResult, a: str, b: str, time: bool = False) -> list[flo
     """A target's value in each repetition alone: a's overhead over b's (each
     against that repetition's untraced run), or t(a)/t(b) where ``time``. A
     repetition where b costs nothing measurable has none."""
-    t = {(r.contender, r.rep): r.seconds for r in res.runs if r.ok and r.seconds}
-    out: list[float] = []
-    for rep in sorted({r.rep for r in res.runs}):
-        ta, tb, tu = t.get((a, rep)), t.get((b, rep)), t.get(("untraced", rep))
-        if ta is None or tb is None:
-            continue
-        if time:
-            out.append(ta / tb)
-        elif tu is not None and tb / tu - 1.0 > 0.0:
-            out.append(max(ta / tu - 1.0, 0.0) / (tb / tu - 1.0))
-    return out
+    if time:
+        return _paired(_runs(res, a), _runs(res, b))
+    ta, tb, tu = (_times(_runs(res, n)) for n in (a, b, "untraced"))
+    return [max(s / tu[rep] - 1.0, 0.0) / (tb[rep] / tu[rep] - 1.0)
+            for rep, s in ta.items() if rep in tb and rep in tu and tb[rep] / tu[rep] > 1.0]
 
 
 def spread(xs: list[float]) -> list[float] | None:
