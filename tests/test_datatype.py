@@ -7,6 +7,7 @@ hashing, frozen assignment, inheritance, asdict.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from typing import Any, Callable, NamedTuple
 
 import pytest
@@ -116,6 +117,32 @@ def test_definition_errors_match_dataclass() -> None:
             deco(B)
         with pytest.raises(ValueError, match="both default and default_factory"):
             field(default=1, default_factory=list)
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_init_is_made_at_the_first_instance(frozen: bool) -> None:
+    # compiling an __init__ is most of what a class statement costs, and a run
+    # imports classes it never instantiates: the real one comes at first use
+    sigs = {}
+    for name, deco, field in _both(frozen):
+        base, child = _make(deco, field)
+
+        class Plain(child):  # type: ignore[valid-type,misc]
+            """not a datatype: the first instance comes through child's __init__"""
+
+        if name == "datatype":
+            stub = child.__dict__["__init__"]
+            assert "*args" in str(inspect.signature(stub))
+        p = Plain(1, d=2.5)
+        assert (p.a, p.b, p.c, p.d) == (1, "y", [], 2.5)
+        sigs[name] = [list(inspect.signature(c.__init__).parameters) for c in (base, child)]
+        if name == "datatype":
+            assert child.__dict__["__init__"] is not stub  # replaced, once
+            assert Plain.__init__ is child.__dict__["__init__"]
+            assert "*args" in str(inspect.signature(base.__init__))  # not made yet
+            base(0)
+            sigs[name][0] = list(inspect.signature(base.__init__).parameters)
+    assert sigs["datatype"] == sigs["dataclass"]
 
 
 def test_asdict_matches_dataclasses_asdict() -> None:

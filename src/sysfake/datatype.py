@@ -7,7 +7,8 @@ classes that `run` and `record` build on every start use this instead.
 
 What it does, as dataclass does it: fields from the class annotations, in
 order, after the fields of `@datatype` bases; defaults, and
-`field(default_factory=...)`; a generated `__init__`; `__repr__`; `__eq__`
+`field(default_factory=...)`; a generated `__init__` (made at the class's
+first instance); `__repr__`; `__eq__`
 over the fields, for the same class only; `frozen=True` (assignment raises
 `FrozenInstanceError`, and instances hash by their fields); unfrozen instances
 are unhashable; methods the class defines itself are kept. Type checkers see
@@ -92,10 +93,18 @@ def _fields(cls: type) -> dict[str, tuple[Any, Any]]:
     return spec
 
 
+def _check_order(spec: dict[str, tuple[Any, Any]]) -> None:
+    """As dataclass, at the class statement: no default before a required field."""
+    seen_default = False
+    for n, (default, factory) in spec.items():
+        if default is MISSING and factory is MISSING and seen_default:
+            raise TypeError(f"non-default argument {n!r} follows default argument")
+        seen_default = seen_default or default is not MISSING or factory is not MISSING
+
+
 def _make_init(cls: type, spec: dict[str, tuple[Any, Any]], frozen: bool) -> Any:
     ns: dict[str, Any] = {"MISSING": MISSING, "setattr": object.__setattr__}
     params, body = ["self"], []
-    seen_default = False
     for n, (default, factory) in spec.items():
         if default is not MISSING:
             params.append(f"{n}=_d_{n}")
@@ -103,11 +112,8 @@ def _make_init(cls: type, spec: dict[str, tuple[Any, Any]], frozen: bool) -> Any
         elif factory is not MISSING:
             params.append(f"{n}=MISSING")
             ns[f"_f_{n}"] = factory
-        elif seen_default:
-            raise TypeError(f"non-default argument {n!r} follows default argument")
         else:
             params.append(n)
-        seen_default = seen_default or default is not MISSING or factory is not MISSING
         value = f"_f_{n}() if {n} is MISSING else {n}" if factory is not MISSING else n
         body.append(f"  setattr(self, {n!r}, {value})" if frozen else f"  self.{n} = {value}")
     src = f"def __init__({', '.join(params)}) -> None:\n" + ("\n".join(body) or "  pass") + "\n"
@@ -116,6 +122,23 @@ def _make_init(cls: type, spec: dict[str, tuple[Any, Any]], frozen: bool) -> Any
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__module__ = cls.__module__
     return init
+
+
+def _lazy_init(cls: type, spec: dict[str, tuple[Any, Any]], frozen: bool) -> Any:
+    """An __init__ that makes the real one at the class's first instance and
+    puts it in its place: compiling it costs a quarter of a millisecond, and
+    most classes a run imports are never instantiated (start-up is most of
+    what sysfake adds to a short command)."""
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        init = cls.__dict__["__init__"]
+        if init is __init__:
+            init = _make_init(cls, spec, frozen)
+            type.__setattr__(cls, "__init__", init)
+        init(self, *args, **kwargs)
+
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    __init__.__module__ = cls.__module__
+    return __init__
 
 
 def _add_methods(cls: type, names: tuple[str, ...], frozen: bool) -> None:
@@ -163,8 +186,9 @@ def _process(cls: type[T], frozen: bool) -> type[T]:
         FIELDS: tuple((n, d, f) for n, (d, f) in spec.items()),
         "__match_args__": tuple(spec),
     }
+    _check_order(spec)
     if "__init__" not in cls.__dict__:
-        members["__init__"] = _make_init(cls, spec, frozen)
+        members["__init__"] = _lazy_init(cls, spec, frozen)
     for name, value in members.items():
         setattr(cls, name, value)
     _add_methods(cls, tuple(spec), frozen)
