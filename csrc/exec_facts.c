@@ -14,7 +14,7 @@
  *    is the link of the tracer's own fd, which /proc/PID/exe would show;
  *  - comm: the name's last component, cut to 15 bytes, as exec sets it;
  *  - argv: the strings argv[0]..argv[argc-1] of the new stack, which is what
- *    /proc/PID/cmdline reads (process_vm_readv);
+ *    /proc/PID/cmdline reads (one process_vm_readv with argv[argc-1]);
  *  - ppid: PIDFD_GET_INFO on a pidfd (Linux 6.13).
  * Anything else (gVisor, a relative name, a failure) reads /proc as before. */
 #define _GNU_SOURCE
@@ -27,7 +27,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <unistd.h>
 #include <dirent.h>
 #include "core.h"
@@ -157,10 +156,8 @@ int exec_facts(struct sf_tracee *t, pid_t former, struct exec_facts *f)
 	    top[0] == 0 || top[0] > (1u << 20))
 		return -1;
 	uint64_t last = 0;
-	struct iovec l[2] = { { &last, 8 }, { f->argv, sizeof(f->argv) } };
-	struct iovec rv[2] = { { (void *)(r.rsp + 8 * top[0]), 8 },
-			       { (void *)top[1], sizeof(f->argv) } };
-	ssize_t got = process_vm_readv(t->tid, l, 2, rv, 2, 0) - 8;
+	ssize_t got = mem_read_pair(t, r.rsp + 8 * top[0], &last, 8,
+				    top[1], f->argv, sizeof(f->argv)) - 8;
 	if (got <= 0 || last < top[1])
 		return -1;
 	f->an = (size_t)got; /* the args go on past what was read: cut there, as cmdline is */

@@ -91,14 +91,24 @@ static struct {
 	char buf[STR_FIRST];
 } ahead;
 
+ssize_t mem_read_pair(struct sf_tracee *t, uint64_t a1, void *b1, size_t n1,
+		      uint64_t a2, void *b2, size_t n2)
+{
+	if (!(sf_mech & SF_MECH_VM_READV)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	struct iovec l[2] = { { b1, n1 }, { b2, n2 } };
+	struct iovec r[2] = { { (void *)a1, n1 }, { (void *)a2, n2 } };
+	return process_vm_readv(t->tid, l, 2, r, 2, 0);
+}
+
 ssize_t mem_read_ahead(struct sf_tracee *t, uint64_t addr, void *buf, size_t len, uint64_t str_at)
 {
 	ahead.tid = 0;
 	if (str_at && (sf_mech & SF_MECH_VM_READV)) {
 		size_t want = first_chunk(str_at, STR_FIRST);
-		struct iovec l[2] = { { buf, len }, { ahead.buf, want } };
-		struct iovec r[2] = { { (void *)addr, len }, { (void *)str_at, want } };
-		ssize_t n = process_vm_readv(t->tid, l, 2, r, 2, 0);
+		ssize_t n = mem_read_pair(t, addr, buf, len, str_at, ahead.buf, want);
 		if (n >= (ssize_t)len) { /* a string it could not read: n == len, kept too */
 			ahead.tid = t->tid;
 			ahead.addr = str_at;
