@@ -145,6 +145,7 @@ struct sf_mm {
 	struct sf_shadow *shadow; /* mem.c: slot words known to be in the tracee */
 	int tramp;              /* TR_*: the return trampolines of tramp.c */
 	unsigned tramp_count;   /* two-stop rewrites that could have used them */
+	uint64_t tramp_code;    /* slots whose trampoline is in the code page (tramp.c) */
 	unsigned rec_exits;     /* records that took the exit stop for want of a scratch mapping */
 	int inplace_used;       /* inplace.c: its one rewrite in place is used */
 	int memfd;              /* open /proc/PID/mem, -1 */

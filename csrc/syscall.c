@@ -626,12 +626,11 @@ static int opens_for_writing(const struct sf_sysent *e, const sf_regs *r)
 }
 
 /* Records that take the exit stop before an address space gets a scratch
- * mapping for them: the mapping and the trampolines cost four stops, and
- * where only POKEDATA writes, the trampolines' page word by word (512
- * calls). Only a process that keeps making recorded calls repays that. */
+ * mapping for them: the mapping and the trampolines cost four stops. Only a
+ * process that keeps making recorded calls repays that. */
 static unsigned rec_setup_after(void)
 {
-	return mem_write_bulk() ? 16 : 512;
+	return 16;
 }
 
 /* A recorded call that nothing rewrites wants only its result. Where the

@@ -163,6 +163,7 @@ void mm_scratch_set(struct sf_mm *m, uint64_t addr)
 	m->scratch = addr;
 	m->tramp = TR_NONE;
 	m->tramp_count = 0;
+	m->tramp_code = 0;
 	mem_shadow_drop(m);
 }
 
@@ -175,6 +176,7 @@ struct sf_mm *mm_fork(const struct sf_mm *parent)
 		/* the copy of a read+exec code page is read+exec (while the
 		 * parent's mprotect is in flight, the child's may be either) */
 		m->tramp = parent->tramp == TR_READY ? TR_READY : TR_NONE;
+		m->tramp_code = m->tramp == TR_READY ? parent->tramp_code : 0;
 	}
 	return m;
 }

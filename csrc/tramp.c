@@ -22,9 +22,13 @@
  * PTRACE_O_TRACEEXIT, so that its last call before it exits is not lost;
  * other threads exit without a stop.
  *
- * The code is written once per address space while its page is still
- * writable, then mprotect'ed read+exec by the tracee itself (an injected
- * call, like the scratch mmap); never writable and executable at once. */
+ * The code page is mprotect'ed read+exec by the tracee itself (an injected
+ * call, like the scratch mmap); never writable and executable at once.
+ * Where one tracer syscall writes any length, all 64 trampolines are written
+ * before that, while the page is still writable. Where only POKEDATA writes
+ * (gVisor), the whole page would be 512 pokes: each slot's trampoline is
+ * poked in at the slot's first use instead, after the mprotect (POKEDATA
+ * writes a read-only page, as a debugger's breakpoint does). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
@@ -50,10 +54,34 @@ static uint64_t entry(const struct sf_mm *m, int slot)
 }
 
 /* Set up after this many two-stop rewrites in one address space: the set-up
- * costs two stops (and, where only POKEDATA writes, a page word by word). */
+ * costs two stops, about what those rewrites' exit stops cost. */
 unsigned tramp_setup_after(void)
 {
-	return mem_write_bulk() ? 3 : 32;
+	return 3;
+}
+
+static void code_of(const struct sf_mm *m, int slot, unsigned char *out)
+{
+	sf_tramp_code(out, code_base(m) + (uint64_t)slot * SF_TRAMP_STRIDE,
+		      m->scratch + (uint64_t)slot * SCRATCH_SLOT);
+}
+
+/* Is the slot's trampoline in the page? Pokes it in at the slot's first use
+ * where it was not written with the page. */
+static int slot_code(struct sf_tracee *t, int slot)
+{
+	struct sf_mm *m = t->mm;
+	if (m->tramp_code >> slot & 1)
+		return 1;
+	unsigned char code[SF_TRAMP_STRIDE];
+	code_of(m, slot, code);
+	if (mem_write(t, code_base(m) + (uint64_t)slot * SF_TRAMP_STRIDE, code, sizeof(code))) {
+		m->tramp = TR_FAILED;
+		return 0;
+	}
+	m->tramp_code |= 1ull << slot;
+	DBG("%d: trampoline of slot %d written", t->tid, slot);
+	return 1;
 }
 
 int tramp_want(struct sf_tracee *t)
@@ -69,17 +97,19 @@ int tramp_want(struct sf_tracee *t)
 	if (t->magic && !(t->proc->hostview && tracer_same_creds(t)))
 		return 0;
 	if (m->tramp == TR_READY) /* held slots wait for their thread's next stop: keep some free */
-		return mm_slot_free_count(m) >= SCRATCH_SLOTS / 8;
+		return mm_slot_free_count(m) >= SCRATCH_SLOTS / 8 && slot_code(t, t->slot);
 	if (m->tramp != TR_NONE || ++m->tramp_count < tramp_setup_after())
 		return 0;
+	if (!mem_write_bulk())
+		return -1; /* each slot's code at its first use */
 	unsigned char code[CODE_LEN];
 	for (int i = 0; i < TRAMP_SLOTS; i++)
-		sf_tramp_code(code + i * SF_TRAMP_STRIDE, code_base(m) + (uint64_t)i * SF_TRAMP_STRIDE,
-			      m->scratch + (uint64_t)i * SCRATCH_SLOT);
+		code_of(m, i, code + i * SF_TRAMP_STRIDE);
 	if (mem_write(t, code_base(m), code, sizeof(code))) {
 		m->tramp = TR_FAILED;
 		return 0;
 	}
+	m->tramp_code = ~0ull;
 	return -1;
 }
 

@@ -171,7 +171,8 @@ def test_subreaper_gets_orphaned_grandchildren(progs: Progs, tmp_path: Path) -> 
 
 
 def test_repeated_rewrites_return_through_trampolines(progs: Progs, tmp_path: Path) -> None:
-    # Only POKEDATA writes here: the trampolines come after 32 two-stop rewrites.
+    # Only POKEDATA writes here: the trampolines come after 3 two-stop rewrites,
+    # as on the host, each poked in at its slot's first use.
     dst = tmp_path / "dst"
     dst.write_text("redirected\n")
     src = str(tmp_path / "src")
@@ -179,7 +180,9 @@ def test_repeated_rewrites_return_through_trampolines(progs: Progs, tmp_path: Pa
                                      cmd=[progs["tramp"], "loop", src, "redirected", "60", "4"]))
     assert (rc, "loop ok\n" in out.splitlines(keepends=True)) == (0, True), out[-2000:]
     assert out.count(": trampolines ready: 0") == 1, out[-2000:]
-    assert len(re.findall(r": openat returns through its trampoline$", out, re.M)) >= 100, \
+    assert ": trampoline of slot 0 written" in out, out[-2000:]
+    # 60 opens in each of 4 threads and a forked child: all but a few
+    assert len(re.findall(r": openat returns through its trampoline$", out, re.M)) >= 280, \
         out[-2000:]
 
 

@@ -55,6 +55,27 @@ def test_repeated_rewrites_return_through_trampolines_with_registers_intact(
     assert len(ARMED.findall(res.stderr)) >= 45 * (threads + 1), describe(res)
 
 
+def test_where_only_pokedata_writes_each_slots_trampoline_comes_at_its_first_use(
+        progs: Progs, tmp_path: Path) -> None:
+    """As in gVisor (only PTRACE_POKEDATA writes): the code page is made
+    read+exec empty, and each slot's trampoline is poked in at the slot's
+    first use (POKEDATA writes a read-only page), once per address space:
+    not the 512 pokes of the whole page before the first one can be used."""
+    src, dst, _ = _files(tmp_path)
+    peekpoke = ["--disable", "vm_readv", "--disable", "vm_writev", "--disable", "mem_write"]
+    res = run_sysfake(run(["-v", *peekpoke], redirect(src, dst),
+                          cmd=[progs["tramp"], "loop", src, TEXT, "50", "4"]))
+    assert (res.returncode, res.stdout) == (0, "loop ok\n"), describe(res)
+    log = res.stderr
+    assert log.count(": trampolines ready: 0") == 1, describe(res)
+    written = re.findall(r": trampoline of slot (\d+) written$", log, re.M)
+    # every slot once, after the page is read+exec; the forked child has its
+    # parent's copy (the loop forks once its threads are done)
+    assert written and len(written) == len(set(written)), describe(res)
+    assert log.index(": trampolines ready: 0") < log.index(": trampoline of slot"), describe(res)
+    assert len(ARMED.findall(log)) >= 45 * 5, describe(res)
+
+
 def test_without_the_mechanism_every_rewrite_takes_two_stops(
         progs: Progs, tmp_path: Path) -> None:
     """--disable set_return: the same program, the same result, no trampoline."""

@@ -183,8 +183,9 @@ def test_children_of_a_process_that_stops_at_exit_do_not(tmp_path: Path) -> None
 
 def test_recorded_calls_no_rule_rewrites_in_gvisor(progs: Progs, tmp_path: Path) -> None:
     """Where only POKEDATA writes, a process gets the mapping for its records
-    after 512 exit stops (the trampolines' page costs a poke a word): the
-    main process's 601 opens get there, its forked child has it at once."""
+    after 16 exit stops, as on the host (each slot's trampoline is poked in
+    at the slot's first use, not the whole page first): all but a few of
+    the main process's 601 opens and its forked child's 300 use it."""
     path = tmp_path / "plain"
     path.write_text("watched\n")
     trace = tmp_path / "trace.jsonl"
@@ -197,7 +198,7 @@ def test_recorded_calls_no_rule_rewrites_in_gvisor(progs: Progs, tmp_path: Path)
     rc, out = run_then_python_in_gvisor(cmd, count, str(trace), str(path))
     assert rc == 0, out[-2000:]
     assert "exit=0\nopens 901 ok True\n" in out, out[-2000:]
-    assert len(re.findall(r": recorded 257 returns through its trampoline", out)) >= 300, \
+    assert len(re.findall(r": recorded 257 returns through its trampoline", out)) >= 860, \
         out[-2000:]
 
 
