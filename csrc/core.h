@@ -146,6 +146,7 @@ struct sf_mm {
 	int tramp;              /* TR_*: the return trampolines of tramp.c */
 	unsigned tramp_count;   /* two-stop rewrites that could have used them */
 	uint64_t tramp_code;    /* slots whose trampoline is in the code page (tramp.c) */
+	struct sf_batch *batch; /* records waiting for their results (rec_batch.c) */
 	unsigned rec_exits;     /* records that took the exit stop for want of a scratch mapping */
 	int inplace_used;       /* inplace.c: its one rewrite in place is used */
 	int memfd;              /* open /proc/PID/mem, -1 */
@@ -299,8 +300,6 @@ int mem_read_str(struct sf_tracee *t, uint64_t addr, char *buf, size_t cap);
  * short at an unmapped page); -1 with ENOSYS where that call is missing. */
 ssize_t mem_read_pair(struct sf_tracee *t, uint64_t a1, void *b1, size_t n1,
 		      uint64_t a2, void *b2, size_t n2);
-ssize_t mem_read_ahead(struct sf_tracee *t, uint64_t addr, void *buf, size_t len, uint64_t str_at);
-void mem_ahead_drop(void);
 int mem_write(struct sf_tracee *t, uint64_t addr, const void *buf, size_t len);
 /* 1: one tracer syscall writes any length; 0: only POKEDATA writes, a word
  * a syscall (gVisor, about 25 us each), so long writes are worth avoiding. */
@@ -395,7 +394,9 @@ void tramp_setup_done(struct sf_tracee *t, long ret);
 void tramp_arm(struct sf_tracee *t, sf_regs *r, const sf_regs *orig);
 /* At the thread's next seccomp stop: 1 if it is its armed call run again
  * (a restart), else the slot is freed and 0. */
-int tramp_next_stop(struct sf_tracee *t, const sf_regs *r, uint64_t str_at);
+int tramp_next_stop(struct sf_tracee *t, const sf_regs *r);
+/* Where slot's trampoline stores the call's result. */
+uint64_t tramp_result_at(const struct sf_mm *m, int slot);
 /* At a signal-delivery stop: finish the trampoline's work here. */
 void tramp_signal(struct sf_tracee *t);
 /* 1: the signal is a SIGSEGV at the thread's trampoline, whose mapping is
@@ -439,6 +440,10 @@ void rec_close(void);
 int rec_on(void);
 int rec_watched(const char *canon);
 void rec_syscall(struct sf_tracee *t, const struct sf_recpend *p, long ret);
+/* The same for thread tid of process tgid, whose tracee t may be gone (NULL);
+ * the paths from raw and canon instead of p's. */
+void rec_syscall_of(pid_t tid, pid_t tgid, struct sf_tracee *t, const struct sf_recpend *p,
+		    const char *raw, const char *canon, long ret);
 void rec_exec(struct sf_tracee *t, pid_t former);
 void rec_fork(pid_t parent, pid_t child, unsigned long flags);
 void rec_exit(pid_t tid, int status);
@@ -446,6 +451,15 @@ void rec_flush(void);
 int rec_failed(long ret);
 /* Write t->rec's record with this result, if it is active (and wanted). */
 void rec_finish(struct sf_tracee *t, long ret);
+
+/* ---- rec_batch.c: recorded results read several at once ---- */
+/* The thread's trampoline ran: keep its record and slot until its result is
+ * read. 0: not kept (the caller frees the slot). */
+int batch_hold(struct sf_tracee *t);
+/* Read the waiting results of t's address space and write their records. */
+void batch_write(struct sf_tracee *t);
+/* The address space or its mapping is gone: forget what waits. */
+void batch_drop(struct sf_mm *m);
 double rec_now(void);
 
 /* ---- call.c helpers shared by syscall.c, sysrule.c and emul_*.c ---- */

@@ -279,7 +279,8 @@ static void on_new_child_event(struct sf_tracee *t, int event)
 	 * by the time the child's first stop links it */
 	pid_t iparent = reaper_intended_parent(creator, flags);
 	if (t->tramp_slot >= 0)
-		tramp_release(t); /* its last call's record comes before this one */
+		tramp_release(t);
+	batch_write(t); /* its calls' records come before this one */
 	rec_fork(t->tid, id, flags);
 	DBG("%d: new child %d flags %#lx", t->tid, id, flags);
 	struct sf_tracee *c = tr_find(id);
@@ -609,6 +610,7 @@ static void on_stop(struct sf_tracee *t, int status)
 		DBG("%d: exit stop", t->tid);
 		if (t->tramp_slot >= 0)
 			tramp_exit(t);
+		batch_write(t); /* while the address space is there */
 		resume(t, 0);
 		return;
 	case PTRACE_EVENT_STOP:
@@ -644,11 +646,19 @@ static void on_stop(struct sf_tracee *t, int status)
 	resume(t, sig); /* signal-delivery stop: deliver it */
 }
 
+static void write_held(struct sf_tracee *t, void *arg)
+{
+	(void)arg;
+	batch_write(t);
+}
+
 /* One waitpid result; 1: the run is over. */
 static int on_wait(pid_t w, int status, int term_sent, int kill_sent)
 {
 	struct sf_tracee *t = tr_find(w);
 	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		if (t)
+			batch_write(t); /* left by a thread that exited without its exit stop */
 		rec_exit(w, status);
 		if (t && t->delay_until_us) {
 			t->delay_until_us = 0;
@@ -875,6 +885,7 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 	}
 	DBG("loop ended: main %s, status %#x, %zu tracees", main_done ? "done" : "alive",
 	    main_status, tr_count());
+	tr_foreach(write_held, NULL); /* records of threads still there */
 	rec_close();
 	/* Reap anything left (untraced zombies reparented to us). */
 	while (waitpid(-1, NULL, __WALL | WNOHANG) > 0)

@@ -80,17 +80,6 @@ static size_t first_chunk(uint64_t a, size_t cap)
 	return chunk > cap ? cap : chunk;
 }
 
-/* mem_read_str's first read of one address, made ahead by mem_read_ahead in
- * the same process_vm_readv as another read: the next mem_read_str of that
- * address and thread takes it. Dropped at the end of the stop (mem_ahead_drop):
- * the thread's memory may change once it runs. */
-static struct {
-	pid_t tid;
-	uint64_t addr;
-	size_t want, n;
-	char buf[STR_FIRST];
-} ahead;
-
 ssize_t mem_read_pair(struct sf_tracee *t, uint64_t a1, void *b1, size_t n1,
 		      uint64_t a2, void *b2, size_t n2)
 {
@@ -101,28 +90,6 @@ ssize_t mem_read_pair(struct sf_tracee *t, uint64_t a1, void *b1, size_t n1,
 	struct iovec l[2] = { { b1, n1 }, { b2, n2 } };
 	struct iovec r[2] = { { (void *)a1, n1 }, { (void *)a2, n2 } };
 	return process_vm_readv(t->tid, l, 2, r, 2, 0);
-}
-
-ssize_t mem_read_ahead(struct sf_tracee *t, uint64_t addr, void *buf, size_t len, uint64_t str_at)
-{
-	ahead.tid = 0;
-	if (str_at && (sf_mech & SF_MECH_VM_READV)) {
-		size_t want = first_chunk(str_at, STR_FIRST);
-		ssize_t n = mem_read_pair(t, addr, buf, len, str_at, ahead.buf, want);
-		if (n >= (ssize_t)len) { /* a string it could not read: n == len, kept too */
-			ahead.tid = t->tid;
-			ahead.addr = str_at;
-			ahead.want = want;
-			ahead.n = (size_t)n - len;
-			return (ssize_t)len;
-		}
-	}
-	return mem_read(t, addr, buf, len);
-}
-
-void mem_ahead_drop(void)
-{
-	ahead.tid = 0;
 }
 
 /* Read a NUL-terminated string without crossing into an unmapped page early.
@@ -136,14 +103,7 @@ int mem_read_str(struct sf_tracee *t, uint64_t addr, char *buf, size_t cap)
 		size_t chunk = done ? 4096 - (a & 4095) : first_chunk(a, cap);
 		if (chunk > cap - done)
 			chunk = cap - done;
-		ssize_t n;
-		if (!done && ahead.tid == t->tid && ahead.addr == a && ahead.want == chunk) {
-			n = ahead.n ? (ssize_t)ahead.n : -1; /* none: it faulted, as mem_read would */
-			memcpy(buf, ahead.buf, ahead.n);
-			ahead.tid = 0;
-		} else {
-			n = mem_read(t, a, buf + done, chunk);
-		}
+		ssize_t n = mem_read(t, a, buf + done, chunk);
 		if (n <= 0)
 			return -1;
 		char *z = memchr(buf + done, 0, (size_t)n);
@@ -199,7 +159,7 @@ int mem_write(struct sf_tracee *t, uint64_t addr, const void *buf, size_t len)
  * That saves a process_vm_writev a call on the host, and where only
  * POKEDATA writes (gVisor, about 25 us a tracer syscall) one a word. Only
  * sysfake writes the slots (a program that scribbles on its scratch mapping
- * breaks its own calls); the trampoline's result word is the tracee's. A
+ * breaks its own calls; the trampolines' results are elsewhere). A
  * program may unmap the mapping, though (tests/progs/unmapper.c): a write
  * left out says so (1), and the call's EFAULT at its exit stop, or a
  * SIGSEGV at its trampoline, makes the tracer map a new one and run it
@@ -225,7 +185,7 @@ int mem_mapped(struct sf_tracee *t, uint64_t addr)
 
 static int is_known(const struct sf_shadow *sh, int slot, size_t k, uint64_t v)
 {
-	return k == SF_TRAMP_RESULT || ((sh->known[slot] >> k & 1) && sh->w[slot][k] == v);
+	return (sh->known[slot] >> k & 1) && sh->w[slot][k] == v;
 }
 
 int mem_write_slot(struct sf_tracee *t, int slot, uint64_t off, const void *buf, size_t len)

@@ -109,19 +109,27 @@ static unsigned char *put(uint8_t type, size_t size)
 
 void rec_syscall(struct sf_tracee *t, const struct sf_recpend *r, long ret)
 {
+	rec_syscall_of(t->tid, t->proc ? t->proc->tgid : t->tid, t, r, r->raw, r->canon, ret);
+}
+
+void rec_syscall_of(pid_t tid, pid_t tgid, struct sf_tracee *t, const struct sf_recpend *r,
+		    const char *raw, const char *canon, long ret)
+{
 	size_t size = 12 + 4 * 4 + 8 + 6 * 8 + 4 + r->raw_len + r->canon_len;
 	unsigned char *p = put_at(R_SYSCALL, size, r->time);
 	if (!p)
 		return;
-	int32_t v[4] = { t->tid, t->proc ? t->proc->tgid : t->tid, r->nr, r->rule_id };
+	int32_t v[4] = { tid, tgid, r->nr, r->rule_id };
 	int64_t rv = ret;
 	memcpy(p, v, 16);
 	memcpy(p + 16, &rv, 8);
 	memcpy(p + 24, r->args, 48);
 	memcpy(p + 72, &r->raw_len, 2);
 	memcpy(p + 74, &r->canon_len, 2);
-	memcpy(p + 76, r->raw, r->raw_len);
-	memcpy(p + 76 + r->raw_len, r->canon, r->canon_len);
+	memcpy(p + 76, raw, r->raw_len);
+	memcpy(p + 76 + r->raw_len, canon, r->canon_len);
+	if (!t)
+		return; /* the thread is gone: nothing to repeat */
 	/* A loop makes the same call again and again: say "the same as last
 	 * time" in 16 bytes, which the reader turns into a line at a fraction
 	 * of the cost of a whole record. */
@@ -156,6 +164,7 @@ void rec_finish(struct sf_tracee *t, long ret)
 	if (!p || !p->active)
 		return;
 	p->active = 0;
+	batch_write(t); /* the records of earlier calls come first */
 	if (!p->only_failed || rec_failed(ret))
 		rec_syscall(t, p, ret);
 }

@@ -683,17 +683,14 @@ static int rec_one_stop(struct sf_tracee *t, struct sf_call *c)
 	return 0;
 }
 
-static int enter(struct sf_tracee *t)
+int sc_enter(struct sf_tracee *t)
 {
 	struct sf_call c;
 	if (sf_getregs(t, &c.r))
 		return 0;
 	c.nr = (long)c.r.orig_rax;
 	c.e = sf_sysent_lookup(c.nr);
-	/* A recorded call's result, stored by its trampoline, is read with
-	 * this call's first path: one tracer syscall less per recorded call. */
-	uint64_t path0 = t->rec_tramp && c.e && c.e->path[0] >= 0 ? sf_arg(&c.r, c.e->path[0]) : 0;
-	if (t->tramp_slot >= 0 && tramp_next_stop(t, &c.r, path0))
+	if (t->tramp_slot >= 0 && tramp_next_stop(t, &c.r))
 		return 0; /* its rewritten call, restarted by the kernel: runs as it is */
 	c.orig = c.r;
 	c.skip = 0;
@@ -712,6 +709,8 @@ static int enter(struct sf_tracee *t)
 	if (t->rec)
 		t->rec->active = 0;
 	const struct sf_sysent *e = c.e;
+	if (e && e->cls == SC_EXEC)
+		batch_write(t); /* the exec takes this address space and the results in it */
 	if (tracer_cred_syscall(c.nr))
 		t->cred = 0; /* new credentials: look again before answering for it */
 
@@ -945,13 +944,6 @@ static int enter(struct sf_tracee *t)
 		t->pf |= PF_OBSERVE;
 	}
 	return t->pf != 0;
-}
-
-int sc_enter(struct sf_tracee *t)
-{
-	int rc = enter(t);
-	mem_ahead_drop();
-	return rc;
 }
 
 /* ---- exit ---- */

@@ -150,6 +150,7 @@ struct sf_mm *mm_get(struct sf_mm *m)
 void mm_put(struct sf_mm *m)
 {
 	if (--m->refs == 0) {
+		batch_drop(m);
 		mem_close(m);
 		mem_shadow_drop(m);
 		free(m);
@@ -164,6 +165,8 @@ void mm_scratch_set(struct sf_mm *m, uint64_t addr)
 	m->tramp = TR_NONE;
 	m->tramp_count = 0;
 	m->tramp_code = 0;
+	if (m->batch)
+		batch_drop(m); /* their results went with the old mapping */
 	mem_shadow_drop(m);
 }
 

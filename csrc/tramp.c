@@ -16,9 +16,10 @@
  * "syscall", where one sits: it runs again as rewritten and stops at the
  * seccomp stop again, told apart by its return address.
  *
- * Record mode wants the call's result: the trampoline stores it in a data
- * word first, and the record is written when the slot is let go (with the
- * time of the call). A thread that arms a trampoline for a record gets
+ * Record mode wants the call's result: the trampoline stores it in the
+ * address space's results array first (a word per slot, in the page after
+ * the code), and when the slot is let go the record waits for it in
+ * rec_batch.c, which reads several at once. A thread that arms a trampoline for a record gets
  * PTRACE_O_TRACEEXIT, so that its last call before it exits is not lost;
  * other threads exit without a stop.
  *
@@ -60,10 +61,15 @@ unsigned tramp_setup_after(void)
 	return 3;
 }
 
+uint64_t tramp_result_at(const struct sf_mm *m, int slot)
+{
+	return code_base(m) + CODE_LEN + 8 * (uint64_t)slot;
+}
+
 static void code_of(const struct sf_mm *m, int slot, unsigned char *out)
 {
 	sf_tramp_code(out, code_base(m) + (uint64_t)slot * SF_TRAMP_STRIDE,
-		      m->scratch + (uint64_t)slot * SCRATCH_SLOT);
+		      m->scratch + (uint64_t)slot * SCRATCH_SLOT, tramp_result_at(m, slot));
 }
 
 /* Is the slot's trampoline in the page? Pokes it in at the slot's first use
@@ -143,35 +149,22 @@ void tramp_arm(struct sf_tracee *t, sf_regs *r, const sf_regs *orig)
 	r->rip = t->tramp_at;
 }
 
-/* The result the trampoline stored, for the record; read with the first
- * chunk of the string at str_at (the next call's path), if any. */
-static void record_stored(struct sf_tracee *t, uint64_t str_at)
+/* The trampoline ran: its record waits for its result with the slot held
+ * (rec_batch.c); any other slot is free again. */
+void tramp_release(struct sf_tracee *t)
 {
-	int64_t ret;
-	uint64_t at = t->mm->scratch + (uint64_t)t->tramp_slot * SCRATCH_SLOT + 8 * SF_TRAMP_RESULT;
-	if (mem_read_ahead(t, at, &ret, sizeof(ret), str_at) == (ssize_t)sizeof(ret))
-		rec_finish(t, (long)ret);
-}
-
-static void release(struct sf_tracee *t, uint64_t str_at)
-{
-	if (t->rec_tramp)
-		record_stored(t, str_at);
+	if (t->rec_tramp && batch_hold(t))
+		return;
 	tramp_drop(t);
 }
 
-void tramp_release(struct sf_tracee *t)
-{
-	release(t, 0);
-}
-
-int tramp_next_stop(struct sf_tracee *t, const sf_regs *r, uint64_t str_at)
+int tramp_next_stop(struct sf_tracee *t, const sf_regs *r)
 {
 	if (r->rip == t->tramp_at) {
 		DBG("%d: restart of a call armed with a trampoline", t->tid);
 		return 1;
 	}
-	release(t, str_at);
+	tramp_release(t);
 	return 0;
 }
 

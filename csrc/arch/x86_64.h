@@ -54,15 +54,14 @@ static inline void sf_rewind_syscall(sf_regs *r, long nr)
 /* ---- the return trampoline (tramp.c) ----
  * Per scratch slot: "syscall" (where a restarted call lands: the kernel
  * rewinds the return address by its length), then the entry, which stores
- * the result in data word 7 (for record mode), loads the six argument
- * registers and the return address from the slot's data words and jumps
- * back. Data word i (8 bytes at slot offset 8 * i) holds the register loaded
- * by the i-th mov; word 6 the return address. */
+ * the result in the word at `result` (for record mode), loads the six
+ * argument registers and the return address from the slot's data words and
+ * jumps back. Data word i (8 bytes at slot offset 8 * i) holds the register
+ * loaded by the i-th mov; word 6 the return address, word 7 is unused. */
 #define SF_TRAMP_STRIDE 64
 #define SF_TRAMP_WORDS 8
-#define SF_TRAMP_RESULT 7
 
-static inline void sf_tramp_code(unsigned char *out, uint64_t at, uint64_t data)
+static inline void sf_tramp_code(unsigned char *out, uint64_t at, uint64_t data, uint64_t result)
 {
 	/* mov disp32(%rip), reg: REX, 8b, modrm (mod 00, rm 101) */
 	static const unsigned char mov[6][3] = {
@@ -77,7 +76,7 @@ static inline void sf_tramp_code(unsigned char *out, uint64_t at, uint64_t data)
 	*p++ = 0x89;
 	*p++ = 0x05;
 	uint64_t after = at + (uint64_t)(p - out) + 4;
-	int32_t rd = (int32_t)(int64_t)(data + 8u * SF_TRAMP_RESULT - after);
+	int32_t rd = (int32_t)(int64_t)(result - after);
 	for (int b = 0; b < 4; b++)
 		*p++ = (unsigned char)((uint32_t)rd >> (8 * b));
 	for (int i = 0; i <= 6; i++) {

@@ -1,6 +1,7 @@
 /* ahead: an open of SRC (a redirected path: under `sysfake record` it returns
- * through a trampoline whose result is read at the next stop, together with
- * the next call's path), then a call whose path is awkward to read ahead.
+ * through a trampoline whose result is read later, csrc/rec_batch.c), then a
+ * call whose path is awkward to read (it once was read ahead, with the
+ * result).
  *
  *   ahead SRC WATCHED ROUNDS
  *
