@@ -142,6 +142,7 @@ struct sf_mm {
 	uint64_t scratch;       /* base of our injected mapping, 0 if none */
 	int scratch_busy;       /* a thread's injected mmap is in flight */
 	uint64_t slot_used[4];  /* bitmap of SCRATCH_SLOTS slots */
+	pid_t slot_tid[64];     /* the thread that last took each of the first 64 */
 	struct sf_shadow *shadow; /* mem.c: slot words known to be in the tracee */
 	int tramp;              /* TR_*: the return trampolines of tramp.c */
 	unsigned tramp_count;   /* two-stop rewrites that could have used them */
@@ -287,7 +288,7 @@ void mm_put(struct sf_mm *m);
 struct sf_mm *mm_fork(const struct sf_mm *parent);
 void mm_scratch_set(struct sf_mm *m, uint64_t addr);
 void tr_injection_lost(struct sf_tracee *t);
-int mm_slot_alloc(struct sf_mm *m);
+int mm_slot_alloc(struct sf_mm *m, pid_t tid);
 void mm_slot_free(struct sf_mm *m, int slot);
 int mm_slot_free_count(const struct sf_mm *m);
 int mm_slot_ready(const struct sf_mm *m);

@@ -22,7 +22,7 @@ int emul_put(struct sf_tracee *t, struct sf_call *c, int arg, const void *data, 
 	if (t->mm->scratch == 0 || t->mm->scratch == (uint64_t)-1)
 		return -1;
 	if (t->slot < 0)
-		t->slot = mm_slot_alloc(t->mm);
+		t->slot = mm_slot_alloc(t->mm, t->tid);
 	if (t->slot < 0)
 		return -1;
 	if (SCRATCH_EMUL + c->emul_used + len > SCRATCH_SLOT)

@@ -45,7 +45,7 @@ static uint64_t scratch(struct sf_tracee *t)
 	if (t->mm->scratch == 0 || t->mm->scratch == (uint64_t)-1)
 		return 0;
 	if (t->slot < 0)
-		t->slot = mm_slot_alloc(t->mm);
+		t->slot = mm_slot_alloc(t->mm, t->tid);
 	if (t->slot < 0)
 		return 0;
 	return t->mm->scratch + (uint64_t)t->slot * SCRATCH_SLOT;

@@ -184,13 +184,26 @@ struct sf_mm *mm_fork(const struct sf_mm *parent)
 	return m;
 }
 
-int mm_slot_alloc(struct sf_mm *m)
+/* A free slot, the lowest this thread used last if any: its words are
+ * likely there already (mem.c's shadow), where a slot last used by another
+ * thread holds that thread's arguments. */
+int mm_slot_alloc(struct sf_mm *m, pid_t tid)
 {
+	uint64_t mine = ~m->slot_used[0];
+	for (uint64_t f = mine; f; f &= f - 1) {
+		int b = __builtin_ctzll(f);
+		if (m->slot_tid[b] == tid) {
+			m->slot_used[0] |= 1ull << b;
+			return b;
+		}
+	}
 	for (int w = 0; w < SCRATCH_SLOTS / 64; w++) {
 		if (m->slot_used[w] == ~0ull)
 			continue;
 		int b = __builtin_ctzll(~m->slot_used[w]);
 		m->slot_used[w] |= 1ull << b;
+		if (w == 0)
+			m->slot_tid[b] = tid;
 		return w * 64 + b;
 	}
 	return -1;

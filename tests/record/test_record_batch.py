@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
-from support import describe, require, run_sysfake, sysfake_cmd
+from support import describe, require, run_sysfake, run_then_python_in_gvisor, sysfake_cmd
 from support.progs import Progs
 
 ROUNDS = 72
@@ -110,17 +111,37 @@ def test_where_only_pokedata_writes_a_process_batches_after_128_records(
     assert len(opens) == 601 and all(e["result"] >= 0 for e in opens), len(opens)
 
 
+KILLED = "i=0; while [ $i -lt N ]; do : </dev/null; i=$((i+1)); done; kill -9 $$"
+# the killed shell's lines: its opens of /dev/null, all with results, then its exit
+KILLED_COUNT = (
+    "import json,sys\n"
+    "ev=[json.loads(l) for l in open(sys.argv[1])]\n"
+    "sh=next(e['pid'] for e in ev if e['type']=='exec')\n"
+    "m=[e for e in ev if e.get('pid')==sh and e['type'] in ('syscall','exit')]\n"
+    "o=[e for e in m if e['type']=='syscall' and e.get('path')=='/dev/null']\n"
+    "print('opens', len(o), 'ok', all(e['result']>=0 for e in o), 'last', m[-1]['type'])\n")
+
+
 def test_records_waiting_when_the_process_is_killed_are_written(tmp_path: Path) -> None:
     """SIGKILL still stops a thread at its exit (PTRACE_O_TRACEEXIT), while its
     memory is there: the results waiting are read then, before its exit line."""
     trace = tmp_path / "t.jsonl"
-    script = "i=0; while [ $i -lt 40 ]; do : </dev/null; i=$((i+1)); done; kill -9 $$"
-    res = run_sysfake(["record", "-v", "-o", str(trace), "--", "sh", "-c", script])
+    res = run_sysfake(["record", "-v", "-o", str(trace), "--", "sh", "-c",
+                       KILLED.replace("N", "40")])
     assert res.returncode == 128 + 9, describe(res)
     assert re.search(r": results of \d+ records read at once$", res.stderr, re.M), describe(res)
-    evs = [json.loads(x) for x in trace.read_text().splitlines()]
-    sh = next(e["pid"] for e in evs if e["type"] == "exec")
-    mine = [e for e in evs if e.get("pid") == sh and e["type"] in ("syscall", "exit")]
-    opens = [e for e in mine if e["type"] == "syscall" and e.get("path") == "/dev/null"]
-    assert len(opens) == 40 and all(e["result"] >= 0 for e in opens), len(opens)
-    assert mine[-1]["type"] == "exit", mine[-3:]
+    count = subprocess.run([sys.executable, "-c", KILLED_COUNT, str(trace)],
+                           capture_output=True, text=True, check=True)
+    assert count.stdout == "opens 40 ok True last exit\n", count.stdout
+
+
+def test_records_waiting_when_the_process_is_killed_are_written_in_gvisor(
+        tmp_path: Path) -> None:
+    # 200 opens: past the 128 read one at a time there
+    trace = tmp_path / "t.jsonl"
+    cmd = sysfake_cmd(["record", "-v", "-o", str(trace), "--", "sh", "-c",
+                       KILLED.replace("N", "200")])
+    rc, out = run_then_python_in_gvisor(cmd, KILLED_COUNT, str(trace))
+    assert rc == 0, out[-2000:]
+    assert "exit=137\nopens 200 ok True last exit\n" in out, out[-2000:]
+    assert ": results of 16 records read at once" in out, out[-2000:]

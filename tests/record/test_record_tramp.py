@@ -200,6 +200,10 @@ def test_recorded_calls_no_rule_rewrites_in_gvisor(progs: Progs, tmp_path: Path)
     assert "exit=0\nopens 901 ok True\n" in out, out[-2000:]
     assert len(re.findall(r": recorded 257 returns through its trampoline", out)) >= 860, \
         out[-2000:]
+    # their results read one at a time at first, then sixteen at once
+    # (csrc/rec_batch.c: each slot in use costs its trampoline's pokes here)
+    sizes = [int(n) for n in re.findall(r": results of (\d+) records read at once", out)]
+    assert sizes[:100] == [1] * 100 and sizes.count(16) >= 15, sizes
 
 
 def test_only_threads_with_a_pending_record_stop_at_exit(progs: Progs, tmp_path: Path) -> None:
