@@ -19,9 +19,9 @@
  * Record mode wants the call's result: the trampoline stores it in the
  * address space's results array first (a word per slot, in the page after
  * the code), and when the slot is let go the record waits for it in
- * rec_batch.c, which reads several at once. A thread that arms a trampoline for a record gets
- * PTRACE_O_TRACEEXIT, so that its last call before it exits is not lost;
- * other threads exit without a stop.
+ * rec_batch.c, which reads several at once. A thread that arms a
+ * trampoline for a record gets PTRACE_O_TRACEEXIT, so that its last calls
+ * before it exits are not lost; other threads exit without a stop.
  *
  * The code page is mprotect'ed read+exec by the tracee itself (an injected
  * call, like the scratch mmap); never writable and executable at once.
@@ -102,7 +102,7 @@ int tramp_want(struct sf_tracee *t)
 	 * and mount namespace) and credentials (which let it open our fds). */
 	if (t->magic && !(t->proc->hostview && tracer_same_creds(t)))
 		return 0;
-	if (m->tramp == TR_READY) /* held slots wait for their thread's next stop: keep some free */
+	if (m->tramp == TR_READY) /* held slots wait for a stop or a result: keep some free */
 		return mm_slot_free_count(m) >= SCRATCH_SLOTS / 8 && slot_code(t, t->slot);
 	if (m->tramp != TR_NONE || ++m->tramp_count < tramp_setup_after())
 		return 0;
