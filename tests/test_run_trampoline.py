@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from support import describe, run_sysfake
-from support.fakes import CAP, alternating_redirects, fake, redirect, run
+from support.fakes import CAP, PEEKPOKE, alternating_redirects, fake, redirect, run
 from support.progs import Progs
 
 TEXT = "redirected"
@@ -62,8 +62,7 @@ def test_where_only_pokedata_writes_each_slots_trampoline_comes_at_its_first_use
     first use (POKEDATA writes a read-only page), once per address space:
     not the 512 pokes of the whole page before the first one can be used."""
     src, dst, _ = _files(tmp_path)
-    peekpoke = ["--disable", "vm_readv", "--disable", "vm_writev", "--disable", "mem_write"]
-    res = run_sysfake(run(["-v", *peekpoke], redirect(src, dst),
+    res = run_sysfake(run(["-v", *PEEKPOKE], redirect(src, dst),
                           cmd=[progs["tramp"], "loop", src, TEXT, "50", "4"]))
     assert (res.returncode, res.stdout) == (0, "loop ok\n"), describe(res)
     log = res.stderr

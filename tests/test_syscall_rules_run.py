@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from support import child_env, describe, require, run_sysfake
+from support.fakes import PEEKPOKE
 from support.progs import Progs
 
 
@@ -217,8 +218,7 @@ def test_answers_into_read_only_buffer_fail_with_efault(tmp_path: Path, progs: P
             return: 0
             patch: {{f_type: CGROUP2_SUPER_MAGIC}}
     """
-    disable = [] if mech == "default" else [
-        "--disable", "vm_readv", "--disable", "vm_writev", "--disable", "mem_write"]
+    disable = [] if mech == "default" else PEEKPOKE
     res = run_sysfake(["run", "--rules", rules(tmp_path, text), *disable, "--", *cmd])
     assert (res.returncode, res.stdout) == (0, expected), describe(res)
 

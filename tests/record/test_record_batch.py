@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from support import describe, require, run_sysfake, run_then_python_in_gvisor, sysfake_cmd
+from support.fakes import PEEKPOKE
 from support.progs import Progs
 
 ROUNDS = 72
@@ -99,8 +100,7 @@ def test_where_only_pokedata_writes_a_process_batches_after_128_records(
     path = tmp_path / "plain"
     path.write_text("watched\n")
     trace = tmp_path / "t.jsonl"
-    peekpoke = ["--disable", "vm_readv", "--disable", "vm_writev", "--disable", "mem_write"]
-    res = run_sysfake(["record", "-v", *peekpoke, "-o", str(trace), "--watch", str(tmp_path),
+    res = run_sysfake(["record", "-v", *PEEKPOKE, "-o", str(trace), "--watch", str(tmp_path),
                        "--", progs["tramp"], "loop", str(path), "watched", "300", "1"])
     assert (res.returncode, res.stdout) == (0, "loop ok\n"), describe(res)
     sizes = [int(n) for n in re.findall(r": results of (\d+) records read at once$",

@@ -23,7 +23,7 @@ import pytest
 from stress_support import StressProgs
 
 from support import child_env, describe, run_in_gvisor, run_sysfake, sysfake_cmd
-from support.fakes import VIRT, VIRT_TEXT, fake, hide, run
+from support.fakes import PEEKPOKE, VIRT, VIRT_TEXT, fake, hide, run
 
 REAL, FAKE = "real", "fake"
 
@@ -60,10 +60,6 @@ def _base(tmp: Path) -> tuple[Path, Path]:
     target = base / "target"
     target.write_text(f"{REAL}\n")
     return base, target
-
-
-#: As gVisor: no process_vm_readv/writev, /proc/PID/mem not writable.
-PEEKPOKE = ["--disable", "vm_readv", "--disable", "vm_writev", "--disable", "mem_write"]
 
 
 @pytest.fixture(scope="module", params=[

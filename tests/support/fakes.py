@@ -35,6 +35,11 @@ def c_escape(text: str) -> str:
     return "".join(out)
 
 
+#: As gVisor: no process_vm_readv/writev, /proc/PID/mem not writable, so
+#: only PTRACE_PEEKDATA/POKEDATA reach the tracee's memory.
+PEEKPOKE = ["--disable", "vm_readv", "--disable", "vm_writev", "--disable", "mem_write"]
+
+
 def fake(path: str, text: str) -> list[str]:
     """`--fake PATH=TEXT` as two argv items."""
     return ["--fake", f"{path}={c_escape(text)}"]
