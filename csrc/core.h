@@ -386,8 +386,6 @@ void sc_exit(struct sf_tracee *t);
  * into the slot with the path), 0 no: two stops, -1: set the trampolines up
  * first (tramp_setup). */
 int tramp_want(struct sf_tracee *t);
-/* How many two-stop calls an address space makes before it gets trampolines. */
-unsigned tramp_setup_after(void);
 /* Write the code and make the call mprotect it; replayed at its exit stop. */
 int tramp_setup(struct sf_tracee *t, const sf_regs *orig);
 void tramp_setup_done(struct sf_tracee *t, long ret);

@@ -628,10 +628,7 @@ static int opens_for_writing(const struct sf_sysent *e, const sf_regs *r)
 /* Records that take the exit stop before an address space gets a scratch
  * mapping for them: the mapping and the trampolines cost four stops. Only a
  * process that keeps making recorded calls repays that. */
-static unsigned rec_setup_after(void)
-{
-	return 16;
-}
+#define REC_SETUP_AFTER 16
 
 /* A recorded call that nothing rewrites wants only its result. Where the
  * address space has trampolines it returns through one, and is recorded at
@@ -652,7 +649,7 @@ static int rec_one_stop(struct sf_tracee *t, struct sf_call *c)
 	    !(sf_mech & SF_MECH_SET_RETURN) || m->tramp == TR_FAILED || m->scratch == (uint64_t)-1)
 		return -1;
 	if (m->scratch == 0) {
-		if (m->scratch_busy || ++m->rec_exits < rec_setup_after())
+		if (m->scratch_busy || ++m->rec_exits < REC_SETUP_AFTER)
 			return -1;
 		return unplaceable(t, c); /* maps it; the call runs again */
 	}

@@ -56,10 +56,7 @@ static uint64_t entry(const struct sf_mm *m, int slot)
 
 /* Set up after this many two-stop rewrites in one address space: the set-up
  * costs two stops, about what those rewrites' exit stops cost. */
-unsigned tramp_setup_after(void)
-{
-	return 3;
-}
+#define SETUP_AFTER 3
 
 uint64_t tramp_result_at(const struct sf_mm *m, int slot)
 {
@@ -104,7 +101,7 @@ int tramp_want(struct sf_tracee *t)
 		return 0;
 	if (m->tramp == TR_READY) /* held slots wait for a stop or a result: keep some free */
 		return mm_slot_free_count(m) >= SCRATCH_SLOTS / 8 && slot_code(t, t->slot);
-	if (m->tramp != TR_NONE || ++m->tramp_count < tramp_setup_after())
+	if (m->tramp != TR_NONE || ++m->tramp_count < SETUP_AFTER)
 		return 0;
 	if (!mem_write_bulk())
 		return -1; /* each slot's code at its first use */
