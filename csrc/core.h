@@ -426,6 +426,9 @@ struct exec_facts {
 	size_t en, cn, an;
 	int32_t ppid;
 };
+/* Around a recording run (record.c): hold the tracer's /proc/self/fd. */
+void exec_facts_begin(void);
+void exec_facts_end(void);
 /* At an execve's seccomp stop: the name it execs (only an absolute one is used). */
 void exec_note(struct sf_tracee *t, long nr, const char *raw);
 /* At the exec event of thread `former`: 0 when f holds every fact, -1: read /proc. */

@@ -25,6 +25,7 @@ void rec_open(int fd)
 	rfd = fd;
 	used = 0;
 	gen++;
+	exec_facts_begin();
 }
 
 int rec_on(void) { return rfd >= 0; }
@@ -49,6 +50,7 @@ void rec_close(void)
 {
 	rec_flush();
 	rfd = -1;
+	exec_facts_end();
 }
 
 int rec_failed(long ret)
