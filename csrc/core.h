@@ -174,6 +174,10 @@ struct sf_proc {
 	int hostview;           /* 1: the tracer's root, mount and user namespace (tracer_stat.c) */
 	char *exec_raw;         /* the absolute name of its last execve, and who made it */
 	pid_t exec_tid;
+	uint64_t serial;        /* tells a process from a later one with its tgid */
+	pid_t parent_tgid;      /* the process whose fork event made it (not CLONE_PARENT), */
+	uint64_t parent_serial; /* ...and its serial; 0: not known */
+	int threaded;           /* made a thread (CLONE_THREAD) at some time */
 	/* fds opened on "/" in place of a virtual directory the process could not
 	 * reach (see vdir.c); checked by dev/ino before use */
 	struct sf_vmark { int fd; uint32_t vfile; dev_t dev; ino_t ino; } vmarks[8];
@@ -259,7 +263,8 @@ struct sf_tracee {
 	sf_regs saved;
 	struct sf_recpend *rec; /* record mode: what to write at exit, or NULL */
 	int rec_tramp;       /* rec waits for the result its trampoline stores */
-	int exit_watched;    /* PTRACE_O_TRACEEXIT set on it (tramp_watch_exit) */
+	int exit_watched;    /* PTRACE_O_TRACEEXIT asked for (tramp_watch_exit): 1 set, -1 refused */
+	int exiting;         /* resumed from its exit stop: gone any moment */
 	char *inplace_old;   /* inplace.c: the bytes a rewrite in place replaced */
 	uint64_t inplace_at;
 	size_t inplace_len;

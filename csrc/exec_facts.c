@@ -162,6 +162,27 @@ static ssize_t exe_of_file(const char *path, char *out, size_t cap, int depth)
 	return r;
 }
 
+/* The parent without a pidfd (which costs a new process about 12 us: the
+ * pidfd's inode, made and dropped again at its reaping), where the tracer
+ * knows it: the process whose fork event made this one is its parent until
+ * that process has exited, and one with a single thread that stops at its
+ * exit (PTRACE_O_TRACEEXIT; SIGKILL stops there too) has not while the
+ * tracer has not let it go on from that stop. Threads inherit the option,
+ * but the tracer may take it from them: a process that ever made a thread
+ * takes the pidfd. -1: not known. */
+static int tracked_ppid(const struct sf_tracee *t)
+{
+	const struct sf_proc *p = t->proc;
+	if (!p->parent_serial)
+		return -1;
+	const struct sf_tracee *pt = tr_find(p->parent_tgid);
+	if (!pt || !pt->proc || pt->proc->serial != p->parent_serial || pt->proc->threaded ||
+	    pt->exit_watched != 1 || pt->exiting)
+		return -1;
+	DBG("%d: parent %d from the tracer's own tree", t->tid, p->parent_tgid);
+	return p->parent_tgid;
+}
+
 int exec_facts(struct sf_tracee *t, pid_t former, struct exec_facts *f)
 {
 	struct sf_proc *p = t->proc;
@@ -190,7 +211,9 @@ int exec_facts(struct sf_tracee *t, pid_t former, struct exec_facts *f)
 		if (z)
 			f->an = (size_t)(z - f->argv) + 1;
 	}
-	int ppid = sf_pidfd_ppid(t->tid);
+	int ppid = tracked_ppid(t);
+	if (ppid < 0)
+		ppid = sf_pidfd_ppid(t->tid);
 	if (ppid < 0)
 		return -1;
 	f->ppid = ppid;

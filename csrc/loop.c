@@ -158,8 +158,13 @@ static void link_child(struct sf_tracee *c, unsigned long flags, struct sf_proc 
 	if (flags & CLONE_THREAD) {
 		c->proc = pp;
 		pp->refs++;
+		pp->threaded = 1;
 	} else {
 		c->proc = proc_new(c->tid);
+		if (pp && !(flags & CLONE_PARENT)) { /* exec_facts.c: its parent */
+			c->proc->parent_tgid = pp->tgid;
+			c->proc->parent_serial = pp->serial;
+		}
 		/* CLONE_FS: either one's chroot would move the other's root */
 		if (pp && !(flags & (CLONE_NEWNS | CLONE_NEWUSER | CLONE_FS)))
 			c->proc->hostview = pp->hostview;
@@ -275,6 +280,8 @@ static void on_new_child_event(struct sf_tracee *t, int event)
 	unsigned long flags = clone_flags(t, event);
 	pid_t id = (pid_t)msg;
 	pid_t creator = t->proc->tgid;
+	if (flags & CLONE_THREAD)
+		t->proc->threaded = 1; /* now, not when the thread is linked */
 	/* decided now: CLONE_PARENT names the creator's parent, which may be gone
 	 * by the time the child's first stop links it */
 	pid_t iparent = reaper_intended_parent(creator, flags);
@@ -611,6 +618,7 @@ static void on_stop(struct sf_tracee *t, int status)
 		if (t->tramp_slot >= 0)
 			tramp_exit(t);
 		batch_write(t); /* while the address space is there */
+		t->exiting = 1; /* its children may be re-parented from now on */
 		resume(t, 0);
 		return;
 	case PTRACE_EVENT_STOP:

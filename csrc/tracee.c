@@ -116,8 +116,10 @@ struct sf_proc *proc_new(pid_t tgid)
 	struct sf_proc *p = calloc(1, sizeof(*p));
 	if (!p)
 		abort();
+	static uint64_t serials;
 	p->refs = 1;
 	p->tgid = tgid;
+	p->serial = ++serials;
 	p->view = -1;
 	return p;
 }
