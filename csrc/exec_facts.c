@@ -15,7 +15,8 @@
  *  - comm: the name's last component, cut to 15 bytes, as exec sets it;
  *  - argv: the strings argv[0]..argv[argc-1] of the new stack, which is what
  *    /proc/PID/cmdline reads (one process_vm_readv with argv[argc-1]);
- *  - ppid: PIDFD_GET_INFO on a pidfd (Linux 6.13).
+ *  - ppid: the parent the tracer knows (tracked_ppid), else PIDFD_GET_INFO
+ *    on a pidfd (Linux 6.13).
  * Anything else (gVisor, a relative name, a failure) reads /proc as before. */
 #define _GNU_SOURCE
 #include <errno.h>
