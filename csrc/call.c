@@ -17,6 +17,13 @@ int sf_setregs(struct sf_tracee *t, const sf_regs *r)
 	return (int)ptrace(PTRACE_SETREGS, t->tid, 0, (void *)r);
 }
 
+int sf_run_again(struct sf_tracee *t, const sf_regs *o)
+{
+	sf_regs r = *o;
+	sf_rewind_syscall(&r, (long)o->orig_rax);
+	return sf_setregs(t, &r);
+}
+
 /* A PTRACE_SETREGS checks and writes every register: 0.7 us on the host,
  * against 0.2 for a POKEUSER of one (by hand, 200k of each). So up to three
  * changed words go one by one; where each tracer syscall is dear (no

@@ -472,6 +472,9 @@ double rec_now(void);
 /* ---- call.c helpers shared by syscall.c, sysrule.c and emul_*.c ---- */
 int sf_getregs(struct sf_tracee *t, sf_regs *r);
 int sf_setregs(struct sf_tracee *t, const sf_regs *r);
+/* Back at the syscall instruction of the call made with registers o: it
+ * runs again as the program made it. */
+int sf_run_again(struct sf_tracee *t, const sf_regs *o);
 /* The same where `was` is what the tracee has now: writes only what differs. */
 int sf_setregs_from(struct sf_tracee *t, const sf_regs *r, const sf_regs *was);
 /* Path behind an fd in the tracee's view ("pipe:[..]" etc. stay as named). */

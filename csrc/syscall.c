@@ -967,15 +967,6 @@ static void fill_memfd(struct sf_tracee *t, long fd)
 	close(dst);
 }
 
-/* At the exit stop: the call of t->saved runs again, from its syscall
- * instruction with its own registers. */
-static void run_again(struct sf_tracee *t)
-{
-	sf_regs r = t->saved;
-	sf_rewind_syscall(&r, (long)t->saved.orig_rax);
-	sf_setregs(t, &r);
-}
-
 /* At the exit stop: the call's work is forgotten and it runs again, counted
  * once and recorded as the replay. */
 static void replay_now(struct sf_tracee *t, unsigned pf)
@@ -987,7 +978,7 @@ static void replay_now(struct sf_tracee *t, unsigned pf)
 	t->pf = 0;
 	if (t->rec)
 		t->rec->active = 0;
-	run_again(t);
+	sf_run_again(t, &t->saved); /* at the exit stop */
 }
 
 void sc_exit(struct sf_tracee *t)
@@ -1036,7 +1027,7 @@ void sc_exit(struct sf_tracee *t)
 	}
 	if (pf & PF_REPLAY) {
 		t->pf = 0;
-		run_again(t);
+		sf_run_again(t, &t->saved);
 		if (t->slot_wait && !mm_slot_ready(t->mm))
 			slot_wait_add(t); /* resumed when a slot is freed */
 		t->slot_wait = 0;
@@ -1045,7 +1036,7 @@ void sc_exit(struct sf_tracee *t)
 	if (pf & PF_TRAMP) {
 		t->pf = 0;
 		tramp_setup_done(t, ret);
-		run_again(t);
+		sf_run_again(t, &t->saved);
 		return;
 	}
 	if (pf & PF_SCRATCH) {
@@ -1058,7 +1049,7 @@ void sc_exit(struct sf_tracee *t)
 			mm_scratch_set(t->mm, (uint64_t)ret);
 			DBG("%d: scratch mapped at %#lx", t->tid, (unsigned long)ret);
 		}
-		run_again(t);
+		sf_run_again(t, &t->saved);
 		return;
 	}
 	if ((pf & PF_VDIRPOS) && ret >= 0) {
@@ -1067,7 +1058,7 @@ void sc_exit(struct sf_tracee *t)
 		t->vdir_pos = ret;
 		if (t->rec)
 			t->rec->active = 0;
-		run_again(t);
+		sf_run_again(t, &t->saved);
 		return;
 	}
 	if ((pf & PF_RESTORE) && t->magic &&

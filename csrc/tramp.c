@@ -223,10 +223,8 @@ int tramp_fault(struct sf_tracee *t, int sig)
 		rewritten |= sf_arg(&r, i) != sf_arg(o, i);
 	DBG("%d: SIGSEGV at its trampoline: the mapping is gone", t->tid);
 	if (r.rip == at || (rewritten && (long)r.rax == -EFAULT)) {
-		r = *o;
-		sf_rewind_syscall(&r, (long)o->orig_rax);
 		sysrule_uncount(t); /* the call runs again: count it once */
-		sf_setregs(t, &r);
+		sf_run_again(t, o);
 		tramp_drop(t); /* and its record with it: the replay is recorded */
 	} else {
 		settle(t, 1); /* it completed: the trampoline's work, done here */
