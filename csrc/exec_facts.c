@@ -168,7 +168,9 @@ static ssize_t exe_of_file(const char *path, char *out, size_t cap, int depth)
  * knows it: the process whose fork event made this one is its parent until
  * that process has exited, and one with a single thread that stops at its
  * exit (PTRACE_O_TRACEEXIT; SIGKILL stops there too) has not while the
- * tracer has not let it go on from that stop. Threads inherit the option,
+ * tracer has not let it go on from that stop (but for a second SIGKILL sent
+ * while it exits: the kernel does not stop a task with a fatal signal
+ * pending; docs/record.md). Threads inherit the option,
  * but the tracer may take it from them: a process that ever made a thread
  * takes the pidfd. -1: not known. */
 static int tracked_ppid(const struct sf_tracee *t)
