@@ -263,8 +263,7 @@ struct sf_tracee {
 	sf_regs saved;
 	struct sf_recpend *rec; /* record mode: what to write at exit, or NULL */
 	int rec_tramp;       /* rec waits for the result its trampoline stores */
-	int exit_watched;    /* PTRACE_O_TRACEEXIT asked for (tramp_watch_exit): 1 set, -1 refused */
-	int exiting;         /* resumed from its exit stop: gone any moment */
+	int exit_watched;    /* PTRACE_O_TRACEEXIT set on it (tramp_watch_exit) */
 	char *inplace_old;   /* inplace.c: the bytes a rewrite in place replaced */
 	uint64_t inplace_at;
 	size_t inplace_len;

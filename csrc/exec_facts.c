@@ -15,8 +15,8 @@
  *  - comm: the name's last component, cut to 15 bytes, as exec sets it;
  *  - argv: the strings argv[0]..argv[argc-1] of the new stack, which is what
  *    /proc/PID/cmdline reads (one process_vm_readv with argv[argc-1]);
- *  - ppid: the parent the tracer knows (tracked_ppid), else PIDFD_GET_INFO
- *    on a pidfd (Linux 6.13).
+ *  - ppid: the parent the tracer knows, while it is no zombie (tracked_ppid),
+ *    else PIDFD_GET_INFO on a pidfd (Linux 6.13).
  * Anything else (gVisor, a relative name, a failure) reads /proc as before. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <dirent.h>
 #include "core.h"
@@ -166,23 +167,27 @@ static ssize_t exe_of_file(const char *path, char *out, size_t cap, int depth)
 /* The parent without a pidfd (which costs a new process about 12 us: the
  * pidfd's inode, made and dropped again at its reaping), where the tracer
  * knows it: the process whose fork event made this one is its parent until
- * that process has exited, and one with a single thread that stops at its
- * exit (PTRACE_O_TRACEEXIT; SIGKILL stops there too) has not while the
- * tracer has not let it go on from that stop (but for a second SIGKILL sent
- * while it exits: the kernel does not stop a task with a fatal signal
- * pending; docs/record.md). Threads inherit the option,
- * but the tracer may take it from them: a process that ever made a thread
- * takes the pidfd. -1: not known. */
+ * that process exits. The kernel moves a process's children to another
+ * parent in the same step (under tasklist_lock) that makes it a zombie, and
+ * the tracer can ask whether its tracee is one without reaping it: not yet
+ * a zombie, still the parent. That holds for a process with one thread: a
+ * group's children go elsewhere when its last thread exits, not its leader,
+ * so a process that ever made a thread takes the pidfd (it stops at that
+ * clone event: the thread cannot outlive it before the tracer knows).
+ * -1: not known. */
 static int tracked_ppid(const struct sf_tracee *t)
 {
 	const struct sf_proc *p = t->proc;
 	if (!p->parent_serial)
 		return -1;
 	const struct sf_tracee *pt = tr_find(p->parent_tgid);
-	if (!pt || !pt->proc || pt->proc->serial != p->parent_serial || pt->proc->threaded ||
-	    pt->exit_watched != 1 || pt->exiting)
+	if (!pt || !pt->proc || pt->proc->serial != p->parent_serial || pt->proc->threaded)
 		return -1;
-	DBG("%d: parent %d from the tracer's own tree", t->tid, p->parent_tgid);
+	siginfo_t si;
+	si.si_pid = 0;
+	if (waitid(P_PID, (id_t)p->parent_tgid, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) ||
+	    si.si_pid)
+		return -1; /* exited (or cannot tell): its children have moved */
 	return p->parent_tgid;
 }
 
@@ -215,7 +220,10 @@ int exec_facts(struct sf_tracee *t, pid_t former, struct exec_facts *f)
 			f->an = (size_t)(z - f->argv) + 1;
 	}
 	int ppid = tracked_ppid(t);
-	if (ppid < 0)
+	if (ppid >= 0)
+		DBG("%d: parent %d from the tracer's own tree (%.*s)", t->tid, ppid, (int)f->en,
+		    f->exe);
+	else
 		ppid = sf_pidfd_ppid(t->tid);
 	if (ppid < 0)
 		return -1;

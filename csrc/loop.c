@@ -618,7 +618,6 @@ static void on_stop(struct sf_tracee *t, int status)
 		if (t->tramp_slot >= 0)
 			tramp_exit(t);
 		batch_write(t); /* while the address space is there */
-		t->exiting = 1; /* its children may be re-parented from now on */
 		resume(t, 0);
 		return;
 	case PTRACE_EVENT_STOP:

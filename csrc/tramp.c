@@ -238,12 +238,9 @@ void tramp_watch_exit(struct sf_tracee *t)
 {
 	if (t->exit_watched)
 		return;
-	/* its children inherit it (a stop more at their exit) */
-	t->exit_watched = 1;
-	if (ptrace(PTRACE_SETOPTIONS, t->tid, 0, (void *)(sf_trace_opts | PTRACE_O_TRACEEXIT))) {
+	t->exit_watched = 1; /* its children inherit it (a stop more at their exit) */
+	if (ptrace(PTRACE_SETOPTIONS, t->tid, 0, (void *)(sf_trace_opts | PTRACE_O_TRACEEXIT)))
 		DBG("%d: PTRACE_O_TRACEEXIT: %s", t->tid, strerror(errno));
-		t->exit_watched = -1;
-	}
 }
 
 void tramp_exit(struct sf_tracee *t)

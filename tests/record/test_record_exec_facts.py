@@ -34,18 +34,16 @@ CASES: dict[str, tuple[str, bool]] = {
     "reparented": ("sh -c '(sleep 0.3; D/script.sh six) &'", True),
     # a rule sends the exec elsewhere: the name it wrote is not what ran
     "redirected": ("D/redirected seven >/dev/null", False),
-    # a parent that stops at its exit (its 40 watched opens armed a
-    # trampoline): its child's parent comes from the tracer's tree...
-    "watched-parent": ("WATCH; D/script.sh eight; :", True),
-    # ...but not once it has exited, or was killed
-    "watched-exited": ("WATCH; (sleep 0.3; D/script.sh nine) &", True),
-    "watched-killed": ("sh -c 'WATCH; (sleep 0.3; D/script.sh ten) & kill -9 $$'", True),
+    # re-parented because its parent was killed
+    "killed-parent": ("sh -c '(sleep 0.3; D/script.sh eight) & kill -9 $$'", True),
+    # a parent that made a thread takes the pidfd
+    "threaded-parent": ("python3 -c 'import threading, subprocess; t = threading.Thread("
+                        "target=int); t.start(); t.join(); subprocess.run([\"D/script.sh\", "
+                        "\"nine\"])'", True),
 }
-# 40 watched opens: the shell's records go through a trampoline, which makes
-# it stop at its exit (csrc/tramp.c)
-WATCH = "i=0; while [ $i -lt 40 ]; do : </dev/null; i=$((i+1)); done"
-# whose exec line takes its parent from the tracer's own tree (csrc/exec_facts.c)
-TREE = {"watched-parent"}
+# exec lines whose parent comes from the tracer's own tree (csrc/exec_facts.c):
+# those of the fast cases whose parent is still there and never made a thread
+NOT_TREE = {"reparented", "killed-parent", "threaded-parent"}
 
 
 @pytest.fixture(autouse=True)
@@ -70,7 +68,6 @@ def _script(d: Path) -> str:
     parts = []
     for name, (cmd, _fast) in CASES.items():
         cmd = cmd.replace("D/", f"{d}/").replace(" D ", f" {d} ").replace("LONG", long_arg)
-        cmd = cmd.replace("WATCH", WATCH)
         parts.append(f"( : {name}; {cmd} )")
     return "; ".join(parts) + "; sleep 0.6"
 
@@ -103,7 +100,7 @@ def _execs(evs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 def _of(case: str, argv: list[str]) -> bool:
     last = {"script": "one", "env-script": "two", "relative": "three", "nested-script": "four",
             "own-mounts": "five", "reparented": "six", "redirected": "seven",
-            "watched-parent": "eight", "watched-exited": "nine", "watched-killed": "ten"}
+            "killed-parent": "eight", "threaded-parent": "nine"}
     if case in last:
         return argv[-1] == last[case]
     return {
@@ -123,7 +120,8 @@ def test_exec_lines_without_proc_are_what_proc_says(tmp_path: Path) -> None:
     assert _execs(evs) == _execs(slow_evs)
 
     fast = set(re.findall(r"^sysfake: (\d+): exec facts without /proc \((.*)\)$", log, re.M))
-    tree = set(re.findall(r"^sysfake: (\d+): parent \d+ from the tracer's own tree$", log, re.M))
+    tree = set(re.findall(r"^sysfake: (\d+): parent \d+ from the tracer's own tree \((.*)\)$",
+                          log, re.M))
     execs = [e for e in evs if e["type"] == "exec"]
     for case, (_cmd, want) in CASES.items():
         mine = [e for e in execs if _of(case, e["argv"])]
@@ -133,7 +131,8 @@ def test_exec_lines_without_proc_are_what_proc_says(tmp_path: Path) -> None:
             mine = [e for e in mine if e["argv"][0] == "/bin/true"]
         got = {(str(e["pid"]), e["exe"]) in fast for e in mine}
         assert got == {want}, (case, mine, log)
-        assert {str(e["pid"]) in tree for e in mine} == {case in TREE}, (case, mine, log)
+        from_tree = {(str(e["pid"]), e["exe"]) in tree for e in mine}
+        assert from_tree == {want and case not in NOT_TREE}, (case, mine, log)
 
     def line(case: str) -> dict[str, Any]:
         return next(e for e in execs if _of(case, e["argv"]))
@@ -150,10 +149,8 @@ def test_exec_lines_without_proc_are_what_proc_says(tmp_path: Path) -> None:
         os.path.realpath("/bin/echo"), "echo")
     # re-parented before its exec: its parent is the tracer, not a shell
     assert _parent(evs, line("reparented")) == ("outside",)
-    assert _parent(evs, line("watched-exited")) == ("outside",)
-    assert _parent(evs, line("watched-killed")) == ("outside",)
-    # ...where the one whose parent came from the tree has a traced parent
-    assert line("watched-parent")["ppid"] in {e["child"] for e in evs if e["type"] == "fork"}
+    assert _parent(evs, line("killed-parent")) == ("outside",)
+    assert _parent(evs, line("threaded-parent"))[0].startswith("python3 -c")
 
 
 def test_no_exec_facts_without_proc_where_namespace_changes_are_not_trapped(
