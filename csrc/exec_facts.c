@@ -148,13 +148,8 @@ static ssize_t exe_of_file(const char *path, char *out, size_t cap, int depth)
 	ssize_t n = pread(fd, h, sizeof(h), 0), r = -1;
 	if (n > 0 && native_elf(h, (size_t)n)) {
 		char l[64];
-		if (selffd >= 0) {
-			snprintf(l, sizeof(l), "%d", fd);
-			r = readlinkat(selffd, l, out, cap);
-		} else {
-			snprintf(l, sizeof(l), "/proc/self/fd/%d", fd);
-			r = readlink(l, out, cap);
-		}
+		snprintf(l, sizeof(l), "%s%d", selffd >= 0 ? "" : "/proc/self/fd/", fd);
+		r = readlinkat(selffd >= 0 ? selffd : AT_FDCWD, l, out, cap);
 		if (r >= (ssize_t)cap || (r > 10 && !memcmp(out + r - 10, " (deleted)", 10)))
 			r = -1;
 	} else if (n > 0 && !depth && shebang(h, (size_t)n, interp, sizeof(interp))) {

@@ -167,8 +167,7 @@ void mm_scratch_set(struct sf_mm *m, uint64_t addr)
 	m->tramp = TR_NONE;
 	m->tramp_count = 0;
 	m->tramp_code = 0;
-	if (m->batch)
-		batch_drop(m); /* their results went with the old mapping */
+	batch_drop(m); /* their results went with the old mapping */
 	mem_shadow_drop(m);
 }
 
@@ -191,8 +190,7 @@ struct sf_mm *mm_fork(const struct sf_mm *parent)
  * thread holds that thread's arguments. */
 int mm_slot_alloc(struct sf_mm *m, pid_t tid)
 {
-	uint64_t mine = ~m->slot_used[0];
-	for (uint64_t f = mine; f; f &= f - 1) {
+	for (uint64_t f = ~m->slot_used[0]; f; f &= f - 1) {
 		int b = __builtin_ctzll(f);
 		if (m->slot_tid[b] == tid) {
 			m->slot_used[0] |= 1ull << b;
