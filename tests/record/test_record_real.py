@@ -7,6 +7,7 @@ suggested rules, added to the same run, make the grandchild succeed.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -32,6 +33,9 @@ rules:
 def _tree(progs: Progs) -> list[str]:
     inner = shlex.join([progs["readfile"], *FILES])
     return ["sh", "-c", f"sh -c {shlex.quote(inner)}; echo outer=$?"]
+
+
+_MARK = "=== trace ==="
 
 
 def _events(trace: Path) -> list[dict[str, object]]:
@@ -84,14 +88,30 @@ def test_record_suggest_rerun_in_gvisor(progs: Progs, tmp_path: Path) -> None:
     record = sysfake_cmd(["record", "-o", trace, "--", *_tree(progs)])
     suggest = sysfake_cmd(["suggest", trace, "-o", fixes])
     rerun = sysfake_cmd(["run", "--rules", fixes, "--", *_tree(progs)])
+    # the trace stays in the sandbox's overlay: shown between markers
     script = (f"{shlex.join(record)}; echo rec=$?; {shlex.join(suggest)}; echo sug=$?; "
-              f"grep -c '^  - match:' {fixes}; {shlex.join(rerun)}; echo run=$?")
+              f"grep -c '^  - match:' {fixes}; {shlex.join(rerun)}; echo run=$?; "
+              f"echo {_MARK}; cat {trace}")
     rc, out = run_in_gvisor(["sh", "-c", script], timeout=180)
     assert rc == 0, out
+    out, _, text = out.partition(f"{_MARK}\n")
     # in gVisor the files are really missing, and so are the host values:
     # cap_last_cap comes from the kernel default, the others from kubelet's values
     assert out == ("ERR ENOENT\n" * 3 + "outer=1\nrec=0\nsug=0\n3\n"
                    "40\n1\n1000000\nouter=0\nrun=0\n"), out
+    # gVisor's exec lines come from /proc (no PIDFD_GET_INFO there): the
+    # grandchild's parent chain, exe and argv as on the host
+    recs = [json.loads(line) for line in text.splitlines()]
+    assert recs[0]["type"] == "header" and recs[-1]["type"] == "end", text
+    execs = {r["pid"]: r for r in recs if r["type"] == "exec"}
+    gc = [r for r in execs.values() if r["comm"] == "readfile"]
+    assert len(gc) == 1 and gc[0]["exe"] == os.path.realpath(progs["readfile"]), text
+    assert gc[0]["argv"] == [progs["readfile"], *FILES], text
+    inner = execs[gc[0]["ppid"]]
+    assert inner["argv"][:2] == ["sh", "-c"] and inner["ppid"] in execs, text
+    assert execs[inner["ppid"]]["argv"] == _tree(progs), text
+    forks = {r["child"]: r["pid"] for r in recs if r["type"] == "fork"}
+    assert forks[gc[0]["pid"]] == inner["pid"], text
 
 
 def _run_with_tty_stderr(argv: list[str], timeout: float = 60.0) -> tuple[int, str]:
