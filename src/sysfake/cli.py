@@ -199,8 +199,9 @@ def _run_table(ns: argparse.Namespace, cmd: list[str], table: bytes) -> int:
     if ns.backend == "python":
         sys.stderr.write("sysfake: warning: --backend python is the slow reference tracer\n")
         from .backends.pyref import run as pyrun
+        from .tracee_env import tracee_env
         try:
-            return pyrun(table, cmd, dict(os.environ), orphans=ns.orphans, grace=ns.grace)
+            return pyrun(table, cmd, tracee_env(), orphans=ns.orphans, grace=ns.grace)
         except Exception as err:  # the reference refuses what it cannot do: one line
             sys.stderr.write(f"sysfake: {err}\n")
             return 2

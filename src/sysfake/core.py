@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .datatype import datatype
+from .tracee_env import tracee_env
 
 MECH_NAMES = {
     "vm_readv": "SF_MECH_VM_READV",
@@ -89,15 +90,6 @@ def _check_run(argv: Sequence[str], orphans: str) -> None:
         raise CoreError("no command given")
 
 
-def _tracee_env(env: Mapping[str, str] | None) -> dict[str, str]:
-    out = dict(os.environ if env is None else env)
-    if os.environ.get("SYSFAKE_STRIP_PRELOAD"):
-        # sanitizer runs preload ASan into Python; the traced command must not inherit it
-        out.pop("LD_PRELOAD", None)
-        out.pop("SYSFAKE_STRIP_PRELOAD", None)
-    return out
-
-
 def exec_launcher(table: bytes, argv: Sequence[str], *, orphans: str = "kill",
                   grace: float = 2.0, disable: Sequence[str] = (), verbose: bool = False,
                   remove: Sequence[str] = ()) -> None:
@@ -129,7 +121,7 @@ def exec_launcher(table: bytes, argv: Sequence[str], *, orphans: str = "kill",
             view = view[os.write(fd, view):]
         os.lseek(fd, 0, os.SEEK_SET)
         args += ["--table-fd", str(fd), "--", *argv]
-        env = _tracee_env(None)
+        env = tracee_env(None)
         sys.stdout.flush()
         sys.stderr.flush()
         os.execve(exe, args, env)
@@ -153,7 +145,7 @@ def run(
     _check_run(argv, orphans)
     core = _lib()
     ffi = core.ffi
-    env = _tracee_env(env)
+    env = tracee_env(env)
     keep: list[Any] = []
 
     def cstrs(items: Sequence[bytes]) -> Any:
