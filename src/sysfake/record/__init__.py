@@ -4,10 +4,9 @@
 Modules: stream (binary records from the core, the pipe drain), enrich
 (process state -> trace events), trace (the JSON Lines schema), syscalls
 (names and arguments via python-ptrace), recorder, analyze, report,
-sysctl (known /proc/sys values), suggest, cli.
+sysctl (known /proc/sys values), suggest, cli (`cmd_record`, `cmd_report`,
+`cmd_suggest`).
+
+Nothing is imported here: `sysfake run` with syscall rules imports
+record.syscalls for the names, and must not pay for the record CLI.
 """
-from __future__ import annotations
-
-from .cli import cmd_record, cmd_report, cmd_suggest
-
-__all__ = ["cmd_record", "cmd_report", "cmd_suggest"]
