@@ -3,8 +3,9 @@ it: Python's locale coercion (PEP 538 sets LC_CTYPE=C.UTF-8 in a C locale)
 does not reach it (src/sysfake/tracee_env.py).
 
 Each case starts sysfake with only the locale variables it names and checks
-the locale variables `env` prints under run (the C launcher, the core kept
-in Python, the reference backend), under record, and inside gVisor.
+the locale variables the traced command was started with (its
+/proc/self/environ) under run (the C launcher, the core kept in Python, the
+reference backend), under record, and inside gVisor.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ CASES = {
     "lc-all-C": ({"LC_ALL": "C"}, {"LC_ALL": "C"}),
     "no-coercion": ({"PYTHONCOERCECLOCALE": "0"}, {}),
 }
+
 
 def _env(start: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in child_env().items()
