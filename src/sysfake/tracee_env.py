@@ -55,7 +55,7 @@ def tracee_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The traced command's environment: `env`, else this process's own with
     Python's locale coercion undone."""
     out = dict(os.environ if env is None else env)
-    if env is None:
+    if env is None and out.get("LC_CTYPE") in COERCED:  # else nothing to read
         start = initial_environ()
         if start is not None and coerced_by_python(out, start):
             if "LC_CTYPE" in start:
