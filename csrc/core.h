@@ -530,5 +530,6 @@ long cgroupfs_exit(struct sf_tracee *t, long ret);
 /* ---- loop.c ---- */
 void tracer_on_exec_mm(struct sf_tracee *t);
 void loop_resume(struct sf_tracee *t, int sig);
+int loop_links_pending(void);
 
 #endif

@@ -317,16 +317,36 @@ static void deliver(struct node *p, pid_t pid, int status)
 	tr_foreach(wake, &s);
 }
 
+/* Can this process's wait need the reaper at its exit? Only if an exit is
+ * queued for it, a child it is meant to have is one the kernel does not
+ * show it, or a child is not linked yet (whose it is, is not known). A
+ * relation made after this entry belongs to a clone or an exit the caller
+ * cannot have seen yet (a clone returns only once the tracer has taken its
+ * event); when such a child exits, deliver() sends SIGCHLD and the next
+ * wait, or this one restarted, is decided again. So a shell's wait for its
+ * own child costs no exit stop (in gVisor three a loop iteration). */
+static int wait_may_need(pid_t tgid)
+{
+	struct node *n = live(tgid);
+	if (!n)
+		return 0; /* reaper_exit would change nothing */
+	if (n->q || loop_links_pending())
+		return 1;
+	for (struct node *c = nodes; c; c = c->next)
+		if (!c->dead && c->iparent == tgid && c->emulated)
+			return 1;
+	return 0;
+}
+
 void reaper_enter(struct sf_tracee *t, struct sf_call *c)
 {
 	switch (c->nr) {
 	case SYS_wait4:
-		t->pf |= PF_EMUL;
-		t->emul = EMX_WAIT4;
-		break;
 	case SYS_waitid:
+		if (!wait_may_need(t->proc->tgid))
+			break;
 		t->pf |= PF_EMUL;
-		t->emul = EMX_WAITID;
+		t->emul = c->nr == SYS_wait4 ? EMX_WAIT4 : EMX_WAITID;
 		break;
 	case SYS_prctl:
 		if (sf_arg(&c->r, 0) == PR_SET_CHILD_SUBREAPER &&

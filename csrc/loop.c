@@ -213,6 +213,13 @@ static unsigned long clone_flags(struct sf_tracee *t, int event)
 	return 0; /* fork */
 }
 
+/* A child whose creation event or first stop has not been seen yet: until
+ * it is linked, nobody knows whose child it is meant to be. */
+int loop_links_pending(void)
+{
+	return creations || nparked;
+}
+
 /* Nothing pending can still name a dead intended parent: let the reaper
  * forget the exits it kept for late links. */
 static void maybe_prune(void)

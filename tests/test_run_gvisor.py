@@ -170,6 +170,33 @@ def test_subreaper_gets_orphaned_grandchildren(progs: Progs, tmp_path: Path) -> 
 
 
 
+#: `sysfake -v`'s line for a call that stopped at its exit with an
+#: emulation's exit hook (PF_EMUL, csrc/core.h) among its work
+_EMUL_EXIT = re.compile(r"^sysfake: (\d+): exit work (0x[0-9a-f]+) ret", re.M)
+
+
+def _emul_exits(out: str) -> int:
+    return sum(1 for m in _EMUL_EXIT.finditer(out) if int(m.group(2), 16) & 0x100)
+
+
+def test_a_wait_the_reaper_cannot_answer_takes_no_exit_stop(progs: Progs,
+                                                             tmp_path: Path) -> None:
+    """A shell waiting for its own children, none of them meant for anyone
+    else, needs nothing from the reaper: its waits do not stop at their exit
+    (three stops a loop iteration in gVisor before). The subreaper's wait
+    for its orphans still does, and is answered."""
+    rules = tmp_path / "reaper.yaml"
+    rules.write_text(REAPER_RULES)
+    loop = "i=0; while [ $i -lt 5 ]; do /bin/true; i=$((i+1)); done; echo loop done"
+    rc, out = run_in_gvisor(_sysfake(["--rules", str(rules), "-v"], cmd=["sh", "-c", loop]))
+    assert rc == 0 and "loop done\n" in out, out
+    assert "new child" in out and _emul_exits(out) == 0, out
+    rc, out = run_in_gvisor(_sysfake(["--rules", str(rules), "-v"],
+                                     cmd=[progs["subreaper"], "2"]))
+    assert rc == 0 and "orphan 1: status 5\n" in out, out
+    assert _emul_exits(out) >= 2 and "wait answered" in out, out
+
+
 def test_repeated_rewrites_return_through_trampolines(progs: Progs, tmp_path: Path) -> None:
     # Only POKEDATA writes here: the trampolines come after 3 two-stop rewrites,
     # as on the host, each poked in at its slot's first use.
