@@ -158,11 +158,15 @@ def test_proot_sc_is_built(proot_sc: str | None) -> None:
 @pytest.mark.gvisor
 def test_quick_gvisor(tmp_path: Path, proot_sc: str | None) -> None:
     require("runsc")
-    cs = "floor,floor-r,floor-x,sysfake" + (",proot-sc" if proot_sc else "")
+    cs = "floor,floor-r,floor-x,sysfake,sysfake-profile" + (",proot-sc" if proot_sc else "")
     doc = _run(tmp_path, "--gvisor", "--workloads", "stat,forkexec", "--contenders", cs,
                *(["--proot-sc", proot_sc] if proot_sc else []))
     _check(doc, {"stat", "forkexec"})
     assert doc["sandbox_machine"]["in_gvisor"] is True
+    # what a user who gives no rules runs there: the gvisor profile (it
+    # redirected, checked by _check, with its emulations on)
+    prof = next(c for c in doc["contenders"] if c["name"] == "sysfake-profile")
+    assert prof["available"] and "--profile gvisor " in prof["description"], prof
     # PRoot in gVisor: no process_vm_readv there, so it reads through PEEKDATA
     assert doc["sandbox_machine"]["process_vm_readv"] is False
     # the tracer's syscalls are measured inside the sandbox too: pread of
@@ -211,23 +215,23 @@ def test_cli_front_door_passes_options_through() -> None:
 
 
 def test_baseline_runs_side_by_side(tmp_path: Path) -> None:
-    """--baseline CMD adds base and base-record (here the same sysfake), which
-    redirect like sysfake does, and the report pairs each with its sysfake
-    contender in the same run."""
+    """--baseline CMD adds base, base-record and base-profile (here the same
+    sysfake), which redirect like sysfake does, and the report pairs each
+    with its sysfake contender in the same run."""
     import sys
 
     sysfake = f"{sys.executable} -m sysfake"
     doc = _run(tmp_path, "--workloads", "startup,forkexec",
-               "--contenders", "sysfake,sysfake-record,base,base-record",
-               "--sysfake", sysfake, "--baseline", sysfake)
+               "--contenders", "sysfake,sysfake-record,sysfake-profile,base,base-record,"
+               "base-profile", "--sysfake", sysfake, "--baseline", sysfake)
     assert doc["baseline_cmd"] == sysfake.split()
     for w in doc["workloads"]:
-        for name in ("base", "base-record"):
+        for name in ("base", "base-record", "base-profile"):
             r = w["results"][name]
             assert r["errors"] == [] and r["seen"] == ["dst"], (w["key"], name, r)
     rows = {(b["workload"], b["who"]): b for b in doc["baseline"]}
     assert set(rows) == {(w, who) for w in ("startup", "forkexec")
-                         for who in ("sysfake", "sysfake-record")}
+                         for who in ("sysfake", "sysfake-record", "sysfake-profile")}
     for b in rows.values():
         assert b["time_ratio"] is not None and b["time_ratio"] > 0
     text = bench.report.table(doc)

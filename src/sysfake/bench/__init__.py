@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     cache = Path(args.cache_dir) if args.cache_dir else runner.default_cache_dir()
     proot_sc, proot_sc_note = cmod.find_proot_sc(args.proot_sc, cache)
     all_cs = cmod.all_contenders(sysfake, proot_sc, proot_sc_note,
-                                 args.baseline.split() if args.baseline else None)
+                                 args.baseline.split() if args.baseline else None,
+                                 profile=_default_profile(args.gvisor))
     if args.list:
         for w in wmod.WORKLOADS:
             print(f"workload {w.number} {w.key:9s} {w.title} (reference {w.reference})")
@@ -231,6 +232,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.scale != 1.0 and not args.quick:
         notes.append(f"--scale {args.scale:g}: the counts are the titles' counts x {args.scale:g}")
     return _output(doc, args.json, args.png, log)
+
+
+def _default_profile(gvisor: bool) -> str:
+    """The profile `sysfake run` with no rules picks where the workloads run
+    (environment.detect_profile(); under --gvisor, inside the sandbox)."""
+    if gvisor:
+        return "gvisor"
+    from ..environment import detect_profile
+    return detect_profile()
 
 
 def _proots_compared(cs: list[cmod.Contender],

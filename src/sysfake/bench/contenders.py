@@ -133,11 +133,16 @@ def _sysfake_exec(base: list[str]) -> Wrap:
 
 def all_contenders(sysfake: list[str] | None, proot_sc: str | None = None,
                    proot_sc_note: str = "", baseline: list[str] | None = None,
-                   ) -> list[Contender]:
+                   profile: str = "minimal") -> list[Contender]:
     """Every contender; `baseline` (--baseline CMD: another sysfake, say an
-    older checkout) adds `base` and `base-record`, run side by side with
-    `sysfake` and `sysfake-record` so that a change is measured in one run."""
+    older checkout) adds `base`, `base-record` and `base-profile`, run side
+    by side with `sysfake`, `sysfake-record` and `sysfake-profile` so that a
+    change is measured in one run. `profile` is the profile `sysfake run`
+    picks by itself where the workloads run (gvisor inside gVisor), which
+    `sysfake-profile` adds to the redirect: what a user who gives no rules
+    runs, its emulations included."""
     base = sysfake or ["sysfake"]
+    with_profile = ["run", "--profile", profile]
     cs = [
         Contender("untraced", "the workload alone", False, _untraced),
         Contender("floor", "seccomp filter on path syscalls, continue at each stop", False,
@@ -152,6 +157,8 @@ def all_contenders(sysfake: list[str] | None, proot_sc: str | None = None,
                   "-o DIR (same core, no Python)", True, _sysfake_exec(base)),
         Contender("sysfake-record", "sysfake record -o FILE --redirect SRC=DST", True,
                   _sysfake(base, ["record"], True)),
+        Contender("sysfake-profile", f"sysfake run --profile {profile} --redirect SRC=DST "
+                  "(the profile sysfake picks there)", True, _sysfake(base, with_profile, False)),
         Contender("sysfake-py", "sysfake run --backend python --redirect SRC=DST", True,
                   _sysfake(base, ["run", "--backend", "python"], False)),
         Contender("proot", "proot -b DST:SRC (the proot on PATH)", True, _proot("proot"),
@@ -170,6 +177,8 @@ def all_contenders(sysfake: list[str] | None, proot_sc: str | None = None,
                       _sysfake(baseline, ["run"], False)),
             Contender("base-record", "sysfake record -o FILE --redirect SRC=DST, started by "
                       "--baseline CMD", True, _sysfake(baseline, ["record"], True)),
+            Contender("base-profile", f"sysfake run --profile {profile} --redirect SRC=DST, "
+                      "started by --baseline CMD", True, _sysfake(baseline, with_profile, False)),
         ]
     if sysfake is None:
         for c in cs:
