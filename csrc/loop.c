@@ -791,8 +791,16 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 		sf_table_free(&tab);
 		return run_err(err, errlen, "%s%s", "pipe: ", errno);
 	}
-	install_signals();
 	const void *filter = use_seccomp ? seccomp_build() : NULL;
+	if (use_seccomp && !filter) { /* more than BPF_MAXINSNS: not with seccomp_plan's budget */
+		close(go[0]);
+		close(go[1]);
+		close(ep[0]);
+		close(ep[1]);
+		sf_table_free(&tab);
+		return run_err(err, errlen, "%s%s", "the seccomp filter is too long: ", E2BIG);
+	}
+	install_signals();
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(go[1]);

@@ -1,7 +1,9 @@
 /* The seccomp-bpf filter: SECCOMP_RET_TRACE for the syscalls the rules need,
  * SECCOMP_RET_ALLOW for everything else, as a binary search over numbers.
  * A number only record mode wants can be traced only when one argument is
- * non-zero (table: rec_arg). */
+ * non-zero (table: rec_arg); a number only syscall rules want, each of which
+ * names an argument's value (`args: {1: SIOCSIFFLAGS}`), only when one of
+ * those values is there: the other calls (every other ioctl) never stop. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/filter.h>
@@ -13,22 +15,73 @@
 #include "core.h"
 
 #define MAXNR SF_MAX_NR
+#define EQCOND 0xff /* cond: traced only if one of eq[nr] holds */
+#define MAXEQ 8     /* values per number; more: every call is traced */
+#define EQ_BUDGET 2048 /* filter instructions all value checks may take */
 static unsigned char trapped[MAXNR];
 static unsigned char cond[MAXNR]; /* traced only if argument cond-1 != 0 */
+static struct eqcond {
+	unsigned char n;
+	struct { unsigned char arg, wide; uint64_t v; } e[MAXEQ];
+} eq[MAXNR];
 static int nrs[MAXNR];
 static int nnrs;
 
 /* Trap nr; if arg, only when argument arg-1 is non-zero, unless another
- * reason wants every call. */
+ * reason wants every call (or another condition: then every call too). */
 static void add(int nr, unsigned arg)
 {
 	if (!trapped[nr]) {
 		trapped[nr] = 1;
 		cond[nr] = (unsigned char)arg;
 		nrs[nnrs++] = nr;
-	} else if (!arg) {
+	} else if (!arg || cond[nr] != arg) {
 		cond[nr] = 0;
 	}
+}
+
+/* The values nr's syscall rules name: each rule's first `eq` matcher. 0 if
+ * a rule has none (it may match any call), or there are too many. */
+static int rule_values(const struct sf_table *t, int nr, struct eqcond *q)
+{
+	q->n = 0;
+	for (uint32_t i = 0; i < t->nsysrules; i++) {
+		const struct sf_sysrule *sr = &t->sysrules[i];
+		if (sr->nr != (uint32_t)nr)
+			continue;
+		const struct sf_argm *m = NULL;
+		for (int k = 0; k < 4 && !m; k++)
+			if (sr->argm[k].idx < 6 && sr->argm[k].op == AM_EQ)
+				m = &sr->argm[k];
+		if (!m)
+			return 0;
+		unsigned char wide = m->width == 8;
+		uint64_t v = wide ? m->value : (m->value & 0xffffffffu);
+		int dup = 0;
+		for (int k = 0; k < q->n; k++)
+			dup |= q->e[k].arg == m->idx && q->e[k].wide == wide && q->e[k].v == v;
+		if (dup)
+			continue;
+		if (q->n == MAXEQ)
+			return 0;
+		q->e[q->n].arg = m->idx;
+		q->e[q->n].wide = wide;
+		q->e[q->n].v = v;
+		q->n++;
+	}
+	return q->n > 0;
+}
+
+static int block_len(int nr)
+{
+	if (!cond[nr])
+		return 0;
+	if (cond[nr] != EQCOND)
+		return 6;
+	int len = 2;
+	for (int k = 0; k < eq[nr].n; k++)
+		len += eq[nr].e[k].wide ? 4 : 2;
+	return len;
 }
 
 void seccomp_plan(const struct sf_table *t)
@@ -39,9 +92,21 @@ void seccomp_plan(const struct sf_table *t)
 	for (int nr = 0; nr < MAXNR; nr++)
 		if (t->rec_nr[nr])
 			add(nr, t->rec_arg[nr]);
-	for (int nr = 0; nr < MAXNR; nr++)
-		if (t->has_sysrule[nr])
+	int budget = EQ_BUDGET;
+	for (int nr = 0; nr < MAXNR; nr++) {
+		if (!t->has_sysrule[nr])
+			continue;
+		struct eqcond q;
+		if (trapped[nr] || !rule_values(t, nr, &q)) {
 			add(nr, 0);
+			continue;
+		}
+		add(nr, EQCOND);
+		eq[nr] = q;
+		budget -= block_len(nr);
+		if (budget < 0)
+			cond[nr] = 0; /* a table of very many: keep the filter small */
+	}
 	static const struct { unsigned em; int nr; } emnr[] = {
 		{ EM_PROCFD_MOUNT, SYS_mount }, { EM_PIVOT_CHROOT, SYS_pivot_root },
 		{ EM_PIVOT_CHROOT, SYS_umount2 }, { EM_GLOBAL_UMOUNT, SYS_umount2 },
@@ -91,21 +156,58 @@ int seccomp_trapped(long nr)
 	return nr >= 0 && nr < MAXNR && trapped[nr];
 }
 
-static struct sock_filter prog[1024];
-static int plen;
+int seccomp_traps_every(long nr)
+{
+	return seccomp_trapped(nr) && !cond[nr];
+}
 
-static void emit(struct sock_filter f) { prog[plen++] = f; }
+static struct sock_filter prog[BPF_MAXINSNS];
+static int plen;
+static int long_jumps, overflow; /* internal nodes jump with JA (see tree) */
+
+static void emit(struct sock_filter f)
+{
+	if (plen < BPF_MAXINSNS)
+		prog[plen] = f;
+	plen++; /* counted past the end: seccomp_build refuses the filter */
+}
+
+static void emit_values(int nr)
+{
+	/* each value: load its argument's low half, compare; a 64-bit one
+	 * also the high half; any match jumps to the block's TRACE */
+	int trace_at = plen + block_len(nr) - 1;
+	for (int k = 0; k < eq[nr].n; k++) {
+		unsigned off = (unsigned)offsetof(struct seccomp_data, args) + 8u * eq[nr].e[k].arg;
+		uint64_t v = eq[nr].e[k].v;
+		emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, off));
+		if (eq[nr].e[k].wide) {
+			emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+							  (unsigned)(v & 0xffffffffu), 0, 2));
+			emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, off + 4));
+			v >>= 32;
+		}
+		emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)v,
+						  (unsigned char)(trace_at - plen - 1), 0));
+	}
+	emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+	emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE));
+}
 
 /* Emit a decision tree for nrs[lo, hi): match -> TRACE (or, for a number
- * with a cond, TRACE if that argument is non-zero), else ALLOW. */
+ * with a cond, TRACE if that argument is non-zero, or holds one of the
+ * values), else ALLOW. A leaf's jumps stay below 256 (6 numbers, blocks of
+ * at most 2 + 4 * MAXEQ); an internal node's may not: then it jumps with a
+ * JA (32-bit offset) and the tree is built again that way. */
 static void tree(int lo, int hi)
 {
 	if (hi - lo <= 6) {
 		int n = hi - lo, blocks = 0;
 		for (int i = 0; i < n; i++) {
 			int nr = nrs[lo + i];
-			/* the leaf's RET TRACE is at n + 1; cond blocks (6 each) follow it */
-			int to = cond[nr] ? n + 2 + 6 * blocks++ : n + 1;
+			/* the leaf's RET TRACE is at n + 1; cond blocks follow it */
+			int to = cond[nr] ? n + 2 + blocks : n + 1;
+			blocks += block_len(nr);
 			emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr,
 							  (unsigned char)(to - i - 1), 0));
 		}
@@ -113,6 +215,10 @@ static void tree(int lo, int hi)
 		emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE));
 		for (int i = 0; i < n; i++) {
 			int nr = nrs[lo + i];
+			if (cond[nr] == EQCOND) {
+				emit_values(nr);
+				continue;
+			}
 			if (!cond[nr])
 				continue;
 			unsigned arg = (unsigned)offsetof(struct seccomp_data, args) + 8u * (cond[nr] - 1u);
@@ -127,9 +233,21 @@ static void tree(int lo, int hi)
 	}
 	int mid = (lo + hi) / 2;
 	int at = plen;
-	emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (unsigned)nrs[mid], 0, 0));
-	tree(lo, mid);
-	prog[at].jt = (unsigned char)(plen - at - 1);
+	if (long_jumps) {
+		/* >= : skip nothing and take the JA; < : jump over it */
+		emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (unsigned)nrs[mid], 0, 1));
+		emit((struct sock_filter)BPF_STMT(BPF_JMP | BPF_JA, 0));
+		tree(lo, mid);
+		if (at + 1 < BPF_MAXINSNS)
+			prog[at + 1].k = (unsigned)(plen - at - 2);
+	} else {
+		emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (unsigned)nrs[mid], 0, 0));
+		tree(lo, mid);
+		if (plen - at - 1 > 255)
+			overflow = 1;
+		else if (at < BPF_MAXINSNS)
+			prog[at].jt = (unsigned char)(plen - at - 1);
+	}
 	tree(mid, hi);
 }
 
@@ -137,7 +255,10 @@ static struct sock_fprog fprog;
 
 const void *seccomp_build(void)
 {
+	long_jumps = 0;
+again:
 	plen = 0;
+	overflow = 0;
 	emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
 	emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SF_AUDIT_ARCH, 1, 0));
 	emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
@@ -146,6 +267,12 @@ const void *seccomp_build(void)
 		emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
 	else
 		tree(0, nnrs);
+	if (overflow && !long_jumps) {
+		long_jumps = 1;
+		goto again;
+	}
+	if (plen > BPF_MAXINSNS)
+		return NULL;
 	fprog.len = (unsigned short)plen;
 	fprog.filter = prog;
 	return &fprog;

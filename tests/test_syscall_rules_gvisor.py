@@ -57,3 +57,17 @@ def test_siocsifflags_return_0_in_new_netns(tmp_path: Path, progs: Progs) -> Non
     assert (rc, out) == (0, "set: ERR ENOTTY\npromisc: no\n")
     rc, out = run_in_gvisor(_traced(rules(tmp_path, PROMISC_RULE), cmd))
     assert (rc, out) == (0, "set: ok\npromisc: no\n")
+
+
+def test_rules_that_name_argument_values_in_gvisor(tmp_path: Path) -> None:
+    """gVisor runs the filter's value checks too: the calls the rules name
+    are answered, the others reach gVisor as they were made."""
+    import sys
+
+    from test_syscall_rules_run import VALUES_OUT, VALUES_PROG, VALUES_RULES
+
+    data = tmp_path / "data"
+    data.write_text("0123456789")
+    cmd = _traced(rules(tmp_path, VALUES_RULES), [sys.executable, "-c", VALUES_PROG, str(data)])
+    rc, out = run_in_gvisor(cmd)
+    assert (rc, out) == (0, VALUES_OUT), out

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -241,3 +242,63 @@ def test_when_counts_a_replayed_call_once(progs: Progs, tmp_path: Path, static: 
     """), "--", prog, str(src)])
     assert (res.returncode, res.stdout) == (
         0, "first=the target|second=the target|unmapped=1\n"), describe(res)
+
+
+#: A tracee that makes 300 calls each rule below lets through and one each
+#: it answers: ioctl with another request, lseek to an offset whose low half
+#: is the rule's (the filter must compare both halves of a 64-bit value).
+VALUES_PROG = textwrap.dedent("""
+    import errno, fcntl, os, sys, termios
+    def err(f):
+        try:
+            f()
+            return "ok"
+        except OSError as e:
+            return errno.errorcode[e.errno]
+    fd = os.open(sys.argv[1], os.O_RDONLY)
+    tcgets = {err(lambda: fcntl.ioctl(fd, termios.TCGETS, bytes(64))) for _ in range(300)}
+    seeks = {os.lseek(fd, 5, 0) for _ in range(300)}
+    print("tcgets", sorted(tcgets), "lseek", sorted(seeks))
+    print("winsz", err(lambda: fcntl.ioctl(fd, termios.TIOCGWINSZ, bytes(8))))
+    print("lseek64", err(lambda: os.lseek(fd, 0x100000005, 0)))
+""")
+VALUES_RULES = """
+    rules:
+      - syscall: ioctl
+        args: {1: 0x5413}          # TIOCGWINSZ
+        errno: EXDEV
+      - syscall: lseek
+        args: {1: 0x100000005}
+        errno: EXDEV
+"""
+VALUES_OUT = "tcgets ['ENOTTY'] lseek [5]\nwinsz EXDEV\nlseek64 EXDEV\n"
+
+
+def _tracer_waits(tmp_path: Path, rules_file: str, cmd: list[str]
+                  ) -> tuple[subprocess.CompletedProcess[str], int]:
+    """Run under strace on the tracer alone: its wait4 calls, one a stop."""
+    from support.runner import sysfake_cmd
+
+    log = tmp_path / "tracer.strace"
+    argv = [require("strace"), "-qq", "-o", str(log), "-e", "signal=none", "-e", "trace=wait4",
+            *sysfake_cmd(["run", "--backend=c", "--rules", rules_file, "--", *cmd])]
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=120,
+                         stdin=subprocess.DEVNULL, env=child_env(), check=False)
+    return res, log.read_text().count("wait4(")
+
+
+def test_rules_that_name_argument_values_stop_only_those_calls(tmp_path: Path) -> None:
+    """Every rule for ioctl and lseek names one value of one argument: the
+    seccomp filter checks those values (csrc/seccomp.c), so the 600 other
+    calls never stop, and the two that match are answered."""
+    data = tmp_path / "data"
+    data.write_text("0123456789")
+    prog = [sys.executable, "-c", VALUES_PROG, str(data)]
+    res, waits = _tracer_waits(tmp_path, rules(tmp_path, VALUES_RULES), prog)
+    assert (res.returncode, res.stdout) == (0, VALUES_OUT), describe(res)
+    assert waits < 100, waits
+    # a rule that matches by bits, not by one value: every ioctl stops
+    bits = VALUES_RULES.replace("args: {1: 0x5413}", "args: {1: {all: 0x5413}}")
+    res, waits = _tracer_waits(tmp_path, rules(tmp_path, bits), prog)
+    assert (res.returncode, res.stdout) == (0, VALUES_OUT), describe(res)
+    assert waits > 300, waits
