@@ -273,6 +273,8 @@ again:
 	}
 	if (plen > BPF_MAXINSNS)
 		return NULL;
+	DBG("seccomp filter: %d numbers, %d instructions%s", nnrs, plen,
+	    long_jumps ? ", splits with JA" : "");
 	fprog.len = (unsigned short)plen;
 	fprog.filter = prog;
 	return &fprog;

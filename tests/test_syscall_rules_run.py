@@ -302,3 +302,31 @@ def test_rules_that_name_argument_values_stop_only_those_calls(tmp_path: Path) -
     res, waits = _tracer_waits(tmp_path, rules(tmp_path, bits), prog)
     assert (res.returncode, res.stdout) == (0, VALUES_OUT), describe(res)
     assert waits > 300, waits
+
+
+#: benign syscalls, each given rules for 8 values of its first argument that
+#: no call here uses: a filter of some 1300 value-check instructions, whose
+#: splits cannot all jump with JGE alone (csrc/seccomp.c, long_jumps)
+MANY = ["getpriority", "setpriority", "sched_getscheduler", "sched_getparam", "getpgid",
+        "getsid", "kill", "tkill", "fsync", "fdatasync", "fchmod", "flock", "dup", "dup2",
+        "fcntl", "ftruncate", "pread64", "pwrite64", "readv", "writev", "sendfile", "socket",
+        "connect", "accept", "bind", "listen", "shutdown", "getsockname", "getpeername",
+        "socketpair", "getsockopt", "madvise", "mlock", "munlock", "mincore", "msync",
+        "alarm", "getitimer", "setitimer", "nanosleep"]
+
+
+def test_a_filter_with_many_value_checks_still_decides_each_call(tmp_path: Path) -> None:
+    many = "".join(f"  - syscall: {name}\n    args: {{0: {0x7FFF1230 + k:#x}}}\n"
+                   f"    errno: EXDEV\n" for name in MANY for k in range(8))
+    text = VALUES_RULES + textwrap.indent(many, "    ")
+    data = tmp_path / "data"
+    data.write_text("0123456789")
+    prog = VALUES_PROG + textwrap.dedent("""
+        print("getpriority", err(lambda: os.getpriority(0x7FFF1237, 0)))
+        print("getpriority", err(lambda: os.getpriority(0x7FFF1238, 0)))
+    """)
+    res, waits = _tracer_waits(tmp_path, rules(tmp_path, text),
+                               [sys.executable, "-c", prog, str(data)])
+    assert (res.returncode, res.stdout) == (0, VALUES_OUT + "getpriority EXDEV\n"
+                                            "getpriority EINVAL\n"), describe(res)
+    assert waits < 150, waits
