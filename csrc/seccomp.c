@@ -72,6 +72,29 @@ static int rule_values(const struct sf_table *t, int nr, struct eqcond *q)
 	return q->n > 0;
 }
 
+/* Trap nr also when argument arg holds v (what an emulation needs of it). */
+static void add_value(int nr, unsigned char arg, unsigned char wide, uint64_t v)
+{
+	if (!trapped[nr]) {
+		add(nr, EQCOND);
+		eq[nr].n = 0;
+	} else if (cond[nr] != EQCOND) {
+		cond[nr] = 0; /* every call already, or only on another condition */
+		return;
+	}
+	for (int k = 0; k < eq[nr].n; k++)
+		if (eq[nr].e[k].arg == arg && eq[nr].e[k].wide == wide && eq[nr].e[k].v == v)
+			return;
+	if (eq[nr].n == MAXEQ) {
+		cond[nr] = 0;
+		return;
+	}
+	eq[nr].e[eq[nr].n].arg = arg;
+	eq[nr].e[eq[nr].n].wide = wide;
+	eq[nr].e[eq[nr].n].v = v;
+	eq[nr].n++;
+}
+
 static int block_len(int nr)
 {
 	if (!cond[nr])
@@ -112,13 +135,17 @@ void seccomp_plan(const struct sf_table *t)
 		{ EM_PIVOT_CHROOT, SYS_umount2 }, { EM_GLOBAL_UMOUNT, SYS_umount2 },
 		{ EM_CAPSET_MASK, SYS_capset }, { EM_NETLINK_ACK, SYS_recvfrom },
 		{ EM_NETLINK_ACK, SYS_recvmsg }, { EM_REAPER, SYS_wait4 }, { EM_REAPER, SYS_waitid },
-		{ EM_REAPER, SYS_prctl }, { EM_CGROUPFS, SYS_mkdir }, { EM_CGROUPFS, SYS_mkdirat },
+		{ EM_CGROUPFS, SYS_mkdir }, { EM_CGROUPFS, SYS_mkdirat },
 		{ EM_CGROUPFS, SYS_rmdir }, { EM_CGROUPFS, SYS_unlinkat }, { EM_CGROUPFS, SYS_open },
 		{ EM_CGROUPFS, SYS_openat },
 	};
 	for (size_t i = 0; i < sizeof(emnr) / sizeof(emnr[0]); i++)
 		if (t->emul & emnr[i].em)
 			add(emnr[i].nr, 0);
+	/* the reaper remembers PR_SET_CHILD_SUBREAPER; no other prctl (runc
+	 * makes some forty dropping capabilities) need stop for it */
+	if (t->emul & EM_REAPER)
+		add_value(SYS_prctl, 0, 0, PR_SET_CHILD_SUBREAPER);
 	if (t->nvdirs) { /* listings: both getdents */
 		add(SYS_getdents64, 0);
 		add(SYS_getdents, 0);
