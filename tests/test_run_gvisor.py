@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from support import run_in_gvisor, sysfake_cmd
-from support.fakes import CAP, CAP_TEXT_GVISOR, SETGROUPS, alternating_redirects, fake, run
+from support.fakes import (
+    CAP,
+    CAP_TEXT_GVISOR,
+    REAPER_RULES,
+    SETGROUPS,
+    alternating_redirects,
+    fake,
+    run,
+)
 from support.progs import Progs
 
 pytestmark = pytest.mark.gvisor
@@ -148,15 +156,6 @@ def test_python_backend_in_sandbox(busybox: str) -> None:
     assert (rc, out) == (5, CAP_TEXT_GVISOR + "rc=3\n")
 
 
-#: The reaper emulation as the gvisor profile switches it on (prctl answered 0).
-REAPER_RULES = """version: 1
-emulate: [reaper]
-rules:
-  - syscall: prctl
-    args: {0: PR_SET_CHILD_SUBREAPER}
-    if_errno: EINVAL
-    return: 0
-"""
 
 
 def test_subreaper_gets_orphaned_grandchildren(progs: Progs, tmp_path: Path) -> None:

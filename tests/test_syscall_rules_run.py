@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from support import child_env, describe, require, run_sysfake
-from support.fakes import PEEKPOKE
+from support.fakes import PEEKPOKE, REAPER_RULES
 from support.progs import Progs
 
 
@@ -336,20 +336,14 @@ def test_the_reaper_stops_only_the_prctl_it_needs(tmp_path: Path) -> None:
     """The reaper emulation remembers PR_SET_CHILD_SUBREAPER: that prctl
     stops (the gvisor profile also answers it), the others (runc drops
     some forty capabilities with prctl) do not."""
-    text = """
-        emulate: [reaper]
-        rules:
-          - syscall: prctl
-            args: {0: PR_SET_CHILD_SUBREAPER}
-            if_errno: EINVAL
-            return: 0
-    """
     prog = textwrap.dedent("""
         import ctypes
         libc = ctypes.CDLL(None, use_errno=True)
         dumpable = {libc.prctl(3, 0, 0, 0, 0) for _ in range(300)}   # PR_GET_DUMPABLE
         print("dumpable", sorted(dumpable), "subreaper", libc.prctl(36, 1, 0, 0, 0))
     """)
-    res, waits = _tracer_waits(tmp_path, rules(tmp_path, text), [sys.executable, "-c", prog])
+    reaper = tmp_path / "reaper.yaml"
+    reaper.write_text(REAPER_RULES)
+    res, waits = _tracer_waits(tmp_path, str(reaper), [sys.executable, "-c", prog])
     assert (res.returncode, res.stdout) == (0, "dumpable [1] subreaper 0\n"), describe(res)
     assert waits < 100, waits

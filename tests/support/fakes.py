@@ -37,6 +37,16 @@ def c_escape(text: str) -> str:
 
 #: As gVisor: no process_vm_readv/writev, /proc/PID/mem not writable, so
 #: only PTRACE_PEEKDATA/POKEDATA reach the tracee's memory.
+#: The reaper emulation as the gvisor profile switches it on (prctl answered 0).
+REAPER_RULES = """version: 1
+emulate: [reaper]
+rules:
+  - syscall: prctl
+    args: {0: PR_SET_CHILD_SUBREAPER}
+    if_errno: EINVAL
+    return: 0
+"""
+
 PEEKPOKE = ["--disable", "vm_readv", "--disable", "vm_writev", "--disable", "mem_write"]
 
 
