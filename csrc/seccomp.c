@@ -40,39 +40,9 @@ static void add(int nr, unsigned arg)
 	}
 }
 
-/* The values nr's syscall rules name: each rule's first `eq` matcher. 0 if
- * a rule has none (it may match any call), or there are too many. */
-static int rule_values(const struct sf_table *t, int nr, struct eqcond *q)
-{
-	q->n = 0;
-	for (uint32_t i = 0; i < t->nsysrules; i++) {
-		const struct sf_sysrule *sr = &t->sysrules[i];
-		if (sr->nr != (uint32_t)nr)
-			continue;
-		const struct sf_argm *m = NULL;
-		for (int k = 0; k < 4 && !m; k++)
-			if (sr->argm[k].idx < 6 && sr->argm[k].op == AM_EQ)
-				m = &sr->argm[k];
-		if (!m)
-			return 0;
-		unsigned char wide = m->width == 8;
-		uint64_t v = wide ? m->value : (m->value & 0xffffffffu);
-		int dup = 0;
-		for (int k = 0; k < q->n; k++)
-			dup |= q->e[k].arg == m->idx && q->e[k].wide == wide && q->e[k].v == v;
-		if (dup)
-			continue;
-		if (q->n == MAXEQ)
-			return 0;
-		q->e[q->n].arg = m->idx;
-		q->e[q->n].wide = wide;
-		q->e[q->n].v = v;
-		q->n++;
-	}
-	return q->n > 0;
-}
-
-/* Trap nr also when argument arg holds v (what an emulation needs of it). */
+/* Trap nr also when argument arg holds v (a syscall rule's `eq` matcher, or
+ * what an emulation needs): only such calls, unless another reason wants
+ * every call, or there are more than MAXEQ values. */
 static void add_value(int nr, unsigned char arg, unsigned char wide, uint64_t v)
 {
 	if (!trapped[nr]) {
@@ -115,21 +85,26 @@ void seccomp_plan(const struct sf_table *t)
 	for (int nr = 0; nr < MAXNR; nr++)
 		if (t->rec_nr[nr])
 			add(nr, t->rec_arg[nr]);
-	int budget = EQ_BUDGET;
-	for (int nr = 0; nr < MAXNR; nr++) {
-		if (!t->has_sysrule[nr])
+	/* each rule's first `eq` matcher; a rule without one may match any call */
+	for (uint32_t i = 0; i < t->nsysrules; i++) {
+		const struct sf_sysrule *sr = &t->sysrules[i];
+		if (sr->nr >= MAXNR)
 			continue;
-		struct eqcond q;
-		if (trapped[nr] || !rule_values(t, nr, &q)) {
-			add(nr, 0);
-			continue;
-		}
-		add(nr, EQCOND);
-		eq[nr] = q;
-		budget -= block_len(nr);
-		if (budget < 0)
-			cond[nr] = 0; /* a table of very many: keep the filter small */
+		const struct sf_argm *m = NULL;
+		for (int k = 0; k < 4 && !m; k++)
+			if (sr->argm[k].idx < 6 && sr->argm[k].op == AM_EQ)
+				m = &sr->argm[k];
+		if (!m)
+			add((int)sr->nr, 0);
+		else if (m->width == 8)
+			add_value((int)sr->nr, m->idx, 1, m->value);
+		else
+			add_value((int)sr->nr, m->idx, 0, m->value & 0xffffffffu);
 	}
+	int budget = EQ_BUDGET; /* a table of very many: keep the filter small */
+	for (int i = 0; i < nnrs; i++)
+		if (cond[nrs[i]] == EQCOND && (budget -= block_len(nrs[i])) < 0)
+			cond[nrs[i]] = 0;
 	static const struct { unsigned em; int nr; } emnr[] = {
 		{ EM_PROCFD_MOUNT, SYS_mount }, { EM_PIVOT_CHROOT, SYS_pivot_root },
 		{ EM_PIVOT_CHROOT, SYS_umount2 }, { EM_GLOBAL_UMOUNT, SYS_umount2 },
