@@ -330,12 +330,8 @@ static int wait_may_need(pid_t tgid)
 	struct node *n = live(tgid);
 	if (!n)
 		return 0; /* reaper_exit would change nothing */
-	if (n->q || loop_links_pending())
-		return 1;
-	for (struct node *c = nodes; c; c = c->next)
-		if (!c->dead && c->iparent == tgid && c->emulated)
-			return 1;
-	return 0;
+	struct waitreq any = { .idtype = P_ALL };
+	return n->q || loop_links_pending() || has_live_child(n, &any);
 }
 
 void reaper_enter(struct sf_tracee *t, struct sf_call *c)
