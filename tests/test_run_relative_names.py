@@ -10,30 +10,17 @@ syscalls with strace, and check the cases where the name alone cannot decide.
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
-from support import describe, require, run_sysfake
+from support import describe, run_sysfake, traced_tracer
 from support.fakes import CAP, CAP_TEXT, fake, redirect, run
 from support.progs import Progs
-from support.runner import child_env, sysfake_cmd
 
 # the tracer's readlink of a tracee's fd or cwd (path.c, proc_link)
 DIR_LINK = re.compile(r'^readlinkat\(\d+, "(\d+|cwd)"|^readlink\("/proc/\d+/(fd/\d+|cwd)"',
                       re.M)
 # the tracer's own lookup for a stat it answers itself (tracer_stat.c)
 LOOKUP = re.compile(r"^openat2\(", re.M)
-
-
-def traced_tracer(tmp_path: Path, args: list[str], calls: str
-                  ) -> tuple[subprocess.CompletedProcess[str], str]:
-    """Run `sysfake ARGS` (C backend) with strace on the tracer alone."""
-    log = tmp_path / "tracer.strace"
-    argv = [require("strace"), "-qq", "-o", str(log), "-e", "signal=none", "-e", f"trace={calls}",
-            *sysfake_cmd(["run", "--backend=c", *args[1:]])]
-    res = subprocess.run(argv, capture_output=True, text=True, timeout=120,
-                         stdin=subprocess.DEVNULL, env=child_env(), check=False)
-    return res, log.read_text()
 
 
 def test_unmatched_relative_names_cost_no_readlink(progs: Progs, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from support import child_env, describe, require, run_sysfake
+from support import child_env, describe, require, run_sysfake, traced_tracer
 from support.fakes import PEEKPOKE, REAPER_RULES
 from support.progs import Progs
 
@@ -277,14 +277,8 @@ VALUES_OUT = "tcgets ['ENOTTY'] lseek [5]\nwinsz EXDEV\nlseek64 EXDEV\n"
 def _tracer_waits(tmp_path: Path, rules_file: str, cmd: list[str]
                   ) -> tuple[subprocess.CompletedProcess[str], int]:
     """Run under strace on the tracer alone: its wait4 calls, one a stop."""
-    from support.runner import sysfake_cmd
-
-    log = tmp_path / "tracer.strace"
-    argv = [require("strace"), "-qq", "-o", str(log), "-e", "signal=none", "-e", "trace=wait4",
-            *sysfake_cmd(["run", "--backend=c", "--rules", rules_file, "--", *cmd])]
-    res = subprocess.run(argv, capture_output=True, text=True, timeout=120,
-                         stdin=subprocess.DEVNULL, env=child_env(), check=False)
-    return res, log.read_text().count("wait4(")
+    res, log = traced_tracer(tmp_path, ["run", "--rules", rules_file, "--", *cmd], "wait4")
+    return res, log.count("wait4(")
 
 
 def test_rules_that_name_argument_values_stop_only_those_calls(tmp_path: Path) -> None:

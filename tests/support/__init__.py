@@ -23,6 +23,7 @@ from .runner import (
     set_current_marker,
     start_sysfake,
     sysfake_cmd,
+    traced_tracer,
     wait_for_file,
     without_launcher,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "set_current_marker",
     "start_sysfake",
     "sysfake_cmd",
+    "traced_tracer",
     "wait_for_file",
     "wait_no_leftovers",
     "without_launcher",

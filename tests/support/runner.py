@@ -116,6 +116,18 @@ def start_sysfake(
     )
 
 
+def traced_tracer(tmp_path: Path, args: list[str], calls: str
+                  ) -> tuple[subprocess.CompletedProcess[str], str]:
+    """Run `sysfake run ARGS[1:]` (C backend) with strace on the tracer alone,
+    tracing `calls`; (the result, strace's log)."""
+    log = tmp_path / "tracer.strace"
+    argv = [require("strace"), "-qq", "-o", str(log), "-e", "signal=none", "-e", f"trace={calls}",
+            *sysfake_cmd(["run", "--backend=c", *args[1:]])]
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=120,
+                         stdin=subprocess.DEVNULL, env=child_env(), check=False)
+    return res, log.read_text()
+
+
 def describe(res: subprocess.CompletedProcess[str]) -> str:
     """A readable dump of a finished run for assertion messages."""
     args = res.args if isinstance(res.args, list) else [res.args]
