@@ -178,6 +178,9 @@ struct sf_proc {
 	pid_t parent_tgid;      /* the process whose fork event made it (not CLONE_PARENT), */
 	uint64_t parent_serial; /* ...and its serial; 0: not known */
 	int threaded;           /* made a thread (CLONE_THREAD) at some time */
+	int pidns_ours;         /* in the tracer's PID namespace (so gVisor's fork events
+				 * name its children by the tracer's ids) */
+	int pidns_kids_moved;   /* unshare(CLONE_NEWPID) or setns: its children may not be */
 	/* fds opened on "/" in place of a virtual directory the process could not
 	 * reach (see vdir.c); checked by dev/ino before use */
 	struct sf_vmark { int fd; uint32_t vfile; dev_t dev; ino_t ino; } vmarks[8];

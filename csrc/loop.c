@@ -102,6 +102,7 @@ struct creation {
 	pid_t creator_tgid;
 	pid_t iparent;   /* reaper: intended parent, decided at the event */
 	int unwatch;     /* the creator stops at its exit (tramp_watch_exit): the child need not */
+	int exact;       /* id is the tracer's (ids_exact) */
 	struct creation *next;
 };
 static struct creation *creations;
@@ -150,6 +151,17 @@ static int have_nspid(void)
 	return have;
 }
 
+/* gVisor names a new child in its creator's PID namespace: a creator in the
+ * tracer's has exact ids too, as long as the tracer sees every call that
+ * could move its children elsewhere (clone flags it reads; unshare and setns
+ * it must trap). Exact ids spare the /proc/PID/status reads below, six
+ * tracer syscalls a fork there. */
+static int ids_exact(const struct sf_proc *creator)
+{
+	return have_nspid() || (creator->pidns_ours && seccomp_traps_every(SYS_unshare) &&
+				seccomp_traps_every(SYS_setns));
+}
+
 static void link_child(struct sf_tracee *c, unsigned long flags, struct sf_proc *pp,
 		       struct sf_mm *pm, pid_t iparent)
 {
@@ -161,6 +173,8 @@ static void link_child(struct sf_tracee *c, unsigned long flags, struct sf_proc 
 		pp->threaded = 1;
 	} else {
 		c->proc = proc_new(c->tid);
+		c->proc->pidns_ours = pp && pp->pidns_ours && !pp->pidns_kids_moved &&
+				      !(flags & CLONE_NEWPID);
 		if (pp && !(flags & CLONE_PARENT)) { /* exec_facts.c: its parent */
 			c->proc->parent_tgid = pp->tgid;
 			c->proc->parent_serial = pp->serial;
@@ -298,15 +312,15 @@ static void on_new_child_event(struct sf_tracee *t, int event)
 	rec_fork(t->tid, id, flags);
 	DBG("%d: new child %d flags %#lx", t->tid, id, flags);
 	struct sf_tracee *c = tr_find(id);
-	int local = 0;
-	/* A parked child that stopped before this event? Linux ids are exact; in
-	 * gVisor the tracee with that tid must also fit the creator. */
-	if (c && c->parked && (have_nspid() || parked_fits(c, flags, creator))) {
+	int local = 0, exact = ids_exact(t->proc);
+	/* A parked child that stopped before this event? Exact ids name it; in
+	 * gVisor otherwise the tracee with that tid must also fit the creator. */
+	if (c && c->parked && (exact || parked_fits(c, flags, creator))) {
 		link_child(c, flags, t->proc, t->mm, iparent);
 		start_child(c, t->exit_watched);
 		return;
 	}
-	if (!have_nspid()) {
+	if (!exact) {
 		/* gVisor: a tracee with that tid that is not this new child, or a
 		 * tid that is not the creator's child: the id is the creator's
 		 * namespace's. Match a parked child by its creator instead. */
@@ -332,6 +346,7 @@ static void on_new_child_event(struct sf_tracee *t, int event)
 		DBG("%d: new child %d: a namespace id, child not seen yet", t->tid, id);
 	cr->id = id;
 	cr->local = local;
+	cr->exact = exact;
 	cr->flags = flags;
 	cr->proc = t->proc;
 	t->proc->refs++;
@@ -361,10 +376,10 @@ static void on_unknown(struct sf_tracee *c)
 	for (struct creation **pp = &creations; *pp && !hit; pp = &(*pp)->next)
 		if (!(*pp)->local && (*pp)->id == c->tid)
 			hit = pp;
-	/* Linux ids are exact: such a hit needs no /proc facts (one status read
-	 * less per fork; the namespace id is read when first needed). */
+	/* Exact ids: such a hit needs no /proc facts (one status read less per
+	 * fork; the namespace id is read when first needed). */
 	pid_t tgid = c->tid, ppid = 0, nsid = 0;
-	if (!hit || !have_nspid()) {
+	if (!hit || !(*hit)->exact) {
 		status_ids(c->tid, &tgid, &ppid, &nsid);
 		c->ns_tid = nsid > 0 ? nsid : c->tid;
 	}
@@ -829,6 +844,7 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 	struct sf_tracee *t0 = tr_new(pid);
 	t0->proc = proc_new(pid);
 	t0->proc->hostview = 1; /* our child: our root and namespaces */
+	t0->proc->pidns_ours = 1;
 	t0->mm = mm_new();
 	t0->attached = 1;
 	t0->in_syscall = -1; /* may be inside read() when interrupted */

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -717,6 +718,8 @@ int sc_enter(struct sf_tracee *t)
 		forget_root(t);
 		t->pf |= PF_ROOT;
 		t->proc->hostview = 0;
+		if (c.nr == SYS_setns || (c.nr == SYS_unshare && (sf_arg(&c.orig, 0) & CLONE_NEWPID)))
+			t->proc->pidns_kids_moved = 1; /* loop.c: fork events */
 	}
 	int rec_extra = sf_tab->record && c.nr >= 0 && c.nr < SF_MAX_NR && sf_tab->rec_nr[c.nr] &&
 			(!sf_tab->rec_arg[c.nr] || sf_arg(&c.orig, sf_tab->rec_arg[c.nr] - 1));
