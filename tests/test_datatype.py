@@ -192,3 +192,62 @@ def test_sysfake_types_are_datatypes() -> None:
     with pytest.raises(TypeError):
         hash(RuleSet())
     assert dt.field_names(PathRule)[:4] == ("match", "kind", "action", "origin")
+
+
+def _named_tuples() -> list[Any]:
+    out: list[Any] = []
+    for base in (NamedTuple, dt.NamedTuple):
+        class P(base):  # type: ignore[valid-type,misc]
+            """a point"""
+
+            x: int
+            y: list[int]
+
+            def total(self) -> int:
+                return int(self.x) + len(self.y)
+
+        out.append(P)
+    return out
+
+
+def test_named_tuple_behaves_as_typings() -> None:
+    import copy
+    import pickle
+
+    seen = []
+    for cls in _named_tuples():
+        cls.__qualname__ = "P"
+        globals()["P"] = cls  # pickle finds the class by its name
+        try:
+            p = cls(1, [2])
+            out: list[object] = [
+                cls.__mro__[1:], type(cls), cls.__doc__, cls.__module__, cls.__slots__,
+                cls._fields, cls._field_defaults, cls.__match_args__, cls.x.__doc__,
+                repr(p), p == cls(x=1, y=[2]) == cls(1, y=[2]) == (1, [2]), tuple(p),
+                p[1], p.total(), hash(cls(1, (2,))) == hash((1, (2,))), hasattr(p, "__dict__"),
+                p._asdict(), p._replace(y=[3]), cls._make([3, [4]]),
+                pickle.loads(pickle.dumps(p)), copy.copy(p), copy.deepcopy(p),
+                dt.asdict(cls(1, cls(2, [3]))),
+            ]
+        finally:
+            del globals()["P"]
+        for args, kwargs in (((1,), {}), ((1, [], 3), {}), ((1, []), {"z": 3}), ((1,), {"x": 2})):
+            with pytest.raises(TypeError):
+                cls(*args, **kwargs)
+        with pytest.raises(TypeError):
+            cls._make([1])
+        with pytest.raises(ValueError, match="unexpected field names"):
+            p._replace(z=1)
+        with pytest.raises(AttributeError):
+            p.x = 3
+        seen.append(out)
+    assert seen[0] == seen[1]
+
+
+def test_named_tuple_definition_errors() -> None:
+    with pytest.raises(TypeError, match="defaults are not supported"):
+        class A(dt.NamedTuple):
+            a: int = 0
+    with pytest.raises(ValueError, match="underscore"):
+        class B(dt.NamedTuple):
+            _a: int  # type: ignore[misc]

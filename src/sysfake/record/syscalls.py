@@ -22,9 +22,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 from functools import cache
-from typing import NamedTuple
 
-from ..datatype import datatype
+from ..datatype import NamedTuple, datatype
 from .ptrace_tables import Formatter, ptrace_file, signal_name, tables
 
 #: Syscalls that sandboxes (gVisor, seccomp profiles, user namespaces)
@@ -141,7 +140,8 @@ def errno_number(name: str) -> int | None:
 
 # ---------------------------------------------------------------- arguments
 
-# a NamedTuple: cheaper to define than a frozen dataclass (start-up counts)
+# a NamedTuple (datatype's): cheaper to define than a frozen dataclass or
+# typing's NamedTuple (start-up counts)
 class ArgSpec(NamedTuple):
     """One argument of a python-ptrace prototype."""
 
