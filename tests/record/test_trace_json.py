@@ -8,6 +8,7 @@ import json
 import struct
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +17,7 @@ from sysfake.record.enrich import Enricher
 from sysfake.record.fastline import Lines
 from sysfake.record.stream import Decoder
 from sysfake.record.syscalls import Arg
-from sysfake.record.trace import SyscallEvent, to_json
+from sysfake.record.trace import SyscallEvent, _dumps, to_json
 
 from . import helpers
 
@@ -52,6 +53,30 @@ def test_syscall_record_json_is_json_dumps(time: float, pid: int, tgid: int, ppi
                       flags=flags)
     assert to_json(ev) == reference(ev)
     assert json.loads(to_json(ev))["args"] == json.loads(reference(ev))["args"]
+
+
+# what trace._dumps writes by hand (it does not import json) and what it hands to json
+scalars = (st.none() | st.booleans() | ints | st.floats() | text
+           | st.sampled_from([float("nan"), float("inf"), -float("inf"), -0.0, 1e300, 5e-324]))
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
+                      | st.tuples(inner, inner) | st.dictionaries(text, inner, max_size=4)
+                      | st.dictionaries(ints | st.none() | st.booleans(), inner, max_size=3),
+                      max_leaves=20)
+
+
+@settings(max_examples=400, deadline=None)
+@given(values)
+def test_dumps_is_json_encoders(v: Any) -> None:
+    assert _dumps(v) == json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode(v)
+
+
+def test_dumps_of_other_values_is_jsons() -> None:
+    class Flag(int):
+        pass
+
+    assert _dumps([Flag(3), {1.5: "x"}, True]) == '[3,{"1.5":"x"},true]'
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        _dumps({"x": object()})
 
 
 # ---------------------------------------------------------------- fastline

@@ -20,7 +20,6 @@ tests/record/test_lines_c.py).
 from __future__ import annotations
 
 import errno
-import json.encoder
 import os
 import struct
 from functools import cache, lru_cache
@@ -50,9 +49,8 @@ from .syscalls import (
     prototype,
     value_kind,
 )
-from .trace import AnyEvent, ExecEvent, ExitEvent, ForkEvent, _arg, _dumps, to_json
+from .trace import AnyEvent, ExecEvent, ExitEvent, ForkEvent, _arg, _dumps, _str, to_json
 
-_str = json.encoder.encode_basestring  # what json.dumps uses with ensure_ascii=False
 _HEAD = struct.Struct("<" + COMMON.format.lstrip("<") + SYSCALL_BODY.format.lstrip("<"))
 _HEAD_SIZE = _HEAD.size
 _REPEAT = struct.Struct("<" + COMMON.format.lstrip("<") + REPEAT_BODY.format.lstrip("<"))

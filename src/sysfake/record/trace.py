@@ -10,12 +10,22 @@ and comm of the thread it is about.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import IO, Any, Union
 
 from ..datatype import asdict, datatype, field
 from .syscalls import Arg
+
+# json's string encoder (json.dumps's with ensure_ascii=False), without the
+# json package: importing it costs record's start 1 ms
+try:
+    import _json
+
+    _str = _json.encode_basestring
+except ImportError:  # pragma: no cover - an interpreter without json's C part
+    import json.encoder
+
+    _str = json.encoder.encode_basestring
 
 FORMAT = 1  # the trace format version (header "format")
 
@@ -126,7 +136,38 @@ Record = Union[Header, SyscallEvent, ExecEvent, ForkEvent, ExitEvent, End]
 AnyEvent = Union[SyscallEvent, ExecEvent, ForkEvent, ExitEvent]
 
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_INF = float("inf")
+
+
+def _dumps(o: Any) -> str:
+    """json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode(o), by
+    hand for what records hold (str, int, float, bool, None, lists, tuples and
+    dicts with str keys): importing json costs record's start 1 ms. Any other
+    value goes to json itself (no indent: a value's text does not depend on
+    where it is)."""
+    if isinstance(o, str):
+        return _str(o)
+    if o is None:
+        return "null"
+    if o is True:
+        return "true"
+    if o is False:
+        return "false"
+    if isinstance(o, int):
+        return int.__repr__(o)
+    if isinstance(o, float):
+        if o != o:
+            return "NaN"
+        if o == _INF or o == -_INF:
+            return "Infinity" if o > 0 else "-Infinity"
+        return float.__repr__(o)
+    if isinstance(o, (list, tuple)):
+        return f"[{','.join([_dumps(v) for v in o])}]"
+    if isinstance(o, dict) and all(isinstance(k, str) for k in o):
+        return f"{{{','.join([f'{_str(k)}:{_dumps(v)}' for k, v in o.items()])}}}"
+    import json
+
+    return str(json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode(o))
 
 
 def _arg(a: Arg) -> dict[str, Any]:
@@ -138,7 +179,7 @@ def _arg(a: Arg) -> dict[str, Any]:
 
 def to_json(rec: Record) -> str:
     if isinstance(rec, (Header, End)):
-        return str(_dumps(asdict(rec)))
+        return _dumps(asdict(rec))
     # Events hold plain values (args aside): a shallow copy of the fields, in
     # field order, is what asdict() gives, at a tenth of its cost.
     d = dict(rec.__dict__)
@@ -146,7 +187,7 @@ def to_json(rec: Record) -> str:
         d["args"] = [_arg(a) for a in rec.args]
     elif isinstance(rec, ExecEvent):
         d["argv"] = list(rec.argv)
-    return str(_dumps(d))
+    return _dumps(d)
 
 
 class TraceWriter:
@@ -278,6 +319,8 @@ def iter_trace(path: str) -> Iterator[Record]:
 
 
 def _parse(path: str, n: int, line: str) -> Record:
+    import json  # reading only: `record` does not pay for it
+
     where = f"{path}:{n}"
     try:
         d = json.loads(line)
