@@ -304,6 +304,7 @@ void slot_wait_add(struct sf_tracee *t);
 /* ---- mem.c: tracee memory ---- */
 ssize_t mem_read(struct sf_tracee *t, uint64_t addr, void *buf, size_t len);
 int mem_read_str(struct sf_tracee *t, uint64_t addr, char *buf, size_t cap);
+void mem_str_forget(void); /* a new stop: the last string read may have changed */
 /* Two ranges in one process_vm_readv (bytes read: the second may be cut
  * short at an unmapped page); -1 with ENOSYS where that call is missing. */
 ssize_t mem_read_pair(struct sf_tracee *t, uint64_t a1, void *b1, size_t n1,

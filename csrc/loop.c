@@ -685,6 +685,7 @@ static void write_held(struct sf_tracee *t, void *arg)
 static int on_wait(pid_t w, int status, int term_sent, int kill_sent)
 {
 	struct sf_tracee *t = tr_find(w);
+	mem_str_forget(); /* the tracee ran since */
 	if (WIFEXITED(status) || WIFSIGNALED(status)) {
 		if (t)
 			batch_write(t); /* left by a thread that exited without its exit stop */

@@ -95,7 +95,41 @@ ssize_t mem_read_pair(struct sf_tracee *t, uint64_t a1, void *b1, size_t n1,
 /* Read a NUL-terminated string without crossing into an unmapped page early.
  * Returns its length, or -1 (unreadable, or no NUL in the first cap bytes: the
  * kernel's PATH_MAX of 4096 counts the NUL, so cap = 4096 takes 4095 chars). */
+/* The last string read, for the same call's next reader: an emulation reads
+ * the path argument that the path rules read again (cgroupfs: every open),
+ * and where /proc/PID/mem is read that is a pread each, 25 us in gVisor.
+ * Kept until the stop is over or the tracer writes to a tracee. */
+static struct {
+	pid_t tid;
+	uint64_t addr;
+	int len;
+	char s[SF_PATH_MAX];
+} last_str;
+
+void mem_str_forget(void)
+{
+	last_str.tid = 0;
+}
+
+static int read_str(struct sf_tracee *t, uint64_t addr, char *buf, size_t cap);
+
 int mem_read_str(struct sf_tracee *t, uint64_t addr, char *buf, size_t cap)
+{
+	if (last_str.tid == t->tid && last_str.addr == addr && (size_t)last_str.len < cap) {
+		memcpy(buf, last_str.s, (size_t)last_str.len + 1);
+		return last_str.len;
+	}
+	int n = read_str(t, addr, buf, cap);
+	if (n >= 0 && (size_t)n < sizeof(last_str.s)) {
+		memcpy(last_str.s, buf, (size_t)n + 1);
+		last_str.len = n;
+		last_str.addr = addr;
+		last_str.tid = t->tid;
+	}
+	return n;
+}
+
+static int read_str(struct sf_tracee *t, uint64_t addr, char *buf, size_t cap)
 {
 	size_t done = 0;
 	while (done < cap) {
@@ -121,6 +155,7 @@ int mem_write_bulk(void)
 
 int mem_write(struct sf_tracee *t, uint64_t addr, const void *buf, size_t len)
 {
+	mem_str_forget();
 	if (sf_mech & SF_MECH_VM_WRITEV) {
 		struct iovec l = { (void *)buf, len }, r = { (void *)addr, len };
 		if (process_vm_writev(t->tid, &l, 1, &r, 1, 0) == (ssize_t)len)

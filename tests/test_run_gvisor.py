@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from support import run_in_gvisor, sysfake_cmd
+from support import require, run_in_gvisor, sysfake_cmd
 from support.fakes import (
     CAP,
     CAP_TEXT_GVISOR,
@@ -243,3 +243,24 @@ def test_a_slot_is_written_again_whenever_its_words_differ(tmp_path: Path) -> No
     rules, cmd, want = alternating_redirects(tmp_path)
     rc, out = run_in_gvisor(_sysfake(rules, cmd=cmd))
     assert (rc, out) == (0, want), out[-2000:]
+
+
+def _tracer_preads(options: list[str], cmd: list[str]) -> int:
+    """How often the tracer preads tracee memory (/proc/PID/mem: gVisor has no
+    process_vm_readv) while `cmd` runs under the gvisor profile."""
+    argv = [require("strace"), "-qq", "-o", "|cat >&2", "-e", "signal=none", "-e",
+            "trace=pread64", *_sysfake(["--profile", "gvisor", *options], cmd=cmd)]
+    rc, out = run_in_gvisor(argv)
+    assert rc == 0 and "loop done\n" in out, out
+    return len(re.findall(r"^pread64\(", out, re.M))
+
+
+def test_an_emulation_reads_no_path_the_rules_read_too() -> None:
+    """cgroupfs looks at every open's path, which the path rules then read
+    again: one pread of it a call, not two (the last string read is kept
+    until the stop is over)."""
+    loop = "for i in 1 2 3 4 5 6 7 8; do cat /dev/null; done; echo loop done"
+    with_cg = _tracer_preads([], ["sh", "-c", loop])
+    without = _tracer_preads(["--disable-rule", "cgroupfs"], ["sh", "-c", loop])
+    # 8 cats open ld.so.cache, libc and /dev/null: 24 more reads before
+    assert with_cg <= without + 2, (with_cg, without)
