@@ -215,23 +215,24 @@ def test_cli_front_door_passes_options_through() -> None:
 
 
 def test_baseline_runs_side_by_side(tmp_path: Path) -> None:
-    """--baseline CMD adds base, base-record and base-profile (here the same
+    """--baseline CMD adds base, base-exec, base-record and base-profile (here the same
     sysfake), which redirect like sysfake does, and the report pairs each
     with its sysfake contender in the same run."""
     import sys
 
     sysfake = f"{sys.executable} -m sysfake"
     doc = _run(tmp_path, "--workloads", "startup,forkexec",
-               "--contenders", "sysfake,sysfake-record,sysfake-profile,base,base-record,"
-               "base-profile", "--sysfake", sysfake, "--baseline", sysfake)
+               "--contenders", "sysfake,sysfake-exec,sysfake-record,sysfake-profile,base,"
+               "base-exec,base-record,base-profile", "--sysfake", sysfake, "--baseline", sysfake)
     assert doc["baseline_cmd"] == sysfake.split()
     for w in doc["workloads"]:
-        for name in ("base", "base-record", "base-profile"):
+        for name in ("base", "base-exec", "base-record", "base-profile"):
             r = w["results"][name]
             assert r["errors"] == [] and r["seen"] == ["dst"], (w["key"], name, r)
     rows = {(b["workload"], b["who"]): b for b in doc["baseline"]}
     assert set(rows) == {(w, who) for w in ("startup", "forkexec")
-                         for who in ("sysfake", "sysfake-record", "sysfake-profile")}
+                         for who in ("sysfake", "sysfake-exec", "sysfake-record",
+                                     "sysfake-profile")}
     for b in rows.values():
         assert b["time_ratio"] is not None and b["time_ratio"] > 0
     text = bench.report.table(doc)

@@ -66,7 +66,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="how to start sysfake (default: `sysfake` on PATH)")
     p.add_argument("--baseline", metavar="CMD",
                    help="another sysfake (say, an older checkout's `python -m sysfake` with "
-                   "its PYTHONPATH), run side by side as the base and base-record contenders")
+                   "its PYTHONPATH), run side by side as the base, base-exec, base-record and "
+                   "base-profile contenders")
     p.add_argument("--cache-dir", metavar="DIR",
                    help="where the compiled helpers go (default ~/.cache/sysfake-bench)")
     p.add_argument("--proot-sc", metavar="PATH",

@@ -118,10 +118,10 @@ def _sysfake(base: list[str], sub: list[str], ctx_record: bool) -> Wrap:
     return wrap
 
 
-def _sysfake_exec(base: list[str]) -> Wrap:
+def _sysfake_exec(base: list[str], subdir: str = "compiled") -> Wrap:
     """DIR/sysfake-exec: the rule compiled once (outside the timed run), no Python."""
     def wrap(ctx: Ctx, cmd: list[str]) -> list[str]:
-        out = ctx.workdir / "compiled"
+        out = ctx.workdir / subdir
         exe = out / "sysfake-exec"
         if not exe.exists():  # a failure shows when the probe runs it
             subprocess.run([*base, "compile", "--redirect", f"{ctx.src}={ctx.dst}",
@@ -135,9 +135,10 @@ def all_contenders(sysfake: list[str] | None, proot_sc: str | None = None,
                    proot_sc_note: str = "", baseline: list[str] | None = None,
                    profile: str = "minimal") -> list[Contender]:
     """Every contender; `baseline` (--baseline CMD: another sysfake, say an
-    older checkout) adds `base`, `base-record` and `base-profile`, run side
-    by side with `sysfake`, `sysfake-record` and `sysfake-profile` so that a
-    change is measured in one run. `profile` is the profile `sysfake run`
+    older checkout) adds `base`, `base-exec`, `base-record` and
+    `base-profile`, run side by side with `sysfake`, `sysfake-exec`,
+    `sysfake-record` and `sysfake-profile` so that a change is measured in
+    one run. `profile` is the profile `sysfake run`
     picks by itself where the workloads run (gvisor inside gVisor), which
     `sysfake-profile` adds to the redirect: what a user who gives no rules
     runs, its emulations included."""
@@ -175,6 +176,9 @@ def all_contenders(sysfake: list[str] | None, proot_sc: str | None = None,
         cs[after:after] = [
             Contender("base", "sysfake run --redirect SRC=DST, started by --baseline CMD", True,
                       _sysfake(baseline, ["run"], False)),
+            Contender("base-exec", "DIR/sysfake-exec after --baseline CMD's compile "
+                      "--redirect SRC=DST -o DIR", True,
+                      _sysfake_exec(baseline, "compiled-base")),
             Contender("base-record", "sysfake record -o FILE --redirect SRC=DST, started by "
                       "--baseline CMD", True, _sysfake(baseline, ["record"], True)),
             Contender("base-profile", f"sysfake run --profile {profile} --redirect SRC=DST, "

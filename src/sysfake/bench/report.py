@@ -200,8 +200,8 @@ def against_baseline(results: list[WorkloadResult]) -> list[dict[str, Any]]:
     for res in results:
         if res.skipped:
             continue
-        for who, base in (("sysfake", "base"), ("sysfake-record", "base-record"),
-                          ("sysfake-profile", "base-profile")):
+        for who, base in (("sysfake", "base"), ("sysfake-exec", "base-exec"),
+                          ("sysfake-record", "base-record"), ("sysfake-profile", "base-profile")):
             if not (_ran(res, who) and _ran(res, base)):
                 continue
             out.append({"workload": res.workload.key, "who": who, "base": base,
