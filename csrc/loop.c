@@ -138,17 +138,11 @@ static void status_ids(pid_t tid, pid_t *tgid, pid_t *ppid, pid_t *nsid)
 	}
 }
 
-/* Does the kernel show NSpid? Then it is Linux, whose fork events name the
- * child in the tracer's PID namespace: ids are exact. gVisor has no NSpid. */
+/* Linux (NSpid in /proc/PID/status): fork events name the child in the
+ * tracer's PID namespace, ids are exact. */
 static int have_nspid(void)
 {
-	static int have = -1;
-	if (have < 0) {
-		pid_t tg, pp, ns;
-		status_ids(getpid(), &tg, &pp, &ns);
-		have = ns > 0;
-	}
-	return have;
+	return (sf_mech & SF_MECH_NSPID) != 0;
 }
 
 /* gVisor names a new child in its creator's PID namespace: a creator in the

@@ -146,6 +146,20 @@ static int next_seccomp(pid_t pid, int *status)
 	}
 }
 
+static int status_has_nspid(void)
+{
+	char buf[4096];
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	return strstr(buf, "\nNSpid:") != NULL;
+}
+
 int sf_probe(struct sf_probe_result *res)
 {
 	memset(res, 0, sizeof(*res));
@@ -291,6 +305,10 @@ int sf_probe(struct sf_probe_result *res)
 			mech |= SF_MECH_TRACER_STAT;
 		close(fd);
 	}
+	/* Linux shows NSpid, and its fork events name a child by the tracer's
+	 * ids; gVisor's, by its creator's namespace's (loop.c) */
+	if (status_has_nspid())
+		mech |= SF_MECH_NSPID;
 	/* exec_facts.c reads a process's parent without /proc */
 	if (sf_pidfd_ppid(getpid()) == (int)getppid())
 		mech |= SF_MECH_PIDFD_INFO;

@@ -137,8 +137,10 @@ void seccomp_plan(const struct sf_table *t)
 	for (int nr = 0; creds && nr < MAXNR; nr++)
 		if (tracer_cred_syscall(nr))
 			add(nr, 0);
+	/* ...and loop.c (fork ids without NSpid) must see unshare and setns */
+	int nschange = t->nvfiles || redirects || !(sf_mech & SF_MECH_NSPID);
 	for (const struct sf_sysent *e = sf_systab; e->nr >= 0; e++) {
-		if ((e->flags & SF_NSCHANGE) && !t->nvfiles && !redirects)
+		if ((e->flags & SF_NSCHANGE) && !nschange)
 			continue;
 		if (e->nr < MAXNR)
 			add(e->nr, 0);

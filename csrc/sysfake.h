@@ -17,6 +17,7 @@
 #define SF_MECH_TRACER_STAT  0x200 /* the tracer can tell a path has no symlink (O_PATH + readlink of its fd) */
 #define SF_MECH_SET_RETURN   0x400 /* a return address set at the seccomp stop is where the call returns */
 #define SF_MECH_PIDFD_INFO   0x800 /* PIDFD_GET_INFO tells a process's parent (Linux 6.13) */
+#define SF_MECH_NSPID        0x1000 /* /proc/PID/status has NSpid: fork events name children by our ids (Linux) */
 
 struct sf_probe_result {
 	int ok;           /* 1: tracing works here */

@@ -23,6 +23,7 @@ MECH_NAMES = {
     "tracer_stat": "SF_MECH_TRACER_STAT",
     "set_return": "SF_MECH_SET_RETURN",
     "pidfd_info": "SF_MECH_PIDFD_INFO",
+    "nspid": "SF_MECH_NSPID",
 }
 
 
