@@ -181,6 +181,8 @@ struct sf_proc {
 	int pidns_ours;         /* in the tracer's PID namespace (so gVisor's fork events
 				 * name its children by the tracer's ids) */
 	int pidns_kids_moved;   /* unshare(CLONE_NEWPID) or setns: its children may not be */
+	int netlink;            /* may hold a netlink socket: a receive may be the ack
+				 * netlink-ack patches (emul.c) */
 	/* fds opened on "/" in place of a virtual directory the process could not
 	 * reach (see vdir.c); checked by dev/ino before use */
 	struct sf_vmark { int fd; uint32_t vfile; dev_t dev; ino_t ino; } vmarks[8];

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -149,6 +150,17 @@ static void capset_mask(struct sf_tracee *t, struct sf_call *c)
 	emul_put(t, c, 1, d, n * sizeof(d[0]));
 }
 
+/* A recvmsg with room for control data may be handed any fd (SCM_RIGHTS),
+ * a netlink socket too; unreadable: assume it may. */
+static int may_get_fds(struct sf_tracee *t, const struct sf_call *c)
+{
+	uint64_t len = 0; /* struct msghdr: msg_controllen at 40 */
+	uint64_t msg = sf_arg(&c->r, 1);
+	if (!msg || mem_read(t, msg + 40, &len, sizeof(len)) != sizeof(len))
+		return 1;
+	return len != 0;
+}
+
 void emul_enter(struct sf_tracee *t, struct sf_call *c)
 {
 	unsigned em = sf_tab->emul;
@@ -174,9 +186,18 @@ void emul_enter(struct sf_tracee *t, struct sf_call *c)
 		if (em & EM_CAPSET_MASK)
 			capset_mask(t, c);
 		break;
-	case SYS_recvfrom:
+	case SYS_socket:
+	case SYS_pidfd_getfd:
+		if ((em & EM_NETLINK_ACK) &&
+		    (c->nr == SYS_pidfd_getfd || (int)sf_arg(&c->r, 0) == AF_NETLINK))
+			t->proc->netlink = 1;
+		break;
 	case SYS_recvmsg:
-		if (em & EM_NETLINK_ACK) {
+		if ((em & EM_NETLINK_ACK) && !t->proc->netlink && may_get_fds(t, c))
+			t->proc->netlink = 1;
+		/* fall through */
+	case SYS_recvfrom:
+		if ((em & EM_NETLINK_ACK) && t->proc->netlink) {
 			t->pf |= PF_EMUL;
 			t->emul = EMX_NLACK;
 		}

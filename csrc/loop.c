@@ -1,6 +1,7 @@
 /* The tracer: spawn the command, then one waitpid(__WALL) loop over every
  * descendant until the command and (by policy) its leftovers are gone. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -169,6 +170,10 @@ static void link_child(struct sf_tracee *c, unsigned long flags, struct sf_proc 
 		c->proc = proc_new(c->tid);
 		c->proc->pidns_ours = pp && pp->pidns_ours && !pp->pidns_kids_moved &&
 				      !(flags & CLONE_NEWPID);
+		/* fds copied (or shared: then either may add one for both) */
+		c->proc->netlink = !pp || pp->netlink || (flags & CLONE_FILES);
+		if (pp && (flags & CLONE_FILES))
+			pp->netlink = 1;
 		if (pp && !(flags & CLONE_PARENT)) { /* exec_facts.c: its parent */
 			c->proc->parent_tgid = pp->tgid;
 			c->proc->parent_serial = pp->serial;
@@ -759,6 +764,29 @@ static int run_err(char *err, size_t n, const char *fmt, const char *a, int e)
 	return -1;
 }
 
+/* Does the command inherit a socket from us (socket activation, say)? Its
+ * family cannot be told in gVisor: netlink-ack must assume netlink. */
+static int inherits_socket(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return 1;
+	int found = 0;
+	struct dirent *de;
+	while (!found && (de = readdir(d))) {
+		char p[64], l[32];
+		int fd = atoi(de->d_name);
+		if (de->d_name[0] < '0' || de->d_name[0] > '9' || fd == dirfd(d))
+			continue;
+		int fl = fcntl(fd, F_GETFD);
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+		ssize_t n = readlink(p, l, sizeof(l) - 1);
+		found = fl >= 0 && !(fl & FD_CLOEXEC) && n > 7 && !memcmp(l, "socket:", 7);
+	}
+	closedir(d);
+	return found;
+}
+
 int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 	   char *const envp[], const struct sf_options *opt, char *err, size_t errlen)
 {
@@ -840,6 +868,7 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 	t0->proc = proc_new(pid);
 	t0->proc->hostview = 1; /* our child: our root and namespaces */
 	t0->proc->pidns_ours = 1;
+	t0->proc->netlink = (tab.emul & EM_NETLINK_ACK) && inherits_socket();
 	t0->mm = mm_new();
 	t0->attached = 1;
 	t0->in_syscall = -1; /* may be inside read() when interrupted */

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include "core.h"
 
@@ -121,6 +122,12 @@ void seccomp_plan(const struct sf_table *t)
 	 * makes some forty dropping capabilities) need stop for it */
 	if (t->emul & EM_REAPER)
 		add_value(SYS_prctl, 0, 0, PR_SET_CHILD_SUBREAPER);
+	/* netlink-ack: a receive stops at its exit only in a process that may
+	 * hold a netlink socket; these calls tell which (emul.c) */
+	if (t->emul & EM_NETLINK_ACK) {
+		add_value(SYS_socket, 0, 0, AF_NETLINK);
+		add(SYS_pidfd_getfd, 0);
+	}
 	if (t->nvdirs) { /* listings: both getdents */
 		add(SYS_getdents64, 0);
 		add(SYS_getdents, 0);
