@@ -165,13 +165,13 @@ def mountinfo_text(controllers: tuple[str, ...], parent: int = 1, first_id: int 
 
 
 def _statfs_rules(path: str, kind: MatchKind, magic: int) -> list[SyscallRule]:
-    from .rules.sysrules import NR_BY_NAME, default_path_arg
+    from .rules.sysrules import default_path_arg, nr_of
 
     out = []
     for name in ("statfs", "fstatfs"):
-        d = default_path_arg(name)
-        assert d is not None
-        out.append(SyscallRule(nr=NR_BY_NAME[name], name=name, action=SysAction.PATCH,
+        d, nr = default_path_arg(name), nr_of(name)
+        assert d is not None and nr is not None
+        out.append(SyscallRule(nr=nr, name=name, action=SysAction.PATCH,
                                origin=ORIGIN, path=path, path_kind=kind, path_arg=d[0],
                                path_fd=d[1], patches=[Patch(1, 0, struct.pack("<Q", magic))]))
     return out

@@ -66,6 +66,33 @@ def test_run_with_a_profile_imports_no_yaml(tmp_path: Path) -> None:
         assert "yaml" not in mods, f"{args}: PyYAML imported"
 
 
+def test_run_with_a_profile_imports_no_syscall_table(tmp_path: Path) -> None:
+    # gvisor's syscall rules are checked with the snapshot's facts
+    res = run_importtime(["-m", "sysfake", "run", "-p", "gvisor", "--", "true"], tmp_path)
+    assert res.returncode == 0, describe(res)
+    mods = imported(res.stderr)
+    assert "sysfake.rules.sysrules" in mods, describe(res)
+    for table in ("sysfake.record.syscalls", "sysfake.backends.pyref.syscalls", "ptrace"):
+        assert table not in mods, f"{table} imported"
+
+
+def test_facts_are_the_tables_and_only_for_their_python_ptrace(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from sysfake.rules import _profile_snapshot, sysrules
+
+    assert set(_profile_snapshot.SYSCALL_FACTS) >= {"statfs", "fstatfs", "mount", "ioctl"}
+    for name, facts in _profile_snapshot.SYSCALL_FACTS.items():
+        assert facts == sysrules.live_facts(name), name
+    # another python-ptrace: its own tables, not the snapshot's
+    sysrules._snapshot_facts.cache_clear()
+    monkeypatch.setattr(_profile_snapshot, "FACTS_PTRACE_VERSION", (0, 0, 1))
+    try:
+        assert sysrules._snapshot_facts() == {}
+        assert sysrules.nr_of("statfs") == 137
+    finally:
+        sysrules._snapshot_facts.cache_clear()
+
+
 def test_edited_profile_is_parsed_from_its_text(tmp_path: Path) -> None:
     path = profile_file("minimal")
     assert path is not None

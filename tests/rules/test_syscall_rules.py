@@ -20,7 +20,7 @@ from sysfake.model import (
 )
 from sysfake.rules import RulesError, load_detailed
 from sysfake.rules.constants import CONSTANTS
-from sysfake.rules.sysrules import NR_BY_NAME, parse_when
+from sysfake.rules.sysrules import nr_of, parse_when
 from sysfake.rules.validate import Ctx
 from sysfake.rules.yamlpos import Pos, YScalar
 from sysfake.table import HEADER, encode
@@ -56,7 +56,7 @@ def test_issue_example_compiles() -> None:
     rules = {r.rule.name: r.rule for r in res.sys_rules}
     assert set(rules) == {"ioctl", "statfs", "fstatfs", "mount", "uname", "openat2"}
     io = rules["ioctl"]
-    assert io.nr == NR_BY_NAME["ioctl"] == 16 and io.action is SysAction.RETURN
+    assert io.nr == nr_of("ioctl") == 16 and io.action is SysAction.RETURN
     assert (io.args[0].idx, io.args[0].op, io.args[0].value, io.args[0].width) == \
         (1, ArgOp.EQ, 0x8914, 4)
     st, fst = rules["statfs"], rules["fstatfs"]

@@ -346,10 +346,10 @@ def cmd_explain(path: str, files: Sequence[str] = (), fakes: Sequence[str] = (),
         return _err(e, err)
     if syscall is not None:
         from .suggest import did_you_mean
-        from .sysrules import NR_BY_NAME
-        if syscall not in NR_BY_NAME:
+        from .sysrules import nr_of, syscall_numbers
+        if nr_of(syscall) is None:
             return _err(RulesError(f"unknown syscall {syscall!r}"
-                                   f"{did_you_mean(syscall, NR_BY_NAME)}"), err)
+                                   f"{did_you_mean(syscall, syscall_numbers())}"), err)
     ex = explain(res, path, exe, comm)
     out.write(f"path: {ex.path}\n")
     if ex.path != path:

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..model import EMULATION_NAMES
 from .constants import CONSTANTS
-from .sysrules import NR_BY_NAME, STRUCTS
+from .sysrules import STRUCTS, syscall_numbers
 from .validate import CGROUP_CONTROLLERS, COMM_MAX, ERRNO_NAMES, GENERATORS, MAX_ERRNO, MAX_ID
 
 SCHEMA_ID = "https://sysfake.dev/schemas/rules-v1.schema.json"
@@ -48,7 +48,7 @@ def _errno() -> dict[str, Any]:
 
 
 def syscall_rule_schema() -> dict[str, Any]:
-    names = sorted(NR_BY_NAME)
+    names = sorted(syscall_numbers())
     arg_idx = "^[0-5]$"
     ops = {k: {"description": d, "$ref": "#/$defs/value"} for k, d in (
         ("eq", "The argument equals this value."),

@@ -7,16 +7,22 @@ as interpreted by ``sysfake.backends.pyref.syscalls`` (the same path arguments
 the path rules see). Nothing here is a hand-written syscall table; the only
 hand-written knowledge is the layout of the result structures that `patch:`
 can write (``STRUCTS``) and which argument points at them.
+
+Those tables cost a start 5-10 ms on a host and about 18 ms inside gVisor,
+so the facts about the syscalls the shipped profiles name (number,
+prototype, path arguments) are kept in `_profile_snapshot.py`, made from the
+same tables and used while the installed python-ptrace is the version they
+were made from (``facts``): `sysfake run` with a shipped profile imports no
+syscall table.
 """
 from __future__ import annotations
 
 import re
 import struct
+from functools import cache
 
-from ..backends.pyref.syscalls import FIRST_X32, SYSCALLS, prototype
 from ..datatype import datatype
 from ..model import ArgMatch, ArgOp, ArgSet, MatchKind, Origin, Patch, SetOp, SysAction, SyscallRule
-from ..record.syscalls import SYSCALL_NAMES
 from .constants import CONSTANTS
 from .spec import Ctx, classify
 from .suggest import did_you_mean
@@ -40,8 +46,9 @@ WHEN_MAX_STEP = 65535
 MAX_DELAY_US = 0xFFFFFFFF
 U64 = (1 << 64) - 1
 
-NR_BY_NAME: dict[str, int] = {n: nr for nr, n in SYSCALL_NAMES.items() if nr < FIRST_X32}
-NAME_BY_NR: dict[int, str] = {nr: n for n, nr in NR_BY_NAME.items()}
+# a syscall's number, python-ptrace's (type, name) arguments (None: no
+# prototype), and its path arguments
+Facts = tuple[int, "tuple[tuple[str, str], ...] | None", tuple[int, ...]]
 
 # argument types that are 32 bits wide in the kernel ABI: the upper half of the
 # register is undefined, so a matcher compares only the lower 32 bits
@@ -93,6 +100,51 @@ STRUCTS: dict[str, tuple[int, Struct]] = {
 
 # ---------------------------------------------------------------- prototypes
 
+@cache
+def syscall_numbers() -> dict[str, int]:
+    """Every x86_64 syscall python-ptrace names: name -> number."""
+    from ..backends.pyref.syscalls import FIRST_X32
+    from ..record.syscalls import SYSCALL_NAMES
+
+    return {n: nr for nr, n in SYSCALL_NAMES.items() if nr < FIRST_X32}
+
+
+def live_facts(name: str) -> Facts | None:
+    """A syscall's facts from python-ptrace's tables; None if it has no such syscall."""
+    from ..backends.pyref.syscalls import SYSCALLS
+    from ..backends.pyref.syscalls import prototype as ptrace_prototype
+
+    nr = syscall_numbers().get(name)
+    if nr is None:
+        return None
+    info = SYSCALLS.get(nr)
+    return nr, ptrace_prototype(name), tuple(i for i, _dfd in info.paths) if info else ()
+
+
+@cache
+def _snapshot_facts() -> dict[str, Facts]:
+    from ..record.ptrace_tables import installed_version
+    from ._profile_snapshot import FACTS_PTRACE_VERSION, SYSCALL_FACTS
+
+    return SYSCALL_FACTS if installed_version() == FACTS_PTRACE_VERSION else {}
+
+
+def facts(name: str) -> Facts | None:
+    """A syscall's facts: the snapshot's for a syscall the shipped profiles
+    name, else python-ptrace's; None if there is no such syscall."""
+    return _snapshot_facts().get(name) or live_facts(name)
+
+
+def nr_of(name: str) -> int | None:
+    f = facts(name)
+    return None if f is None else f[0]
+
+
+def prototype(name: str) -> tuple[tuple[str, str], ...] | None:
+    f = facts(name)
+    return None if f is None else f[1]
+
+
 def arg_width(name: str, idx: int) -> int:
     args = prototype(name)
     if args is None or idx >= len(args):
@@ -101,9 +153,8 @@ def arg_width(name: str, idx: int) -> int:
 
 
 def path_args(name: str) -> tuple[int, ...]:
-    nr = NR_BY_NAME.get(name)
-    info = SYSCALLS.get(nr) if nr is not None else None
-    return tuple(i for i, _dfd in info.paths) if info else ()
+    f = facts(name)
+    return f[2] if f else ()
 
 
 def fd_args(name: str) -> tuple[int, ...]:
@@ -270,9 +321,9 @@ def _names(ctx: Ctx, en: YEntry, key: str) -> list[tuple[str, YNode, str]]:
     for i, item in enumerate(items):
         k = f"{key}[{i}]" if isinstance(node, YSeq) else key
         name = string_value(ctx, item, k, "a syscall name like statfs")
-        if name not in NR_BY_NAME:
-            ctx.fail(f"unknown syscall {name!r} for x86_64{did_you_mean(name, NR_BY_NAME)}",
-                     item.pos, k)
+        if nr_of(name) is None:
+            ctx.fail(f"unknown syscall {name!r} for x86_64"
+                     f"{did_you_mean(name, syscall_numbers())}", item.pos, k)
         if name in seen:
             ctx.fail(f"{name} is listed twice", item.pos, k)
         seen.add(name)
@@ -510,8 +561,10 @@ def validate_sysrule(ctx: Ctx, m: YMap, key: str) -> list[SysRuleSpec]:
         args = [ArgMatch(i, op, v if op in (ArgOp.EQ, ArgOp.NE) else 0,
                          v if op not in (ArgOp.EQ, ArgOp.NE) else 0, arg_width(name, i))
                 for i, op, v, _n, _k in matchers]
+        nr = nr_of(name)
+        assert nr is not None  # _names() refused an unknown name
         rule = SyscallRule(
-            nr=NR_BY_NAME[name], name=name, action=action, origin=origin, errno=errno_v,
+            nr=nr, name=name, action=action, origin=origin, errno=errno_v,
             retval=retval, path=path, path_kind=path_kind, path_arg=parg, path_fd=pfd,
             only_exe=only_exe, only_comm=only_comm, when_first=when[0], when_last=when[1],
             when_step=when[2], delay_us=delay_us, args=args, patches=patches,
