@@ -290,6 +290,8 @@ size_t tr_count(void);
 void tr_foreach(void (*fn)(struct sf_tracee *, void *), void *arg);
 int tr_procdir(struct sf_tracee *t, int fd_dir);
 struct sf_proc *proc_new(pid_t tgid);
+/* /proc/TID/status (tid 0: the tracer's) into buf, NUL-terminated: its length, or -1 */
+ssize_t proc_status(pid_t tid, char *buf, size_t cap);
 void proc_put(struct sf_proc *p);
 struct sf_mm *mm_new(void);
 struct sf_mm *mm_get(struct sf_mm *m);

@@ -126,16 +126,9 @@ static void capset_mask(struct sf_tracee *t, struct sf_call *c)
 	size_t n = h.version == _LINUX_CAPABILITY_VERSION_1 ? 1 : 2;
 	if (mem_read(t, sf_arg(&c->r, 1), d, n * sizeof(d[0])) != (ssize_t)(n * sizeof(d[0])))
 		return;
-	char p[64], buf[4096];
-	snprintf(p, sizeof(p), "/proc/%d/status", t->tid);
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	char buf[4096];
+	if (proc_status(t->tid, buf, sizeof(buf)) < 0)
 		return;
-	ssize_t k = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (k <= 0)
-		return;
-	buf[k] = 0;
 	char *l = strstr(buf, "\nCapBnd:");
 	if (!l)
 		return;

@@ -72,16 +72,9 @@ static struct node *get(pid_t tgid)
 
 static pid_t real_ppid(pid_t pid)
 {
-	char p[64], buf[2048];
-	snprintf(p, sizeof(p), "/proc/%d/status", pid);
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	char buf[2048];
+	if (proc_status(pid, buf, sizeof(buf)) < 0)
 		return 0;
-	ssize_t k = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (k <= 0)
-		return 0;
-	buf[k] = 0;
 	char *l = strstr(buf, "\nPPid:");
 	return l ? (pid_t)atoi(l + 6) : 0;
 }

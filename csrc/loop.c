@@ -111,19 +111,12 @@ static int nparked;
 
 static void status_ids(pid_t tid, pid_t *tgid, pid_t *ppid, pid_t *nsid)
 {
-	char p[64], buf[4096];
+	char buf[4096];
 	*tgid = tid;
 	*ppid = 0;
 	*nsid = -1; /* no NSpid line (gVisor) */
-	snprintf(p, sizeof(p), "/proc/%d/status", tid);
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (proc_status(tid, buf, sizeof(buf)) < 0)
 		return;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = 0;
 	char *l;
 	if ((l = strstr(buf, "\nTgid:")))
 		*tgid = atoi(l + 6);

@@ -51,16 +51,9 @@ int proc_ns_ids(struct sf_tracee *t)
 {
 	if (t->proc->ns_tgid && t->ns_tid)
 		return 0;
-	char p[64], buf[4096];
-	snprintf(p, sizeof(p), "/proc/%d/status", t->tid);
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	char buf[4096];
+	if (proc_status(t->tid, buf, sizeof(buf)) < 0)
 		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
 	/* The last number on NStgid/NSpid is the id in the process's own namespace. */
 	const char *keys[2] = { "\nNStgid:", "\nNSpid:" };
 	pid_t vals[2] = { t->proc->tgid, t->tid };

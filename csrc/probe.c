@@ -149,15 +149,7 @@ static int next_seccomp(pid_t pid, int *status)
 static int status_has_nspid(void)
 {
 	char buf[4096];
-	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	return strstr(buf, "\nNSpid:") != NULL;
+	return proc_status(0, buf, sizeof(buf)) > 0 && strstr(buf, "\nNSpid:") != NULL;
 }
 
 int sf_probe(struct sf_probe_result *res)

@@ -111,6 +111,21 @@ int tr_procdir(struct sf_tracee *t, int fd_dir)
 	return *d;
 }
 
+ssize_t proc_status(pid_t tid, char *buf, size_t cap)
+{
+	char p[64];
+	snprintf(p, sizeof(p), tid ? "/proc/%d/status" : "/proc/self/status", (int)tid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, cap - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return n;
+}
+
 struct sf_proc *proc_new(pid_t tgid)
 {
 	struct sf_proc *p = calloc(1, sizeof(*p));

@@ -60,15 +60,9 @@ static int line_val(const char *buf, const char *key, char *out, size_t outlen)
 static int read_creds(pid_t tid, struct creds *c)
 {
 	char p[64], buf[8192], cap[32];
-	snprintf(p, sizeof(p), tid ? "/proc/%d/status" : "/proc/self/status", (int)tid);
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0 || n == (ssize_t)sizeof(buf) - 1)
+	ssize_t n = proc_status(tid, buf, sizeof(buf));
+	if (n < 0 || n == (ssize_t)sizeof(buf) - 1)
 		return -1; /* a Groups line this long is not worth a second read */
-	buf[n] = 0;
 	if (line_val(buf, "Uid:", c->uid, sizeof(c->uid)) ||
 	    line_val(buf, "Gid:", c->gid, sizeof(c->gid)) ||
 	    line_val(buf, "Groups:", c->groups, sizeof(c->groups)) ||
@@ -77,7 +71,7 @@ static int read_creds(pid_t tid, struct creds *c)
 		return -1;
 	snprintf(p, sizeof(p), tid ? "/proc/%d/attr/current" : "/proc/self/attr/current", (int)tid);
 	c->lsm[0] = 0;
-	fd = open(p, O_RDONLY | O_CLOEXEC);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) { /* absent (no LSM, gVisor) counts as the same label */
 		n = read(fd, c->lsm, sizeof(c->lsm) - 1);
 		close(fd);
