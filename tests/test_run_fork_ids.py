@@ -1,10 +1,11 @@
 """Linking new children to their creators inside gVisor, whose fork events
-name a child in its creator's PID namespace (docs/core.md, "Spawn").
+name a child in its creator's PID namespace (docs/core.md, section 4, "Exact ids").
 
 A creator in the tracer's own namespace gives exact ids, and the tracer then
 reads no /proc/PID/status to link its children; a creator moved into another
 namespace (by clone flags, unshare or setns) must still be matched by /proc
-facts. test_run_namespaces.py covers `unshare -pf`."""
+facts: test_run_namespaces.py's nested namespaces, made by `unshare -pf`
+and by clone(CLONE_NEWPID) (tests/progs/newpid.c)."""
 from __future__ import annotations
 
 import re
@@ -12,9 +13,7 @@ import re
 import pytest
 
 from support import require, run_in_gvisor, sysfake_cmd
-from support.fakes import CAP, CAP_TEXT, CAP_TEXT_GVISOR, fake, run
-from support.progs import Progs
-from test_run_namespaces import _nested_forks
+from support.fakes import CAP, CAP_TEXT_GVISOR, fake, run
 
 STATUS_OPEN = re.compile(r'openat\([^\n]*"/proc/\d+/status"')
 
@@ -34,15 +33,3 @@ def test_forks_in_the_tracers_namespace_read_no_status_in_gvisor(rule: list[str]
     # left: the probe's own (does the kernel show NSpid?) and the last cat's
     assert len(STATUS_OPEN.findall(out)) <= 2, out
 
-
-@pytest.mark.gvisor
-def test_clone_newpid_children_are_linked_in_gvisor(progs: Progs) -> None:
-    # The namespace's init (moved by clone flags) names its children 2, 3, ...:
-    # ids of other sandbox tasks, which must not be taken as the tracer's.
-    inner, expected = _nested_forks(progs)
-    inner = inner.replace(CAP_TEXT, CAP_TEXT_GVISOR)
-    expected = expected.replace(CAP_TEXT, CAP_TEXT_GVISOR)
-    cmd = sysfake_cmd(run(fake(CAP, CAP_TEXT_GVISOR),
-                          cmd=["timeout", "-k", "5", "60", progs["newpid"], "sh", "-c", inner]))
-    rc, out = run_in_gvisor(cmd)
-    assert (rc, out) == (0, expected)

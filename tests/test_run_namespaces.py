@@ -142,14 +142,18 @@ def test_chroot_write_then_read_in_gvisor(progs: Progs, tmp_path: Path, busybox:
 
 
 @pytest.mark.gvisor
-def test_nested_pid_namespace_in_gvisor(progs: Progs) -> None:
+@pytest.mark.parametrize("mover", ["unshare", "clone"])
+def test_nested_pid_namespace_in_gvisor(progs: Progs, mover: str) -> None:
     # gVisor names a new child in its creator's PID namespace (2, 3, ...): those
     # ids collide with the sandbox tids of other tracees. Each child must still
-    # be linked to its creator (it hung parked before).
+    # be linked to its creator (it hung parked before), whether unshare(2) or
+    # the clone flags (tests/progs/newpid.c) made the namespace; the tracer
+    # must not take the ids for its own (tests/test_run_fork_ids.py).
     inner, expected = _nested_forks(progs)
     inner = inner.replace(CAP_TEXT, CAP_TEXT_GVISOR)
     expected = expected.replace(CAP_TEXT, CAP_TEXT_GVISOR)
+    newns = ["unshare", "-pf"] if mover == "unshare" else [progs["newpid"]]
     cmd = sysfake_cmd(run(fake(CAP, CAP_TEXT_GVISOR),
-                          cmd=["timeout", "-k", "5", "60", "unshare", "-pf", "sh", "-c", inner]))
+                          cmd=["timeout", "-k", "5", "60", *newns, "sh", "-c", inner]))
     rc, out = run_in_gvisor(cmd)
     assert (rc, out) == (0, expected)
