@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -757,9 +758,10 @@ static int run_err(char *err, size_t n, const char *fmt, const char *a, int e)
 	return -1;
 }
 
-/* Does the command inherit a socket from us (socket activation, say)? Its
- * family cannot be told in gVisor: netlink-ack must assume netlink. */
-static int inherits_socket(void)
+/* Does the command inherit a netlink socket from us (socket activation,
+ * say)? The fds are still ours here, so their family can be asked; an fd
+ * that cannot say counts as one. */
+static int inherits_netlink(void)
 {
 	DIR *d = opendir("/proc/self/fd");
 	if (!d)
@@ -767,14 +769,17 @@ static int inherits_socket(void)
 	int found = 0;
 	struct dirent *de;
 	while (!found && (de = readdir(d))) {
-		char p[64], l[32];
-		int fd = atoi(de->d_name);
+		int fd = atoi(de->d_name), dom = 0;
+		socklen_t len = sizeof(dom);
 		if (de->d_name[0] < '0' || de->d_name[0] > '9' || fd == dirfd(d))
 			continue;
 		int fl = fcntl(fd, F_GETFD);
-		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-		ssize_t n = readlink(p, l, sizeof(l) - 1);
-		found = fl >= 0 && !(fl & FD_CLOEXEC) && n > 7 && !memcmp(l, "socket:", 7);
+		if (fl < 0 || (fl & FD_CLOEXEC))
+			continue;
+		if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &len) == 0)
+			found = dom == AF_NETLINK;
+		else
+			found = errno != ENOTSOCK;
 	}
 	closedir(d);
 	return found;
@@ -861,7 +866,7 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 	t0->proc = proc_new(pid);
 	t0->proc->hostview = 1; /* our child: our root and namespaces */
 	t0->proc->pidns_ours = 1;
-	t0->proc->netlink = (tab.emul & EM_NETLINK_ACK) && inherits_socket();
+	t0->proc->netlink = (tab.emul & EM_NETLINK_ACK) && inherits_netlink();
 	t0->mm = mm_new();
 	t0->attached = 1;
 	t0->in_syscall = -1; /* may be inside read() when interrupted */

@@ -7,11 +7,13 @@ tests/gvisor_runtimes."""
 from __future__ import annotations
 
 import re
+import socket
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from support import describe, run_in_gvisor, run_sysfake, sysfake_cmd
+from support import child_env, describe, run_in_gvisor, run_sysfake, sysfake_cmd
 from support.progs import Progs
 
 RULES = "version: 1\nemulate: [netlink-ack]\n"
@@ -35,6 +37,22 @@ def _argv(tmp_path: Path, progs: Progs, opts: list[str]) -> list[str]:
 def test_receives_stop_only_where_a_netlink_socket_may_be(
         progs: Progs, tmp_path: Path, opts: list[str], exits: int) -> None:
     res = run_sysfake(_argv(tmp_path, progs, opts))
+    assert (res.returncode, res.stdout) == (0, f"recvs {N} ok\n"), describe(res)
+    got = _emul_exits(res.stderr)
+    assert got == exits if not exits else got >= exits, describe(res)
+
+
+@pytest.mark.parametrize(("family", "exits"), [(socket.AF_NETLINK, 2 * N), (socket.AF_UNIX, 0)],
+                         ids=["netlink", "unix"])
+def test_a_command_that_inherits_a_netlink_socket_starts_marked(
+        progs: Progs, tmp_path: Path, family: int, exits: int) -> None:
+    # socket activation hands the command sockets it did not make itself
+    s = (socket.socket(socket.AF_NETLINK, socket.SOCK_RAW) if family == socket.AF_NETLINK
+         else socket.socketpair()[0])
+    with s:
+        res = subprocess.run(sysfake_cmd(_argv(tmp_path, progs, [])), capture_output=True,
+                             text=True, timeout=60, stdin=subprocess.DEVNULL,
+                             env=child_env(), pass_fds=[s.fileno()], check=False)
     assert (res.returncode, res.stdout) == (0, f"recvs {N} ok\n"), describe(res)
     got = _emul_exits(res.stderr)
     assert got == exits if not exits else got >= exits, describe(res)
