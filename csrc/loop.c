@@ -417,8 +417,11 @@ static void unpark(struct sf_tracee *c, void *arg)
 	unsigned long fl = tgid != c->tid ? (CLONE_THREAD | CLONE_VM) : 0;
 	DBG("%d: unparked (creator %d %s)", c->tid, p ? p->tid : 0, p ? "parked" : "gone");
 	link_child(c, fl, p ? p->proc : NULL, p ? p->mm : NULL, p ? p->proc->tgid : 0);
-	if (!(fl & CLONE_THREAD))
-		c->proc->hostview = 0; /* its flags are a guess */
+	if (!(fl & CLONE_THREAD)) { /* its flags are a guess */
+		c->proc->hostview = 0;
+		c->proc->pidns_ours = 0;
+		c->proc->netlink = 1;
+	}
 	start_child(c, 0);
 }
 

@@ -92,9 +92,6 @@ ssize_t mem_read_pair(struct sf_tracee *t, uint64_t a1, void *b1, size_t n1,
 	return process_vm_readv(t->tid, l, 2, r, 2, 0);
 }
 
-/* Read a NUL-terminated string without crossing into an unmapped page early.
- * Returns its length, or -1 (unreadable, or no NUL in the first cap bytes: the
- * kernel's PATH_MAX of 4096 counts the NUL, so cap = 4096 takes 4095 chars). */
 /* The last string read, for the same call's next reader: an emulation reads
  * the path argument that the path rules read again (cgroupfs: every open),
  * and where /proc/PID/mem is read that is a pread each, 25 us in gVisor.
@@ -113,6 +110,9 @@ void mem_str_forget(void)
 
 static int read_str(struct sf_tracee *t, uint64_t addr, char *buf, size_t cap);
 
+/* Read a NUL-terminated string without crossing into an unmapped page early.
+ * Returns its length, or -1 (unreadable, or no NUL in the first cap bytes: the
+ * kernel's PATH_MAX of 4096 counts the NUL, so cap = 4096 takes 4095 chars). */
 int mem_read_str(struct sf_tracee *t, uint64_t addr, char *buf, size_t cap)
 {
 	if (last_str.tid == t->tid && last_str.addr == addr && (size_t)last_str.len < cap) {
