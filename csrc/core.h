@@ -109,7 +109,8 @@ struct sf_table {
 	uint32_t emul;
 	int by_name;   /* every rule's last component is literal (sf_name_may_match) */
 	char cg_root[SF_PATH_MAX];     /* cgroupfs: tracer-view fake root, "" if none */
-	char cg_template[SF_PATH_MAX];
+	/* cgroupfs: a new cgroup directory's files, "<ctrl>/<name>\0<content>\0" each */
+	struct sf_str cg_files;
 	unsigned char *blob; /* owned copy: strings point into it */
 };
 

@@ -42,50 +42,41 @@ static int cg_path(struct sf_tracee *t, struct sf_call *c, int slot, char *host,
 	return 0;
 }
 
-static void copy_file(const char *src, const char *dst)
+static void write_file(const char *path, const char *text, size_t n)
 {
-	int in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
+	int out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (out < 0)
 		return;
-	int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	char buf[4096];
+	size_t off = 0;
 	ssize_t k;
-	while (out >= 0 && (k = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, (size_t)k) != k)
-			break;
-	close(in);
-	if (out >= 0)
-		close(out);
+	while (off < n && (k = write(out, text + off, n - off)) > 0)
+		off += (size_t)k;
+	close(out);
 }
 
-/* A new cgroup directory gets its controller's files. */
+/* A new cgroup directory gets its controller's files, from the table (no
+ * template directory to write and remove at every run: 47 files, about 20
+ * ms inside gVisor). */
 static void populate(const char *dir)
 {
 	size_t rn = strlen(sf_tab->cg_root);
 	const char *rel = dir + rn + 1; /* "<ctrl>/..." */
-	char ctrl[256];
 	size_t k = strcspn(rel, "/");
-	if (!rel[k] || k >= sizeof(ctrl) || !sf_tab->cg_template[0])
+	if (!rel[k])
 		return;
-	memcpy(ctrl, rel, k);
-	ctrl[k] = 0;
-	char tdir[SF_PATH_MAX];
-	if (snprintf(tdir, sizeof(tdir), "%s/%s", sf_tab->cg_template, ctrl) >= (int)sizeof(tdir))
-		return;
-	DIR *d = opendir(tdir);
-	if (!d)
-		return;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
+	const char *p = sf_tab->cg_files.p, *end = p + sf_tab->cg_files.n;
+	while (p < end) {
+		const char *name = p, *text = name + strlen(name) + 1;
+		if (text >= end)
+			break;
+		size_t tn = strlen(text);
+		p = text + tn + 1;
+		if (strncmp(name, rel, k + 1)) /* "<ctrl>/" */
 			continue;
-		char s[SF_PATH_MAX], t[SF_PATH_MAX];
-		if (snprintf(s, sizeof(s), "%s/%s", tdir, de->d_name) >= (int)sizeof(s) ||
-		    snprintf(t, sizeof(t), "%s/%s", dir, de->d_name) >= (int)sizeof(t))
-			continue;
-		copy_file(s, t);
+		char t[SF_PATH_MAX];
+		if (snprintf(t, sizeof(t), "%s/%s", dir, name + k + 1) < (int)sizeof(t))
+			write_file(t, text, tn);
 	}
-	closedir(d);
 }
 
 /* rmdir of a cgroup: the kernel's control files vanish with it. */

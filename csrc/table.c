@@ -200,16 +200,23 @@ int sf_table_parse(struct sf_table *t, const unsigned char *blob_in, size_t len,
 			}
 			t->rec_nr[a] = 1;
 			t->rec_arg[a] = (unsigned char)bb;
-		} else if (kind == 2 || kind == 3) {
+		} else if (kind == 2) {
 			struct sf_str w;
-			char *dst = kind == 2 ? t->cg_root : t->cg_template;
 			if (str(&w, pool, plen, a, bb) || !w.n || w.p[0] != '/' ||
 			    w.n >= SF_PATH_MAX || memchr(w.p, 0, w.n)) {
 				sf_table_free(t);
 				return fail(err, errlen, "rule table: trap %u: bad cgroupfs path", i);
 			}
-			memcpy(dst, w.p, w.n);
-			dst[w.n] = 0;
+			memcpy(t->cg_root, w.p, w.n);
+			t->cg_root[w.n] = 0;
+			continue;
+		} else if (kind == 3) {
+			/* pairs of NUL-terminated strings: the last byte must end one */
+			if (str(&t->cg_files, pool, plen, a, bb) ||
+			    (t->cg_files.n && t->cg_files.p[t->cg_files.n - 1] != 0)) {
+				sf_table_free(t);
+				return fail(err, errlen, "rule table: trap %u: bad cgroupfs files", i);
+			}
 			continue;
 		} else if (kind == 1) {
 			struct sf_str w;

@@ -123,6 +123,20 @@ def test_cgroupfs_tree(tmp_path: Path) -> None:
                          "/sys/fs/cgroup/devices cgroup cgroup"], out
 
 
+def test_cgroupfs_new_directory_gets_its_controllers_files(tmp_path: Path) -> None:
+    rc, out, err = sh(tmp_path, """
+        cgroupfs: {controllers: [cpu, devices]}
+    """, "mkdir /sys/fs/cgroup/cpu/a /sys/fs/cgroup/devices/b /sys/fs/cgroup/cpu/a/c && "
+         "ls /sys/fs/cgroup/cpu/a/c; cat /sys/fs/cgroup/cpu/a/cpu.shares; "
+         "ls /sys/fs/cgroup/devices/b; cat /sys/fs/cgroup/devices/b/devices.list")
+    assert rc == 0, err
+    cpu = ["cgroup.clone_children", "cgroup.procs", "cpu.cfs_period_us", "cpu.cfs_quota_us",
+           "cpu.shares", "notify_on_release", "tasks"]
+    dev = ["cgroup.clone_children", "cgroup.procs", "devices.allow", "devices.deny",
+           "devices.list", "notify_on_release", "tasks"]
+    assert out.splitlines() == [*cpu, "1024", *dev, "a *:* rwm"], out
+
+
 CGROUP2_SUPER_MAGIC, CGROUP_SUPER_MAGIC = "63677270", "27e0eb"
 
 

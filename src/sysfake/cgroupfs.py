@@ -6,7 +6,9 @@ build the tree of shared/docs/gvisor-runtime-findings.md ("The fake tree
 that worked") in a private mode-0700 directory:
 
     <base>/root/<controller>/...      what the traced processes see as /sys/fs/cgroup
-    <base>/template/<controller>/...  copied by the core into every new cgroup directory
+
+The files of a new cgroup directory travel in the rule table
+(`template_files`), and the core writes them there.
 
 and add the rules that make it look mounted: the redirect, /proc/self/cgroup,
 /proc/cgroups, the cgroup lines of /proc/self/mountinfo (after the process's
@@ -69,8 +71,7 @@ def controller_files(ctrl: str) -> dict[str, str]:
 @datatype
 class CgroupTree:
     root: str  # tracer-view directory behind /sys/fs/cgroup
-    template: str  # per-controller files copied into new cgroup directories
-    base: str  # the private directory holding both
+    base: str  # the private directory holding it
 
     @property
     def cleanup(self) -> TempDirs:
@@ -96,9 +97,16 @@ def _write_tree(top: str, controllers: tuple[str, ...]) -> None:
                 os.close(fd)
 
 
+def template_files(controllers: tuple[str, ...] | list[str]) -> bytes:
+    """What the core writes into a new cgroup directory of each controller:
+    b"<ctrl>/<name>\0<content>\0" for every file."""
+    return b"".join(f"{c}/{name}\0{text}\0".encode("ascii")
+                    for c in controllers for name, text in controller_files(c).items())
+
+
 def build(controllers: tuple[str, ...] | list[str] = DEFAULT_CONTROLLERS,
           base: str | None = None) -> CgroupTree:
-    """Create the fake tree and its template in a new private directory
+    """Create the fake tree in a new private directory
     (`base`, which must not exist yet, when given: `sysfake compile`)."""
     ctrls = tuple(controllers)
     unknown = [c for c in ctrls if c not in CONTROLLER_FILES]
@@ -112,14 +120,12 @@ def build(controllers: tuple[str, ...] | list[str] = DEFAULT_CONTROLLERS,
         os.mkdir(base, 0o700)
     try:
         root = os.path.join(base, "root")
-        template = os.path.join(base, "template")
         _write_tree(root, ctrls)
-        _write_tree(template, ctrls)
     except BaseException:
         TempDirs(base)()
         raise
 
-    return CgroupTree(root, template, base)
+    return CgroupTree(root, base)
 
 
 # ---------------------------------------------------------------- generated rules
@@ -229,7 +235,8 @@ def prepare_runtime(src: object, base: str | None = None) -> tuple[RuleSet, Temp
                   if sys_identity(r) not in have_sys]
         keyed.sort(key=lambda kr: kr[0])
         rs = RuleSet(rules, [r for _k, r in keyed], src.emulations,
-                     cgroupfs_root=tree.root, cgroupfs_template=tree.template)
+                     cgroupfs_root=tree.root,
+                     cgroupfs_files=template_files(src.cgroupfs.controllers))
         if not src.disabled or all(d.name != "cgroupfs" for d in src.disabled):
             rs.emulations |= Emulation.CGROUPFS
     except BaseException:

@@ -165,4 +165,5 @@ class RuleSet:
     syscall_rules: list[SyscallRule] = field(default_factory=list)
     emulations: Emulation = field(default_factory=lambda: Emulation(0))
     cgroupfs_root: str | None = None  # tracer-view directory behind /sys/fs/cgroup
-    cgroupfs_template: str | None = None
+    # a new cgroup directory's files, "<ctrl>/<name>\0<content>\0" each (cgroupfs.py)
+    cgroupfs_files: bytes | None = None

@@ -23,7 +23,7 @@ TRAP = struct.Struct("<III")  # kind a b
 TRAP_SYSCALL = 0
 TRAP_WATCH = 1
 TRAP_CGROUP_ROOT = 2
-TRAP_CGROUP_TEMPLATE = 3
+TRAP_CGROUP_FILES = 3
 # nr rule_id action path_arg path_fd path_kind err retval path exe comm (off,len)
 # when_first when_last when_step delay_us patch_first patch_count aset_first aset_count
 # if_errno[4], then 4 argument matchers
@@ -112,8 +112,8 @@ def encode(rules: RuleSet, record: RecordSpec | None = None) -> bytes:
             trap(TRAP_WATCH, *pool.add(_b(w)))
     if rules.cgroupfs_root:
         trap(TRAP_CGROUP_ROOT, *pool.add(_b(rules.cgroupfs_root)))
-    if rules.cgroupfs_template:
-        trap(TRAP_CGROUP_TEMPLATE, *pool.add(_b(rules.cgroupfs_template)))
+    if rules.cgroupfs_files:
+        trap(TRAP_CGROUP_FILES, *pool.add(rules.cgroupfs_files))
     srecs, patches, asets = _encode_sysrules(rules.syscall_rules, pool,
                                              len(rules.path_rules))
     head = HEADER.pack(MAGIC, VERSION, len(rules.path_rules), len(vfiles),

@@ -147,7 +147,7 @@ def without_directories(rules: RuleSet) -> RuleSet:
     keep = [r for r in rules.path_rules
             if not (r.vfile is not None and r.vfile.directory and not r.vfile.listing)]
     return RuleSet(keep, rules.syscall_rules, rules.emulations, rules.cgroupfs_root,
-                   rules.cgroupfs_template)
+                   rules.cgroupfs_files)
 
 
 def prepare(rules: RuleSet, base: str | None = None) -> tuple[RuleSet, TempDirs]:
@@ -185,4 +185,4 @@ def prepare(rules: RuleSet, base: str | None = None) -> tuple[RuleSet, TempDirs]
         raise
     new_rules.sort(key=sort_key)
     return RuleSet(new_rules, rules.syscall_rules, rules.emulations,
-                   rules.cgroupfs_root, rules.cgroupfs_template), cleanup
+                   rules.cgroupfs_root, rules.cgroupfs_files), cleanup

@@ -405,12 +405,14 @@ def test_cgroupfs_tree_is_the_findings_tree() -> None:
     tree = build(("cpuset", "cpu", "cpuacct", "memory", "devices", "freezer", "pids"))
     try:
         assert stat.S_IMODE(os.stat(tree.base).st_mode) == 0o700
-        files = [os.path.join(dp, f) for top in (tree.root, tree.template)
-                 for dp, _d, fs in os.walk(top) for f in fs]
-        assert len(files) == 94  # the findings' 98 minus cap_last_cap, setgroups, cgroup, mountinfo
+        files = [os.path.join(dp, f) for dp, _d, fs in os.walk(tree.root) for f in fs]
+        # the findings' 98 minus cap_last_cap, setgroups, cgroup, mountinfo, halved:
+        # no template copy (its files travel in the table)
+        assert len(files) == 47
+        assert sorted(os.listdir(tree.base)) == ["root"]
         with open(os.path.join(tree.root, "devices", "devices.list")) as f:
             assert f.read() == "a *:* rwm\n"
-        with open(os.path.join(tree.template, "cpu", "cpu.shares")) as f:
+        with open(os.path.join(tree.root, "cpu", "cpu.shares")) as f:
             assert f.read() == "1024\n"
         assert sorted(os.listdir(os.path.join(tree.root, "cpu"))) == sorted([
             "cgroup.clone_children", "cgroup.procs", "cpu.cfs_period_us", "cpu.cfs_quota_us",
@@ -454,7 +456,10 @@ def test_prepare_runtime() -> None:
     rs, cleanup = prepare_runtime(res)
     try:
         assert rs.cgroupfs_root and os.path.isdir(os.path.join(rs.cgroupfs_root, "devices"))
-        assert rs.cgroupfs_template and os.path.isdir(rs.cgroupfs_template)
+        assert rs.cgroupfs_files is not None
+        assert b"cpu/cpu.shares\x001024\n\x00" in rs.cgroupfs_files
+        assert b"devices/devices.list\x00a *:* rwm\n\x00" in rs.cgroupfs_files
+        assert b"memory/" not in rs.cgroupfs_files
         assert rs.emulations & Emulation.CGROUPFS
         cg = [r for r in rs.path_rules if r.match == "/proc/self/cgroup"]
         assert len(cg) == 1 and cg[0].vfile and cg[0].vfile.content == b"0::/mine\n"
