@@ -151,7 +151,7 @@ int sf_table_parse(struct sf_table *t, const unsigned char *blob_in, size_t len,
 	memset(t, 0, sizeof(*t));
 	if (len < HDR)
 		return fail(err, errlen, "rule table: too short (%zu bytes)", len);
-	if (memcmp(blob_in, "SFT1", 4) || u32(blob_in + 4) != 2)
+	if (memcmp(blob_in, "SFT1", 4) || u32(blob_in + 4) != 3)
 		return fail(err, errlen, "rule table: bad magic or version");
 	uint32_t nrules = u32(blob_in + 8), nvf = u32(blob_in + 12), nsys = u32(blob_in + 16);
 	uint32_t plen = u32(blob_in + 20), emul = u32(blob_in + 24);

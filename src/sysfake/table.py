@@ -11,7 +11,7 @@ from .datatype import datatype, field
 from .model import Action, MatchKind, PathRule, RuleSet, SyscallRule, VirtualFile
 
 MAGIC = b"SFT1"
-VERSION = 2
+VERSION = 3
 NO_VFILE = 0xFFFFFFFF
 
 # magic version n_path n_vfile n_sysrule pool_len emul n_trap n_patch n_aset rsvd rsvd

@@ -74,7 +74,7 @@ def test_issue_example_compiles() -> None:
     assert (o2.action, o2.errno, o2.path_arg) == (SysAction.ERRNO, 38, 1)
     blob = encode(res.ruleset())
     fields = HEADER.unpack_from(blob, 0)
-    assert fields[1] == 2 and fields[4] == 6  # version, n_sysrule
+    assert fields[1] == 3 and fields[4] == 6  # version, n_sysrule
 
 
 def test_return_with_patch_fills_the_structure_first() -> None:
