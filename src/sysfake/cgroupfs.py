@@ -7,14 +7,12 @@ that worked") in a private mode-0700 directory:
 
     <base>/root/<controller>/...      what the traced processes see as /sys/fs/cgroup
 
-The files of a new cgroup directory travel in the rule table
-(`template_files`), and the core writes them there.
-
 and add the rules that make it look mounted: the redirect, /proc/self/cgroup,
 /proc/cgroups, the cgroup lines of /proc/self/mountinfo (after the process's
 real ones), and the statfs/fstatfs f_type patches (TMPFS_MAGIC for
 /sys/fs/cgroup itself, CGROUP_SUPER_MAGIC below it). A user rule with the
-same identity as a generated one wins.
+same identity as a generated one wins. The files of a new cgroup directory
+travel in the rule table (`template_files`), and the core writes them there.
 """
 from __future__ import annotations
 
