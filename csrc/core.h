@@ -366,7 +366,8 @@ void vdir_getdents(struct sf_tracee *t, struct sf_call *c);
 const void *seccomp_build(void);
 long seccomp_load(const void *prog);
 int seccomp_trapped(long nr);
-int seccomp_traps_every(long nr); /* not only calls with some argument values */
+/* every unshare and setns stops (sf_proc.hostview, pidns_ours stay true) */
+int seccomp_sees_nschange(void);
 void seccomp_plan(const struct sf_table *t);
 
 /* ---- spawn.c: the probe's child, sharing the tracer's memory ---- */

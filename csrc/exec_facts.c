@@ -191,8 +191,7 @@ int exec_facts(struct sf_tracee *t, pid_t former, struct exec_facts *f)
 	struct sf_proc *p = t->proc;
 	const char *raw = p->exec_raw;
 	if (!raw || p->exec_tid != former || !p->hostview || !(sf_mech & SF_MECH_VM_READV) ||
-	    !(sf_mech & SF_MECH_PIDFD_INFO) || !seccomp_traps_every(SYS_unshare) ||
-	    !seccomp_traps_every(SYS_setns) || binfmt_misc_used())
+	    !(sf_mech & SF_MECH_PIDFD_INFO) || !seccomp_sees_nschange() || binfmt_misc_used())
 		return -1;
 	ssize_t en = exe_of_file(raw, f->exe, sizeof(f->exe), 0);
 	if (en <= 0)

@@ -147,8 +147,7 @@ static int have_nspid(void)
  * tracer syscalls a fork there. */
 static int ids_exact(const struct sf_proc *creator)
 {
-	return have_nspid() || (creator->pidns_ours && seccomp_traps_every(SYS_unshare) &&
-				seccomp_traps_every(SYS_setns));
+	return have_nspid() || (creator->pidns_ours && seccomp_sees_nschange());
 }
 
 static void link_child(struct sf_tracee *c, unsigned long flags, struct sf_proc *pp,

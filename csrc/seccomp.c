@@ -167,9 +167,15 @@ int seccomp_trapped(long nr)
 	return nr >= 0 && nr < MAXNR && trapped[nr];
 }
 
-int seccomp_traps_every(long nr)
+/* not only calls with some argument values */
+static int traps_every(long nr)
 {
 	return seccomp_trapped(nr) && !cond[nr];
+}
+
+int seccomp_sees_nschange(void)
+{
+	return traps_every(SYS_unshare) && traps_every(SYS_setns);
 }
 
 static struct sock_filter prog[BPF_MAXINSNS];
