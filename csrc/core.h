@@ -182,6 +182,8 @@ struct sf_proc {
 	int pidns_ours;         /* in the tracer's PID namespace (so gVisor's fork events
 				 * name its children by the tracer's ids) */
 	int pidns_kids_moved;   /* unshare(CLONE_NEWPID) or setns: its children may not be */
+	int filtered;           /* may have a seccomp filter besides ours, which may
+				 * refuse SF_NR_ERRNO: answers set rax */
 	int netlink;            /* may hold a netlink socket: a receive may be the ack
 				 * netlink-ack patches (emul.c) */
 	/* fds opened on "/" in place of a virtual directory the process could not
@@ -369,6 +371,24 @@ int seccomp_trapped(long nr);
 /* every unshare and setns stops (sf_proc.hostview, pidns_ours stay true) */
 int seccomp_sees_nschange(void);
 void seccomp_plan(const struct sf_table *t);
+/* seccomp(SECCOMP_SET_MODE_FILTER) or prctl(PR_SET_SECCOMP): a filter of the
+ * tracee's own, which also meets SF_NR_ERRNO (sf_proc.filtered) */
+int seccomp_is_filter_install(long nr, uint64_t arg0);
+
+/* An answer of 0 or -e (e <= 4095) at the seccomp stop writes one register,
+ * orig_rax = SF_NR_ERRNO + e, instead of orig_rax = -1 and rax: the kernel
+ * runs the filter again on the new number (Linux 4.8), and this block makes
+ * it RET_ERRNO(e). Just below the x32 bit: no syscall has such a number. */
+#define SF_NR_ERRNO 0x3ffff000u
+#define SF_NR_ERRNO_MAX 4095
+/* Follows the load of the number; A is left as it was for other numbers. */
+#define SF_ERRNO_NR_BLOCK \
+	BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, SF_NR_ERRNO, 0, 5), \
+	BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, SF_NR_ERRNO + SF_NR_ERRNO_MAX, 3, 0), \
+	BPF_STMT(BPF_ALU | BPF_SUB | BPF_K, SF_NR_ERRNO), \
+	BPF_STMT(BPF_ALU | BPF_OR | BPF_K, SECCOMP_RET_ERRNO), \
+	BPF_STMT(BPF_RET | BPF_A, 0), \
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
 
 /* ---- spawn.c: the probe's child, sharing the tracer's memory ---- */
 /* Code that runs in such a child: not instrumented (the sanitizers' runtime

@@ -164,6 +164,7 @@ static void link_child(struct sf_tracee *c, unsigned long flags, struct sf_proc 
 		c->proc->pidns_ours = pp && pp->pidns_ours && !pp->pidns_kids_moved &&
 				      !(flags & CLONE_NEWPID);
 		/* fds copied (or shared: then either may add one for both) */
+		c->proc->filtered = !pp || pp->filtered; /* filters are inherited */
 		c->proc->netlink = !pp || pp->netlink || (flags & CLONE_FILES);
 		if (pp && (flags & CLONE_FILES))
 			pp->netlink = 1;
@@ -419,6 +420,7 @@ static void unpark(struct sf_tracee *c, void *arg)
 	if (!(fl & CLONE_THREAD)) { /* its flags are a guess */
 		c->proc->hostview = 0;
 		c->proc->pidns_ours = 0;
+		c->proc->filtered = 1;
 		c->proc->netlink = 1;
 	}
 	start_child(c, 0);

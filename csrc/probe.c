@@ -46,7 +46,7 @@ void sf_log(const char *fmt, ...)
 
 static const char marker[] = "sysfake-probe-marker";
 
-/* Child (spawn.c: raw syscalls only): trap getppid, then exercise it four
+/* Child (spawn.c: raw syscalls only): trap getppid, then exercise it five
  * ways; the exit status reports what it saw. */
 SF_CHILD static int probe_child(void *arg)
 {
@@ -57,11 +57,12 @@ SF_CHILD static int probe_child(void *arg)
 		sf_raw_exit(90);
 	struct sock_filter f[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		SF_ERRNO_NR_BLOCK,
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
-	struct sock_fprog fp = { 4, f };
+	struct sock_fprog fp = { sizeof(f) / sizeof(f[0]), f };
 	if (seccomp_load(&fp))
 		sf_raw_exit(91);
 	char wbuf[32] = { 0 };
@@ -88,6 +89,10 @@ SF_CHILD static int probe_child(void *arg)
 			 : "rsi", "rcx", "r11", "memory");
 	if (!skipped || nr != sf_raw(SYS_getppid, 0, 0, 0, 0))
 		st |= 8;
+	/* 5: a number that the filter answers (rsi: what the others found, in
+	 * case a filter the tracer runs under kills for this number) */
+	if (sf_raw(SYS_getppid, 5, st, 0, 0) != -EXDEV || sf_raw(SYS_getppid, 6, st, 0, 0) != 0)
+		st |= 16;
 	sf_raw_exit(st);
 }
 
@@ -180,7 +185,7 @@ int sf_probe(struct sf_probe_result *res)
 	if (write(pfd[1], "g", 1) != 1)
 		res->ok = 0;
 	close(pfd[1]);
-	int status = 0;
+	int status = -1, early = -1; /* -1: no wait yet */
 	if (next_seccomp(pid, &status) == 0) {
 		mech |= SF_MECH_SECCOMP;
 		sf_regs r;
@@ -248,24 +253,44 @@ int sf_probe(struct sf_probe_result *res)
 			ptrace(PTRACE_SETREGS, pid, 0, &r);
 			ptrace(PTRACE_CONT, pid, 0, 0);
 		}
+		/* 5: -EXDEV, then 0, by the filter's answer to a number (after
+		 * 4's own getppid) */
+		for (int k = 0; k < 3 && next_seccomp(pid, &status) == 0; k++) {
+			ptrace(PTRACE_GETREGS, pid, 0, &r);
+			int last = r.rdi == 6;
+			if (r.rdi == 5 || r.rdi == 6) {
+				early = (int)r.rsi;
+				r.orig_rax = SF_NR_ERRNO + (r.rdi == 5 ? EXDEV : 0);
+				ptrace(PTRACE_SETREGS, pid, 0, &r);
+			}
+			ptrace(PTRACE_CONT, pid, 0, 0);
+			if (last)
+				break;
+		}
 	}
 	int gone = 0;
 	for (;;) {
-		pid_t w = waitpid(pid, &status, __WALL);
-		if (w < 0 && errno != EINTR)
-			break;
-		if (w != pid)
-			continue;
-		if (WIFEXITED(status)) {
-			int st = WEXITSTATUS(status);
+		/* a test's wait may have reaped it already */
+		if (!WIFEXITED(status) && !WIFSIGNALED(status)) {
+			pid_t w = waitpid(pid, &status, __WALL);
+			if (w < 0 && errno != EINTR)
+				break;
+			if (w != pid)
+				continue;
+		}
+		if (WIFEXITED(status) || (WIFSIGNALED(status) && early >= 0)) {
+			/* killed at 5: what 1-4 found, and no SF_MECH_ERRNO_NR */
+			int st = WIFEXITED(status) ? WEXITSTATUS(status) : early | 16;
 			if (st == 91)
 				mech &= ~(unsigned)SF_MECH_SECCOMP;
-			else if (st < 16 && !(st & 1))
+			else if (st < 32 && !(st & 1))
 				mech |= SF_MECH_SKIP_AT_SECCOMP;
-			if (st < 16 && (st & 2))
+			if (st < 32 && (st & 2))
 				mech &= ~(unsigned)SF_MECH_SECCOMP; /* cannot change syscalls */
-			if (st < 16 && !(st & 8) && (mech & SF_MECH_SECCOMP))
+			if (st < 32 && !(st & 8) && (mech & SF_MECH_SECCOMP))
 				mech |= SF_MECH_SET_RETURN;
+			if (st < 32 && !(st & 16) && (mech & SF_MECH_SECCOMP))
+				mech |= SF_MECH_ERRNO_NR;
 			gone = 1;
 			break;
 		}

@@ -128,6 +128,11 @@ void seccomp_plan(const struct sf_table *t)
 		add_value(SYS_socket, 0, 0, AF_NETLINK);
 		add(SYS_pidfd_getfd, 0);
 	}
+	/* a filter of the tracee's own also meets SF_NR_ERRNO: see who has one */
+	if (sf_mech & SF_MECH_ERRNO_NR) {
+		add_value(SYS_seccomp, 0, 0, SECCOMP_SET_MODE_FILTER);
+		add_value(SYS_prctl, 0, 0, PR_SET_SECCOMP);
+	}
 	if (t->nvdirs) { /* listings: both getdents */
 		add(SYS_getdents64, 0);
 		add(SYS_getdents, 0);
@@ -171,6 +176,12 @@ int seccomp_trapped(long nr)
 static int traps_every(long nr)
 {
 	return seccomp_trapped(nr) && !cond[nr];
+}
+
+int seccomp_is_filter_install(long nr, uint64_t arg0)
+{
+	return (nr == SYS_seccomp && (unsigned)arg0 == SECCOMP_SET_MODE_FILTER) ||
+	       (nr == SYS_prctl && (unsigned)arg0 == PR_SET_SECCOMP);
 }
 
 int seccomp_sees_nschange(void)
@@ -280,6 +291,11 @@ again:
 	emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SF_AUDIT_ARCH, 1, 0));
 	emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
 	emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)));
+	if (sf_mech & SF_MECH_ERRNO_NR) {
+		static const struct sock_filter errno_nr[] = { SF_ERRNO_NR_BLOCK };
+		for (size_t i = 0; i < sizeof(errno_nr) / sizeof(errno_nr[0]); i++)
+			emit(errno_nr[i]);
+	}
 	if (nnrs == 0)
 		emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
 	else

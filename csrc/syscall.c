@@ -711,6 +711,8 @@ int sc_enter(struct sf_tracee *t)
 		batch_write(t); /* the exec takes this address space and the results in it */
 	if (tracer_cred_syscall(c.nr))
 		t->cred = 0; /* new credentials: look again before answering for it */
+	if (seccomp_is_filter_install(c.nr, sf_arg(&c.orig, 0)))
+		t->proc->filtered = 1; /* from now its answers set rax */
 
 	if (e && ((e->flags & SF_NSCHANGE) || e->cls == SC_ROOTCHANGE)) {
 		/* Resolving this call's own path caches the old root again:
@@ -852,7 +854,11 @@ int sc_enter(struct sf_tracee *t)
 		c.r.orig_rax = (uint64_t)-1;
 		DBG("%d: %ld answered: %ld", t->tid, c.nr, c.ret);
 		if (!t->pf && sf_at_seccomp && (sf_mech & SF_MECH_SKIP_AT_SECCOMP)) {
-			c.r.rax = (uint64_t)c.ret;
+			if ((sf_mech & SF_MECH_ERRNO_NR) && !t->proc->filtered &&
+			    c.ret <= 0 && c.ret >= -SF_NR_ERRNO_MAX)
+				c.r.orig_rax = SF_NR_ERRNO + (uint64_t)-c.ret; /* one register */
+			else
+				c.r.rax = (uint64_t)c.ret;
 			sf_setregs_from(t, &c.r, &c.orig);
 			if (rec)
 				rec_finish(t, c.ret);

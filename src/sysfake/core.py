@@ -24,6 +24,7 @@ MECH_NAMES = {
     "set_return": "SF_MECH_SET_RETURN",
     "pidfd_info": "SF_MECH_PIDFD_INFO",
     "nspid": "SF_MECH_NSPID",
+    "errno_nr": "SF_MECH_ERRNO_NR",
 }
 
 
