@@ -11,7 +11,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import NoReturn
+
+TYPE_CHECKING = False  # mypy reads it as True; typing costs start-up (test_run_startup.py)
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 
 def terminal_columns(fallback: int = 80) -> int:

@@ -5,12 +5,14 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, NoReturn
 
 from . import __version__
 from .argparsing import Parser as _Parser
 
+TYPE_CHECKING = False  # mypy reads it as True; typing costs start-up (test_run_startup.py)
 if TYPE_CHECKING:
+    from typing import NoReturn
+
     from .rules.loader import LoadResult
 
 

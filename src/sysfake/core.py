@@ -5,10 +5,13 @@ import importlib
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from .datatype import datatype
 from .tracee_env import tracee_env
+
+TYPE_CHECKING = False  # mypy reads it as True; typing costs start-up (test_run_startup.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 MECH_NAMES = {
     "vm_readv": "SF_MECH_VM_READV",

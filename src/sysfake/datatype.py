@@ -29,17 +29,18 @@ from __future__ import annotations
 
 import sys
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
 
+TYPE_CHECKING = False  # mypy reads it as True; typing costs start-up (test_run_startup.py)
 if TYPE_CHECKING:
+    from typing import Any, Callable, TypeVar, overload
     from typing import NamedTuple as NamedTuple
 
     from typing_extensions import dataclass_transform
-else:
-    def dataclass_transform(**_kw: object) -> Callable[[Any], Any]:
-        return lambda f: f
 
-T = TypeVar("T")
+    T = TypeVar("T")
+else:
+    def dataclass_transform(**_kw: object) -> object:
+        return lambda f: f
 FIELDS = "__datatype_fields__"
 
 
@@ -205,10 +206,11 @@ def _process(cls: type[T], frozen: bool) -> type[T]:
     return cls
 
 
-@overload
-def datatype(cls: type[T], /) -> type[T]: ...
-@overload
-def datatype(*, frozen: bool = False) -> Callable[[type[T]], type[T]]: ...
+if TYPE_CHECKING:
+    @overload
+    def datatype(cls: type[T], /) -> type[T]: ...
+    @overload
+    def datatype(*, frozen: bool = False) -> Callable[[type[T]], type[T]]: ...
 
 
 @dataclass_transform(field_specifiers=(field,))

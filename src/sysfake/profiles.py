@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # mypy reads it as True; typing costs start-up (test_run_startup.py)
 if TYPE_CHECKING:
     from pathlib import Path
 

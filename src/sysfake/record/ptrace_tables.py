@@ -26,7 +26,10 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from functools import cache
-from typing import Any
+
+TYPE_CHECKING = False  # mypy reads it as True; typing costs start-up (test_run_startup.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 #: (syscall, argument) -> text of a value, or None for no text
 Formatter = Callable[[int], "str | None"]

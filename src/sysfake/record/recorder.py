@@ -17,7 +17,6 @@ import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import IO
 
 from .. import __version__
 from ..model import RuleSet, SysAction, SyscallRule
@@ -28,6 +27,10 @@ from .fastline import Lines
 from .stream import Drain, make_pipe
 from .syscalls import ONLY_WHEN_SET, TRAPPED, errno_name, trapped_numbers
 from .trace import FORMAT, End, Header, RuleInfo, TraceWriter
+
+TYPE_CHECKING = False  # mypy reads it as True; typing costs start-up (test_run_startup.py)
+if TYPE_CHECKING:
+    from typing import IO
 
 DEFAULT_WATCH: tuple[str, ...] = ("/proc", "/sys", "/dev")
 

@@ -19,9 +19,14 @@ import struct
 import threading
 from collections import deque
 from collections.abc import Callable
-from typing import Any, TypeVar, Union
 
 from ..datatype import NamedTuple
+
+TYPE_CHECKING = False  # mypy reads it as True; typing costs start-up (test_run_startup.py)
+if TYPE_CHECKING:
+    from typing import Any, TypeAlias, TypeVar
+
+    T = TypeVar("T")
 
 COMMON = struct.Struct("<HBBd")  # size type flags time: 12 bytes
 SYSCALL_BODY = struct.Struct("<iiiiq6QHH")  # tid tgid nr rule_id ret args[6] raw_len canon_len
@@ -85,7 +90,7 @@ class RawExit(NamedTuple):
     status: int
 
 
-RawRecord = Union[RawSyscall, RawExec, RawFork, RawExit]
+RawRecord: TypeAlias = "RawSyscall | RawExec | RawFork | RawExit"
 
 
 class RawRepeat(NamedTuple):
@@ -161,7 +166,6 @@ def decode_one(rec: bytes) -> RawRecord | RawRepeat | Unknown:
     return Unknown(typ, size)
 
 
-T = TypeVar("T")
 _SIZE = struct.Struct("<H")
 
 

@@ -11,10 +11,13 @@ and comm of the thread it is about.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import IO, Any, Union
 
 from ..datatype import asdict, datatype, field
 from .syscalls import Arg
+
+TYPE_CHECKING = False  # mypy reads it as True; typing costs start-up (test_run_startup.py)
+if TYPE_CHECKING:
+    from typing import IO, Any, TypeAlias
 
 # json's string encoder (json.dumps's with ensure_ascii=False), without the
 # json package: importing it costs record's start 1 ms
@@ -132,8 +135,8 @@ class End:
     type: str = "end"
 
 
-Record = Union[Header, SyscallEvent, ExecEvent, ForkEvent, ExitEvent, End]
-AnyEvent = Union[SyscallEvent, ExecEvent, ForkEvent, ExitEvent]
+Record: TypeAlias = "Header | SyscallEvent | ExecEvent | ForkEvent | ExitEvent | End"
+AnyEvent: TypeAlias = "SyscallEvent | ExecEvent | ForkEvent | ExitEvent"
 
 
 _INF = float("inf")

@@ -5,8 +5,6 @@ the precedence order the compiled table is sorted in.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from .errors import RulesError
 from .loader import (
     LoadedRule,
@@ -18,7 +16,10 @@ from .loader import (
     parse_cli_text,
 )
 
+TYPE_CHECKING = False  # mypy reads it as True; typing costs start-up (test_run_startup.py)
 if TYPE_CHECKING:
+    from typing import Any
+
     from .explain import cmd_check, cmd_explain
     from .schema import build_schema, cmd_schema
 

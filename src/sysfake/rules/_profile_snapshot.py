@@ -6,7 +6,9 @@ the facts about the syscalls they name, from this python-ptrace.
 # ruff: noqa: E501
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # mypy reads it as True; typing costs start-up (test_run_startup.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 TREES: dict[str, tuple[Any, ...] | None] = {
     '# A fake cgroup v1 hierarchy for kernels (or sandboxes such as gVisor) that\n# mount no cgroup v1 controllers. `cgroupfs:` makes sysfake build the tree of\n# shared/docs/gvisor-runtime-findings.md ("The fake tree that worked") in a\n# private directory for each run and adds the rules that make it look mounted:\n#   * /sys/fs/cgroup/ redirected to the tree                      (findings #1, #3)\n#   * /proc/self/mountinfo: the real lines, then a tmpfs on /sys/fs/cgroup and\n#     one `cgroup` line per controller (devices is mandatory)    (findings #1)\n#   * /proc/self/cgroup ("N:ctrl:/") and /proc/cgroups             (findings #1b)\n#   * statfs/fstatfs: /sys/fs/cgroup -> TMPFS_MAGIC, below it\n#     CGROUP_SUPER_MAGIC                                          (findings #4)\n#   * the cgroupfs emulation: new dirs are populated from a template,\n#     write-opens truncate, devices.list follows devices.allow/deny, rmdir of\n#     a dir holding only files works                              (findings #3, #16, #16b, #23)\n# cgroup v2 is not faked: its device controller needs bpf(), which gVisor\n# lacks (findings, "Benign gVisor differences").\nversion: 1\ncgroupfs:\n  version: 1\n  controllers: [cpuset, cpu, cpuacct, memory, devices, freezer, pids]\n': (2, 16, 1, (('version', 16, 1, (0, 1, '1', True, 16, 10)), ('cgroupfs', 17, 1, (2, 18, 3, (('version', 18, 3, (0, 1, '1', True, 18, 12)), ('controllers', 19, 3, (1, 19, 16, ((0, 'cpuset', 'cpuset', True, 19, 17), (0, 'cpu', 'cpu', True, 19, 25), (0, 'cpuacct', 'cpuacct', True, 19, 30), (0, 'memory', 'memory', True, 19, 39), (0, 'devices', 'devices', True, 19, 47), (0, 'freezer', 'freezer', True, 19, 56), (0, 'pids', 'pids', True, 19, 65))))))))),

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from ..datatype import datatype, field
 from ..model import (
@@ -47,6 +46,7 @@ from .spec import (
 )
 from .suggest import did_you_mean
 
+TYPE_CHECKING = False  # mypy reads it as True; typing costs start-up (test_run_startup.py)
 if TYPE_CHECKING:
     from .sysrules import SysRuleSpec
     from .validate import CgroupfsSpec, FileSpec

@@ -19,15 +19,21 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
 
 from .yamlpos import Pos, YEntry, YMap, YNode, YScalar, YSeq
+
+TYPE_CHECKING = False  # mypy reads it as True; typing costs start-up (test_run_startup.py)
+if TYPE_CHECKING:
+    from typing import Any, TypeAlias
 
 # a node as the snapshot writes it: (0, value, text, plain, line, col) for a
 # scalar, (1, line, col, items) for a list, (2, line, col, entries) for a
 # mapping, each entry (key, line, col, node)
-Packed = tuple[Any, ...]
+Packed: TypeAlias = "tuple[Any, ...]"
 MODULE = "_profile_snapshot.py"
+# the generated module imports no typing either
+TC_LINE = ("TYPE_CHECKING = False  # mypy reads it as True; typing costs start-up "
+           "(test_run_startup.py)")
 
 
 def pack(node: YNode) -> Packed:
@@ -111,7 +117,7 @@ def snapshot_source(files: list[str]) -> str:
              "", "Each shipped profile's text, and its parsed tree (profile_snapshot.py);",
              "the facts about the syscalls they name, from this python-ptrace.",
              '"""', "# ruff: noqa: E501", "from __future__ import annotations", "",
-             "from typing import Any", "",
+             TC_LINE, "if TYPE_CHECKING:", "    from typing import Any", "",
              "TREES: dict[str, tuple[Any, ...] | None] = {"]
     lines += [f"    {text!r}: {tree!r}," for text, tree in trees.items()]
     lines += ["}", "", f"FACTS_PTRACE_VERSION: tuple[int, ...] | None = {installed_version()!r}",

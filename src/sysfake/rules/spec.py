@@ -7,13 +7,16 @@ imported only when a rules file is read, which keeps flag-only start-up short.
 from __future__ import annotations
 
 import re
-from typing import NoReturn
 
 from ..datatype import datatype
 from ..model import Generator, MatchKind, Origin
 from ..paths import canonical
 from .errors import RulesError
 from .pos import Pos
+
+TYPE_CHECKING = False  # mypy reads it as True; typing costs start-up (test_run_startup.py)
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 NO_POS = Pos(0, 0)
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

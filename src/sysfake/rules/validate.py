@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno as _errno
 import re
-from typing import TYPE_CHECKING, Callable
 
 from ..datatype import datatype, field
 from ..model import EMULATION_NAMES, Generator, MatchKind, Origin
@@ -27,7 +26,10 @@ from .spec import (
 from .suggest import did_you_mean
 from .yamlpos import Pos, YEntry, YMap, YNode, YScalar, YSeq, type_name
 
+TYPE_CHECKING = False  # mypy reads it as True; typing costs start-up (test_run_startup.py)
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .sysrules import SysRuleSpec
 
 FORMAT_VERSION = 1

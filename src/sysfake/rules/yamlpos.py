@@ -10,11 +10,13 @@ does reading a shipped profile (profile_snapshot.py).
 """
 from __future__ import annotations
 
-from typing import Union
-
 from ..datatype import datatype, field
 from .errors import RulesError
 from .pos import Pos as Pos  # defined apart for spec.py; Pos is part of this module's API
+
+TYPE_CHECKING = False  # mypy reads it as True; typing costs start-up (test_run_startup.py)
+if TYPE_CHECKING:
+    from typing import TypeAlias
 
 MAX_DEPTH = 64  # far deeper than any valid rules file
 MAX_NODES = 200_000
@@ -51,7 +53,7 @@ class YMap:
     pos: Pos = FIRST_POS
 
 
-YNode = Union[YScalar, YSeq, YMap]
+YNode: TypeAlias = "YScalar | YSeq | YMap"
 
 
 def type_name(node: YNode) -> str:
