@@ -36,6 +36,10 @@ def test_wheel_contents(wheel: Path) -> None:
                  "sysfake/bench/csrc/floor.c", "sysfake/bench/csrc/gowl.go",
                  "sysfake/data/rules.schema.json", "sysfake/py.typed"):
         assert want in names, f"{want} missing from {wheel.name}"
+    meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    text = zipfile.ZipFile(wheel).read(meta).decode()
+    assert "\nLicense-Expression: Apache-2.0\n" in text, text[:600]
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), sorted(names)[:20]
 
 
 def _clean_env() -> dict[str, str]:
