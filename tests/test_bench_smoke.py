@@ -283,3 +283,28 @@ def test_tracer_calls_inside_gvisor(tmp_path: Path) -> None:
                "--contenders", "floor,floor-r,sysfake-exec")
     assert doc["sandbox_machine"]["in_gvisor"] is True
     _check_tracer_calls(doc)
+
+
+def test_each_run_writes_a_fresh_trace(tmp_path: Path) -> None:
+    """The harness removes what a record contender wrote after its run, so the
+    next run's `-o` does not truncate it (performance.md, "Noise": the
+    truncate waits for ext4's writeback of the last trace)."""
+    floor, sfwl, gowl, _note, _cost = runner.build_tools(runner.default_cache_dir(),
+                                                         lambda _m: None)
+    ctx = workloads.Ctx(tmp_path, sfwl, floor, gowl, True)
+    workloads.prepare_files(ctx.workdir)
+    record = next(c for c in contenders.all_contenders(None) if c.name == "sysfake-record")
+    assert str(ctx.trace) in record.wrap(ctx, ["true"])
+    left: list[bool] = []
+
+    def writer(c: workloads.Ctx, cmd: list[str]) -> list[str]:
+        return ["sh", "-c", 'head -c 1048576 /dev/zero > "$0" && exec "$@"', str(c.trace), *cmd]
+
+    opts = runner.Options(reps=1, pin=False, cpu=0, gvisor=False, timeout=60)
+    cmd = ["cat", ctx.src]
+    for rep in range(2):
+        r = runner.run_once(ctx, opts, contenders.Contender("writer", "", False, writer),
+                            cmd, rep)
+        assert r.ok, r
+        left.append(ctx.trace.exists())
+    assert left == [False, False]

@@ -112,7 +112,7 @@ def _sysfake(base: list[str], sub: list[str], ctx_record: bool) -> Wrap:
     def wrap(ctx: Ctx, cmd: list[str]) -> list[str]:
         argv = [*base, *sub]
         if ctx_record:
-            argv += ["-o", str(ctx.workdir / "record.out")]
+            argv += ["-o", str(ctx.trace)]
         return [*argv, "--redirect", f"{ctx.src}={ctx.dst}", "--", *cmd]
 
     return wrap

@@ -169,9 +169,20 @@ def timed_argv(ctx: Ctx, opts: Options, cmd: list[str]) -> list[str]:
     return sandbox(opts, [*timer, "--", *cmd])
 
 
+def _run_fresh(argv: list[str], ctx: Ctx) -> tuple[int, bytes, bytes]:
+    """_run_capture, then remove the trace a record contender wrote, untimed: the
+    next run must not truncate it. ext4 writes back a file truncated and
+    written again when it is closed (auto_da_alloc), and the next truncate
+    waits for that I/O: 40 ms a run for watched reads' 54 MB (performance.md)."""
+    try:
+        return _run_capture(argv, ctx.workdir)
+    finally:
+        ctx.trace.unlink(missing_ok=True)
+
+
 def run_once(ctx: Ctx, opts: Options, c: Contender, cmd: list[str], rep: int) -> Run:
     argv = timed_argv(ctx, opts, c.wrap(ctx, cmd))
-    rc, out, err = _run_capture(argv, ctx.workdir)
+    rc, out, err = _run_fresh(argv, ctx)
     found = list(_NS_RE.finditer(err))
     m = found[-1] if found else None
     line = result_line(out)
@@ -204,7 +215,7 @@ def count_tracer_calls(ctx: Ctx, opts: Options, c: Contender, cmd: list[str],
                        intercepted: int | None) -> dict[str, Any]:
     """The tracer's own syscalls in one untimed run (tracer_calls.py)."""
     argv = timed_argv(ctx, opts, tracer_calls.wrap("strace", c.wrap(ctx, cmd)))
-    rc, out, err = _run_capture(argv, ctx.workdir)
+    rc, out, err = _run_fresh(argv, ctx)
     found = list(_NS_RE.finditer(err))
     calls = tracer_calls.parse(err)
     want = "dst" if c.redirects else "src"

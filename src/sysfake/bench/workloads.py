@@ -40,6 +40,11 @@ class Ctx:
     def dst(self) -> str:
         return str(self.workdir / "dst.txt")
 
+    @property
+    def trace(self) -> Path:
+        """Where record contenders write; removed after each run (runner.run_once)."""
+        return self.workdir / "record.out"
+
 
 def prepare_files(workdir: Path) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
