@@ -16,10 +16,11 @@ import pytest
 
 from support import child_env, describe, run_in_gvisor, run_sysfake, sysfake_cmd, traced_tracer
 from support.progs import Progs
+from sysfake.core import mech_mask
 from sysfake.environment import is_gvisor
 
-ERRNO_NR = 0x2000        # SF_MECH_ERRNO_NR
-SKIP_AT_SECCOMP = 0x080  # SF_MECH_SKIP_AT_SECCOMP
+ERRNO_NR = mech_mask(["errno_nr"])
+SKIP_AT_SECCOMP = mech_mask(["skip_at_seccomp"])
 STATS = ("stat", "lstat", "newfstatat", "newfstatat_nofollow", "statx", "statx_all")
 SAME = "".join(f"{c}: same ok\n" for c in STATS) + "stat_readonly_buf: same EFAULT\n"
 
