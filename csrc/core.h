@@ -403,15 +403,6 @@ void sf_child_signals(void);
 pid_t sf_spawn(int (*fn)(void *), void *arg, void **stack);
 void sf_spawn_free(void *stack);
 
-/* ---- spin.c: polling for the next stop before sleeping ---- */
-/* 1: polling is worth it here (two CPUs, a cheap poll of child, alive and
- * not stopped). */
-int spin_worth(pid_t child);
-void spin_reset(void);
-void spin_log(void); /* what the polls found, with -v */
-/* A stop found by polling briefly (SF_MECH_SPIN), or 0: sleep in waitpid. */
-pid_t spin_wait(int *status);
-
 /* ---- syscall.c: one trapped syscall ---- */
 extern struct sf_table *sf_tab;
 extern int sf_at_seccomp; /* set by the loop: this entry is a seccomp stop */

@@ -820,7 +820,6 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 	alarm_fired = 0;
 	timer_at = -1;
 	drain_backoff = drain_skip = 0;
-	spin_reset();
 	kill_now = 0;
 	int was_reaper = 0;
 	prctl(PR_GET_CHILD_SUBREAPER, &was_reaper);
@@ -909,12 +908,7 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 		 * newest tracees first, so one-at-a-time starves the oldest ones
 		 * (a creator's clone event behind its busy threads). */
 		int n = 0, status;
-		/* Poll first (spin.c), but not with a timer due (its signal would
-		 * be spent before the waitpid it must interrupt) nor once the
-		 * command is over. */
-		pid_t w = main_done || wake ? 0 : spin_wait(&status);
-		if (!w)
-			w = waitpid(-1, &status, __WALL);
+		pid_t w = waitpid(-1, &status, __WALL);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -955,7 +949,6 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 	}
 	DBG("loop ended: main %s, status %#x, %zu tracees", main_done ? "done" : "alive",
 	    main_status, tr_count());
-	spin_log();
 	tr_foreach(write_held, NULL); /* records of threads still there */
 	rec_close();
 	/* Reap anything left (untraced zombies reparented to us). */

@@ -182,8 +182,6 @@ int sf_probe(struct sf_probe_result *res)
 		return 0;
 	}
 	res->ok = 1;
-	if (spin_worth(pid)) /* the child waits on the pipe: polls find nothing */
-		mech |= SF_MECH_SPIN;
 	if (write(pfd[1], "g", 1) != 1)
 		res->ok = 0;
 	close(pfd[1]);

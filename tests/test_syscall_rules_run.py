@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import textwrap
@@ -291,10 +290,9 @@ VALUES_OUT = "tcgets ['ENOTTY'] lseek [5]\nwinsz EXDEV\nlseek64 EXDEV\n"
 
 def _tracer_waits(tmp_path: Path, rules_file: str, cmd: list[str]
                   ) -> tuple[subprocess.CompletedProcess[str], int]:
-    """Run under strace on the tracer alone: its wait4 calls that returned a
-    tracee, one a stop (polls that found nothing are not stops)."""
+    """Run under strace on the tracer alone: its wait4 calls, one a stop."""
     res, log = traced_tracer(tmp_path, ["run", "--rules", rules_file, "--", *cmd], "wait4")
-    return res, len(re.findall(r"^wait4\(.*\) = [1-9]", log, re.M))
+    return res, log.count("wait4(")
 
 
 def test_rules_that_name_argument_values_stop_only_those_calls(tmp_path: Path) -> None:

@@ -28,7 +28,6 @@ MECH_NAMES = {
     "pidfd_info": "SF_MECH_PIDFD_INFO",
     "nspid": "SF_MECH_NSPID",
     "errno_nr": "SF_MECH_ERRNO_NR",
-    "spin": "SF_MECH_SPIN",
 }
 
 
