@@ -150,6 +150,7 @@ struct sf_mm {
 	uint64_t tramp_code;    /* slots whose trampoline is in the code page (tramp.c) */
 	struct sf_batch *batch; /* records waiting for their results (rec_batch.c) */
 	unsigned rec_exits;     /* records that took the exit stop for want of a scratch mapping */
+	unsigned stat_answers;  /* tracer_stat.c: redirected stats the tracer answered */
 	int inplace_used;       /* inplace.c: its one rewrite in place is used */
 	int memfd;              /* open /proc/PID/mem, -1 */
 	pid_t mem_pid;
@@ -421,6 +422,11 @@ void sc_exit(struct sf_tracee *t);
  * into the slot with the path), 0 no: two stops, -1: set the trampolines up
  * first (tramp_setup). */
 int tramp_want(struct sf_tracee *t);
+/* 1: a rewrite of this call would return through a trampoline (one stop),
+ * as far as can be told before it is placed; no side effects. */
+int tramp_ready(const struct sf_tracee *t);
+/* 0: this address space will never have trampolines. */
+int tramp_possible(const struct sf_tracee *t);
 /* Write the code and make the call mprotect it; replayed at its exit stop. */
 int tramp_setup(struct sf_tracee *t, const sf_regs *orig);
 void tramp_setup_done(struct sf_tracee *t, long ret);

@@ -87,6 +87,21 @@ static int slot_code(struct sf_tracee *t, int slot)
 	return 1;
 }
 
+int tramp_possible(const struct sf_tracee *t)
+{
+	const struct sf_mm *m = t->mm;
+	return (sf_mech & SF_MECH_SET_RETURN) && m->tramp != TR_FAILED &&
+	       m->scratch != (uint64_t)-1;
+}
+
+int tramp_ready(const struct sf_tracee *t)
+{
+	const struct sf_mm *m = t->mm;
+	return sf_at_seccomp && tramp_possible(t) && m->tramp == TR_READY && !t->pf &&
+	       t->tramp_slot < 0 && m->scratch != 0 && t->slot < TRAMP_SLOTS &&
+	       mm_slot_free_count(m) >= SCRATCH_SLOTS / 8;
+}
+
 int tramp_want(struct sf_tracee *t)
 {
 	struct sf_mm *m = t->mm;

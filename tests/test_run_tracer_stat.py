@@ -1,7 +1,8 @@
 """A redirected stat answered by the tracer in one stop gives the kernel's
 answer, and is not used where the tracer's answer could differ from the
 caller's: dropped credentials, a symlink on the way, chroot, a new mount
-namespace (csrc/tracer_stat.c)."""
+namespace; nor once the process has trampolines, after 64 answers
+(csrc/tracer_stat.c)."""
 from __future__ import annotations
 
 import os
@@ -46,6 +47,27 @@ def test_answers_equal_the_kernel_byte_for_byte(progs: Progs, tmp_path: Path) ->
     off = statcmp(progs, src, str(dst), disable=True)
     assert (off.returncode, off.stdout) == (0, same_lines()), describe(off)
     assert ANSWERED not in off.stderr, describe(off)
+
+
+def test_later_stats_of_a_process_return_through_trampolines(progs: Progs,
+                                                              tmp_path: Path) -> None:
+    """After 64 answers in one address space its stats are rewritten and
+    return through a trampoline, one stop as well and fewer tracer syscalls:
+    20 rounds of the 7 calls give the kernel's answers throughout. Where a
+    process cannot have trampolines (no return address set at the seccomp
+    stop), the tracer answers every one."""
+    dst = tmp_path / "dst"
+    dst.write_text("some content\n")
+    src = str(tmp_path / "src")
+    res = statcmp(progs, src, str(dst), "rounds", "20")
+    assert (res.returncode, res.stdout) == (0, same_lines()), describe(res)
+    assert res.stderr.count(ANSWERED) == 64, describe(res)
+    # 140 calls: 64 answered, a few on the way to trampolines, the rest through one
+    assert res.stderr.count("returns through its trampoline") >= 60, describe(res)
+    res = run_sysfake(["run", "-v", "--disable", "set_return", "--redirect", f"{src}={dst}",
+                       "--", progs["statcmp"], src, str(dst), "rounds", "20"])
+    assert (res.returncode, res.stdout) == (0, same_lines()), describe(res)
+    assert res.stderr.count(ANSWERED) == 140 and "trampoline" not in res.stderr, describe(res)
 
 
 def test_directory_target(progs: Progs, tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 /* statcmp: every stat-like call on SRC and on DST, compared byte for byte.
  *
- *   statcmp SRC DST [drop]
+ *   statcmp SRC DST [drop | rounds N]
  *
  * For stat, lstat (raw syscalls), newfstatat (flags 0 and
  * AT_SYMLINK_NOFOLLOW), statx (basic and all fields) and a stat into a
@@ -8,11 +8,15 @@
  * same result and the same bytes, else "<call>: DIFF ...". <result> is "ok"
  * or the errno name. With "drop", the same calls follow ("drop <call>: ...")
  * after this thread gave up root (setgroups, setresgid, setresuid 65534).
+ * With "rounds N", the calls are made N - 1 times before, printing only
+ * differences ("round <i> <call>: DIFF ..."): a tracer may answer the first
+ * calls of a process one way and later ones another.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -50,16 +54,17 @@ static void call(int kind, const char *path, struct res *r, void *ro)
 static const char *names[] = { "stat", "lstat", "newfstatat", "newfstatat_nofollow",
 			       "statx", "statx_all", "stat_readonly_buf" };
 
-static void compare(const char *prefix, const char *src, const char *dst, void *ro)
+static void compare(const char *prefix, const char *src, const char *dst, void *ro, int quiet)
 {
 	for (int k = 0; k < 7; k++) {
 		struct res a, b;
 		call(k, src, &a, ro);
 		call(k, dst, &b, ro);
 		const char *what = a.rc < 0 ? strerrorname_np(a.err) : "ok";
-		if (a.rc == b.rc && a.err == b.err && !memcmp(a.buf, b.buf, sizeof(a.buf)))
-			printf("%s%s: same %s\n", prefix, names[k], what);
-		else
+		if (a.rc == b.rc && a.err == b.err && !memcmp(a.buf, b.buf, sizeof(a.buf))) {
+			if (!quiet)
+					printf("%s%s: same %s\n", prefix, names[k], what);
+		} else
 			printf("%s%s: DIFF src %ld %s, dst %ld %s%s\n", prefix, names[k], a.rc, what,
 			       b.rc, b.rc < 0 ? strerrorname_np(b.err) : "ok",
 			       a.rc == b.rc && a.err == b.err ? " (bytes differ)" : "");
@@ -69,11 +74,18 @@ static void compare(const char *prefix, const char *src, const char *dst, void *
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: statcmp SRC DST [drop]\n");
+		fprintf(stderr, "usage: statcmp SRC DST [drop | rounds N]\n");
 		return 2;
 	}
 	void *ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	compare("", argv[1], argv[2], ro);
+	if (argc > 4 && !strcmp(argv[3], "rounds")) {
+		for (int i = 1; i < atoi(argv[4]); i++) {
+			char prefix[32];
+			snprintf(prefix, sizeof(prefix), "round %d ", i);
+			compare(prefix, argv[1], argv[2], ro, 1);
+		}
+	}
+	compare("", argv[1], argv[2], ro, 0);
 	if (argc > 3 && !strcmp(argv[3], "drop")) {
 		/* raw syscalls: only this thread, as a tracer sees them */
 		if (syscall(SYS_setgroups, 0, NULL) || syscall(SYS_setresgid, 65534, 65534, 65534) ||
@@ -81,7 +93,7 @@ int main(int argc, char **argv)
 			perror("drop");
 			return 1;
 		}
-		compare("drop ", argv[1], argv[2], ro);
+		compare("drop ", argv[1], argv[2], ro, 0);
 	}
 	return 0;
 }
