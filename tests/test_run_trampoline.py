@@ -128,7 +128,13 @@ def test_virtual_file_opens_return_through_trampolines(progs: Progs, tmp_path: P
     res = run_sysfake(run(["-v", "--fake", f"{src}={TEXT}\\n"],
                           cmd=[progs["tramp"], "loop", src, TEXT, "50", "4"]))
     assert (res.returncode, res.stdout) == (0, "loop ok\n"), describe(res)
-    assert len(ARMED.findall(res.stderr)) >= 45 * 5, describe(res)
+    # Opens made while the trampolines are being set up take two stops; how
+    # many depends on how the five threads are scheduled. Once they are
+    # ready, every open returns through one.
+    _, ready, after = res.stderr.partition("trampolines ready")
+    opens = after.count(f"openat({src}) -> {src} rule")
+    assert ready and opens >= 125, describe(res)
+    assert len(ARMED.findall(after)) == opens, describe(res)
 
 
 def test_virtual_file_after_the_process_drops_to_another_uid(

@@ -63,7 +63,7 @@ static void compare(const char *prefix, const char *src, const char *dst, void *
 		const char *what = a.rc < 0 ? strerrorname_np(a.err) : "ok";
 		if (a.rc == b.rc && a.err == b.err && !memcmp(a.buf, b.buf, sizeof(a.buf))) {
 			if (!quiet)
-					printf("%s%s: same %s\n", prefix, names[k], what);
+				printf("%s%s: same %s\n", prefix, names[k], what);
 		} else
 			printf("%s%s: DIFF src %ld %s, dst %ld %s%s\n", prefix, names[k], a.rc, what,
 			       b.rc, b.rc < 0 ? strerrorname_np(b.err) : "ok",
