@@ -251,6 +251,7 @@ struct sf_tracee {
 	uint64_t tramp_at;   /* that trampoline's entry (the mapping may be gone since) */
 	sf_regs tramp_orig;  /* registers of that call as the tracee made it */
 	int left_out;        /* this call's slot words were not written again (mem.c) */
+	uint64_t stat_last[SF_TRAMP_WORDS]; /* tracer_stat.c: its last redirected stat's words */
 	int slot_wait;       /* the replay waits for a free scratch slot */
 	int slot_waiting;    /* stopped at its exit stop until a slot is free */
 	int replays;         /* replays in a row because scratch memory failed */

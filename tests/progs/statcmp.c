@@ -1,6 +1,6 @@
 /* statcmp: every stat-like call on SRC and on DST, compared byte for byte.
  *
- *   statcmp SRC DST [drop | rounds N]
+ *   statcmp SRC DST [drop | rounds N | loop N]
  *
  * For stat, lstat (raw syscalls), newfstatat (flags 0 and
  * AT_SYMLINK_NOFOLLOW), statx (basic and all fields) and a stat into a
@@ -10,7 +10,8 @@
  * after this thread gave up root (setgroups, setresgid, setresuid 65534).
  * With "rounds N", the calls are made N - 1 times before, printing only
  * differences ("round <i> <call>: DIFF ..."): a tracer may answer the first
- * calls of a process one way and later ones another.
+ * calls of a process one way and later ones another. With "loop N", N
+ * stat calls on SRC come first, all alike (one path, one buffer).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -74,7 +75,7 @@ static void compare(const char *prefix, const char *src, const char *dst, void *
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: statcmp SRC DST [drop | rounds N]\n");
+		fprintf(stderr, "usage: statcmp SRC DST [drop | rounds N | loop N]\n");
 		return 2;
 	}
 	void *ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -84,6 +85,14 @@ int main(int argc, char **argv)
 			snprintf(prefix, sizeof(prefix), "round %d ", i);
 			compare(prefix, argv[1], argv[2], ro, 1);
 		}
+	}
+	if (argc > 4 && !strcmp(argv[3], "loop")) {
+		struct stat st;
+		for (int i = 0; i < atoi(argv[4]); i++)
+			if (syscall(SYS_stat, argv[1], &st)) {
+				perror("loop");
+				return 1;
+			}
 	}
 	compare("", argv[1], argv[2], ro, 0);
 	if (argc > 3 && !strcmp(argv[3], "drop")) {
