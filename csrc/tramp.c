@@ -94,28 +94,39 @@ int tramp_possible(const struct sf_tracee *t)
 	       m->scratch != (uint64_t)-1;
 }
 
-int tramp_ready(const struct sf_tracee *t)
+/* The thread and its mapping allow a trampoline at this stop (its slot, if
+ * it has one yet, is one of those with a trampoline). */
+static int usable(const struct sf_tracee *t)
 {
 	const struct sf_mm *m = t->mm;
-	return sf_at_seccomp && tramp_possible(t) && m->tramp == TR_READY && !t->pf &&
-	       t->tramp_slot < 0 && m->scratch != 0 && t->slot < TRAMP_SLOTS &&
-	       mm_slot_free_count(m) >= SCRATCH_SLOTS / 8;
+	return sf_at_seccomp && (sf_mech & SF_MECH_SET_RETURN) && !t->pf &&
+	       t->slot < TRAMP_SLOTS && t->tramp_slot < 0 && m->scratch != 0 &&
+	       m->scratch != (uint64_t)-1;
+}
+
+/* Held slots wait for a stop or a result: keep some free. */
+static int slots_to_spare(const struct sf_mm *m)
+{
+	return mm_slot_free_count(m) >= SCRATCH_SLOTS / 8;
+}
+
+int tramp_ready(const struct sf_tracee *t)
+{
+	return usable(t) && t->mm->tramp == TR_READY && slots_to_spare(t->mm);
 }
 
 int tramp_want(struct sf_tracee *t)
 {
 	struct sf_mm *m = t->mm;
-	if (!sf_at_seccomp || !(sf_mech & SF_MECH_SET_RETURN) || t->pf || t->slot < 0 ||
-	    t->slot >= TRAMP_SLOTS || t->tramp_slot >= 0 || m->scratch == 0 ||
-	    m->scratch == (uint64_t)-1)
+	if (!usable(t) || t->slot < 0)
 		return 0;
 	/* t->magic: an open of the tracer's memfd. Its failure is replayed at
 	 * the exit stop, so only where it cannot fail: the tracer's /proc (root
 	 * and mount namespace) and credentials (which let it open our fds). */
 	if (t->magic && !(t->proc->hostview && tracer_same_creds(t)))
 		return 0;
-	if (m->tramp == TR_READY) /* held slots wait for a stop or a result: keep some free */
-		return mm_slot_free_count(m) >= SCRATCH_SLOTS / 8 && slot_code(t, t->slot);
+	if (m->tramp == TR_READY)
+		return slots_to_spare(m) && slot_code(t, t->slot);
 	if (m->tramp != TR_NONE || ++m->tramp_count < SETUP_AFTER)
 		return 0;
 	if (!mem_write_bulk())
