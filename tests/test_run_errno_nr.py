@@ -25,7 +25,7 @@ STATS = ("stat", "lstat", "newfstatat", "newfstatat_nofollow", "statx", "statx_a
 SAME = "".join(f"{c}: same ok\n" for c in STATS) + "stat_readonly_buf: same EFAULT\n"
 
 #: 50 stats of a redirected file (answered by the tracer: 0; fewer than the
-#: 64 it answers in a process before rewriting them, tracer_stat.c) and 150
+#: 64 after which a repeated one may be rewritten, tracer_stat.c) and 150
 #: of a hidden one (-ENOENT), each one stop
 LOOP = """
 import os, sys
