@@ -44,3 +44,26 @@ def test_each_repetition_stands_alone() -> None:
     assert report.per_rep(res, "a", "b") == [2.0, 3.0]
     assert report.spread([2.0, 3.0]) == [2.0, 3.0]
     assert report.spread([2.0]) is None
+
+
+def test_a_workload_nothing_stops_is_judged_by_time_against_the_floor() -> None:
+    # recv: overheads near zero make ratios of them noise (the floor's 2%
+    # against sysfake's 1% would read 0.5), so its targets are time ÷ floor
+    res = WorkloadResult(by_key(["recv"])[0], ["true"], 8)
+    times = {"untraced": 1.00, "floor": 1.02, "sysfake": 1.20, "sysfake-exec": 1.03,
+             "sysfake-record": 1.25, "proot-sc": 1.02}
+    for rep in range(3):
+        for name, s in times.items():
+            res.runs.append(Run(name, rep, s, 0, "dst", True, ""))
+    rows = report.targets([res], [])
+    assert {r["who"]: (r["value"], r["status"]) for r in rows} == {
+        "sysfake": (round(1.20 / 1.02, 3), "missed"),
+        "sysfake-exec": (round(1.03 / 1.02, 3), "met"),
+        "sysfake-record": (round(1.25 / 1.02, 3), "missed"),
+    }
+    assert all(r["target"].endswith("within 3% of the floor (no stop)") for r in rows)
+    # getppid keeps the overhead bounds beside its time target
+    res.workload = by_key(["getppid"])[0]
+    kinds = {r["target"] for r in report.targets([res], [])}
+    assert "workload 2 within 3% of the floor" in kinds
+    assert "sysfake overhead <= 1.15 x floor overhead" in kinds

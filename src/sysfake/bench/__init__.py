@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         w = res.workload
         doc["workloads"].append({
             "key": w.key, "number": w.number, "title": w.title, "reference": w.reference,
-            "command": res.command, "intercepted_syscalls": res.intercepted,
+            "idle": w.idle, "command": res.command, "intercepted_syscalls": res.intercepted,
             "skipped": res.skipped, "capped_reps": res.capped,
             "results": {} if res.skipped else report.summarise(res, names),
         })

@@ -5,6 +5,9 @@
  *   sfwl getppid N PATH         N x getppid(), then one stat(PATH)
  *   sfwl openread PATH N        N x open+read+close of PATH; prints what it read
  *   sfwl threads PATH T N       T threads x N stat(PATH)
+ *   sfwl recv N PATH            N x send+receive of 64 bytes over a Unix socket
+ *                               pair (recvfrom and recvmsg in turn), then one
+ *                               stat(PATH)
  *   sfwl time [-p CPU] -- CMD   runs CMD, prints "SFBENCH_NS=<ns> RC=<rc>" on stderr
  *
  * Every workload ends with one line that shows what PATH looked like, so the
@@ -18,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -83,6 +87,46 @@ static int do_openread(const char *path, long n) {
     if (nl)
         *nl = 0;
     printf("sfwl openread n=%ld bytes=%zd content=%s\n", n, got, buf);
+    return 0;
+}
+
+/* What a program that talks over sockets does (containerd's shims, netlink
+ * users): receives, which no redirect traps but a profile's emulation may. */
+static int do_recv(long n, const char *path) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        perror("socketpair");
+        return 1;
+    }
+    char out[64], in[128];
+    memset(out, 'r', sizeof(out));
+    long bytes = 0;
+    for (long i = 0; i < n; i++) {
+        out[0] = (char)i;
+        if (send(sv[0], out, sizeof(out), 0) != (ssize_t)sizeof(out)) {
+            perror("send");
+            return 1;
+        }
+        ssize_t got;
+        if (i & 1) {
+            struct iovec iov = { in, sizeof(in) };
+            struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+            got = recvmsg(sv[1], &mh, 0);
+        } else {
+            got = recvfrom(sv[1], in, sizeof(in), 0, NULL, NULL);
+        }
+        if (got != (ssize_t)sizeof(out) || in[0] != out[0]) {
+            fprintf(stderr, "sfwl: receive %ld: %zd bytes\n", i, got);
+            return 1;
+        }
+        bytes += got;
+    }
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        perror(path);
+        return 1;
+    }
+    printf("sfwl recv n=%ld bytes=%ld size=%lld\n", n, bytes, (long long)st.st_size);
     return 0;
 }
 
@@ -195,8 +239,10 @@ int main(int argc, char **argv) {
         return do_openread(argv[2], num(argv[3]));
     if (argc >= 5 && !strcmp(argv[1], "threads"))
         return do_threads(argv[2], num(argv[3]), num(argv[4]));
+    if (argc >= 4 && !strcmp(argv[1], "recv"))
+        return do_recv(num(argv[2]), argv[3]);
     if (argc >= 2 && !strcmp(argv[1], "time"))
         return do_time(argc - 2, argv + 2);
-    fprintf(stderr, "usage: sfwl stat|getppid|openread|threads|time ...\n");
+    fprintf(stderr, "usage: sfwl stat|getppid|openread|threads|recv|time ...\n");
     return 2;
 }
