@@ -72,6 +72,11 @@ def _check(doc: dict[str, Any], want_workloads: set[str]) -> None:
     cost = m["tracer_syscall_us"]
     assert cost["calls"] > 0 and cost["peekdata"] > 0, cost
     assert (cost["process_vm_readv"] is not None) == m["process_vm_readv"], cost
+    # and a call handed over: a ptrace stop, and a user notification, which
+    # a Linux x86_64 host has (since 5.0) and gVisor has not (test_quick_gvisor)
+    assert cost["seccomp_stop"] > 0, cost
+    if not m["in_gvisor"]:
+        assert cost["user_notif"] > 0, cost
     names = {c["name"]: c for c in doc["contenders"]}
     for must in ("untraced", "floor", "floor-r", "floor-x"):
         assert names[must]["available"], names[must]["note"]
@@ -179,7 +184,9 @@ def test_quick_gvisor(tmp_path: Path, proot_sc: str | None) -> None:
     cost = doc["sandbox_machine"]["tracer_syscall_us"]
     assert cost["pread_proc_mem"] > 0 and cost["peekdata"] > 0, cost
     assert cost["process_vm_readv"] is None, cost
+    assert cost["seccomp_stop"] > 0 and cost["user_notif"] is None, cost
     assert "one tracer syscall (sandbox" in bench.report.table(doc)
+    assert "one call handed to a supervisor (sandbox" in bench.report.table(doc)
     # Python's own start-up there, which `sysfake run`'s includes
     sb = doc["sandbox_machine"]
     assert 0 < sb["python_startup_nosite_s"] <= sb["python_startup_s"], sb

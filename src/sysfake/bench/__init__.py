@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         notes.append(go_note)
     started = datetime.datetime.now(datetime.timezone.utc)
     proots = {c.name: c.exe for c in all_cs if c.name.startswith("proot") and c.exe}
-    host = machine.collect(proots, cost)
+    host = machine.collect(proots, cost, opts.cpu if opts.pin else None)
     load_start = host.get("loadavg", [])
     if load_start and load_start[0] > 0.5:
         notes.append(f"load average {load_start[0]:.2f} at start: other work was running, "

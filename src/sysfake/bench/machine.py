@@ -197,12 +197,13 @@ def python_startup(runs: int = 7) -> dict[str, float]:
     return out
 
 
-def tracer_cost(exe: str | None) -> dict[str, Any] | None:
+def tracer_cost(exe: str | None, cpu: int | None = None) -> dict[str, Any] | None:
     """What one tracer syscall costs here (µs per one-word read of a stopped
-    tracee, by each mechanism; null where it fails): bench/csrc/tracer_cost.c."""
+    tracee, by each mechanism; null where it fails), and one call handed to a
+    supervisor: bench/csrc/tracer_cost.c, pinned to `cpu` as the runs are."""
     if not exe:
         return None
-    out = _run([exe, "2000"], timeout=60)
+    out = _run([exe, "2000", *([str(cpu)] if cpu is not None else [])], timeout=60)
     try:
         data: dict[str, Any] = json.loads(out)
     except ValueError:
@@ -211,10 +212,10 @@ def tracer_cost(exe: str | None) -> dict[str, Any] | None:
 
 
 def collect(proots: dict[str, str] | None = None,
-            cost_exe: str | None = None) -> dict[str, Any]:
+            cost_exe: str | None = None, cpu: int | None = None) -> dict[str, Any]:
     """The facts; ``proots`` maps each PRoot contender to its binary, whose
     version and accelerators go under "proots" ("proot" is the one on PATH);
-    ``cost_exe`` is the compiled tracer_cost probe."""
+    ``cost_exe`` is the compiled tracer_cost probe, run on ``cpu`` if given."""
     u = os.uname()
     proc_version = _read("/proc/version").strip()
     in_gvisor, evidence = detect_gvisor(u.release, proc_version)
@@ -240,7 +241,7 @@ def collect(proots: dict[str, str] | None = None,
         "python": sys.version.split()[0],
         "tools": tool_versions(),
         "process_vm_readv": process_vm_works(),
-        "tracer_syscall_us": tracer_cost(cost_exe),
+        "tracer_syscall_us": tracer_cost(cost_exe, cpu),
         "proot": proot_info(),
         "proots": {name: proot_info(exe) for name, exe in (proots or {}).items()},
         "sysfake": sysfake_info(),

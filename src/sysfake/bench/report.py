@@ -282,6 +282,11 @@ def table(doc: dict[str, Any]) -> str:
             lines.append(f"one tracer syscall ({label}; one word of a stopped tracee): "
                          + ", ".join(f"{k} {_fmt(cost.get(k), '.1f')} us" for k in
                                      ("pread_proc_mem", "peekdata", "process_vm_readv")))
+            if "seccomp_stop" in cost:
+                lines.append(f"one call handed to a supervisor ({label}; getppid, answered at "
+                             f"once, beyond the call): ptrace seccomp stop "
+                             f"{_fmt(cost.get('seccomp_stop'), '.1f')} us, seccomp user "
+                             f"notification {_fmt(cost.get('user_notif'), '.1f')} us")
     for c in doc["contenders"]:
         if not c["available"]:
             lines.append(f"  - {c['name']}: {c['note']}")
