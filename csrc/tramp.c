@@ -98,10 +98,8 @@ int tramp_possible(const struct sf_tracee *t)
  * it has one yet, is one of those with a trampoline). */
 static int usable(const struct sf_tracee *t)
 {
-	const struct sf_mm *m = t->mm;
-	return sf_at_seccomp && (sf_mech & SF_MECH_SET_RETURN) && !t->pf &&
-	       t->slot < TRAMP_SLOTS && t->tramp_slot < 0 && m->scratch != 0 &&
-	       m->scratch != (uint64_t)-1;
+	return sf_at_seccomp && tramp_possible(t) && !t->pf && t->slot < TRAMP_SLOTS &&
+	       t->tramp_slot < 0 && t->mm->scratch != 0;
 }
 
 /* Held slots wait for a stop or a result: keep some free. */
