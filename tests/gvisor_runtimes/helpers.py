@@ -97,10 +97,6 @@ def sysfake_run(options: Sequence[str] = ()) -> str:
 
 # ---------------------------------------------------------------- OCI bundle
 
-def which(tool: str) -> str | None:
-    return shutil.which(tool)
-
-
 def make_rootfs(rootfs: Path, busybox: str) -> Path:
     """A rootfs with /bin/busybox (static) and links for cat, sh, echo, true."""
     (rootfs / "bin").mkdir(parents=True, exist_ok=True)
