@@ -392,13 +392,24 @@ int seccomp_is_filter_install(long nr, uint64_t arg0);
 	BPF_STMT(BPF_RET | BPF_A, 0), \
 	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
 
+/* ---- caller_signals.c: the caller's signals, kept for the command ---- */
+/* Note the caller's ignored signals (but those in sig_default, bit N-1 for
+ * signal N) and its blocked mask, before sysfake installs its handlers. */
+void sf_caller_signals_save(unsigned long long sig_default);
+int sf_caller_ignores(int sig);
+int sf_caller_blocks(int sig);
+/* In the command's child: the caller's ignored signals, every other to its
+ * default, the caller's mask. */
+void sf_caller_signals_apply(void);
+
 /* ---- spawn.c: the probe's child, sharing the tracer's memory ---- */
 /* Code that runs in such a child: not instrumented (the sanitizers' runtime
  * would take the parent's thread for its own). */
 #define SF_CHILD __attribute__((no_sanitize("address", "undefined")))
 long sf_raw(long nr, long a, long b, long c, long d);
 void sf_raw_exit(int status) __attribute__((noreturn));
-/* Every disposition to the default, an empty mask (the command's child too). */
+/* Every disposition to the default, an empty mask: no handler of the
+ * tracer's may run on the probe child's stack. */
 void sf_child_signals(void);
 /* clone(CLONE_VM) running fn(arg) on a new stack; free the stack once the
  * child has exited. */

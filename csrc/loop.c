@@ -45,35 +45,59 @@ static void on_forward(int sig, siginfo_t *si, void *uc)
 		kill(main_pid, sig);
 }
 
-static void on_alarm(int sig)
+/* Our grace timer's SIGALRM comes from the kernel; one sent by a process
+ * is for the command, as the others are. */
+static void on_alarm(int sig, siginfo_t *si, void *uc)
 {
-	(void)sig;
+	if (si && si->si_code != SI_KERNEL) {
+		on_forward(sig, si, uc);
+		return;
+	}
 	alarm_fired = 1;
 }
 
-static const int fwd_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+static const int fwd_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM };
 #define NFWD (int)(sizeof(fwd_sigs) / sizeof(fwd_sigs[0]))
-static struct sigaction saved_act[NFWD + 1];
+static struct sigaction saved_act[NFWD];
+static int installed[NFWD];
+static int alrm_unblocked;
 
+/* A signal the caller ignores (nohup) stays ignored here too: untraced, the
+ * command would not have died of it either. SIGALRM is the grace timer's
+ * and is always ours; the caller's mask stays on the rest. */
 static void install_signals(void)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = on_forward;
 	sa.sa_flags = SA_SIGINFO; /* no SA_RESTART: waitpid must see EINTR */
 	sigemptyset(&sa.sa_mask);
-	for (int i = 0; i < NFWD; i++)
-		sigaction(fwd_sigs[i], &sa, &saved_act[i]);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_alarm;
-	sigaction(SIGALRM, &sa, &saved_act[NFWD]);
+	for (int i = 0; i < NFWD; i++) {
+		int alrm = fwd_sigs[i] == SIGALRM;
+		installed[i] = alrm || !sf_caller_ignores(fwd_sigs[i]);
+		sa.sa_sigaction = alrm ? on_alarm : on_forward;
+		if (installed[i])
+			sigaction(fwd_sigs[i], &sa, &saved_act[i]);
+	}
+	alrm_unblocked = sf_caller_blocks(SIGALRM);
+	if (alrm_unblocked) {
+		sigset_t one;
+		sigemptyset(&one);
+		sigaddset(&one, SIGALRM);
+		pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+	}
 }
 
 static void restore_signals(void)
 {
 	for (int i = 0; i < NFWD; i++)
-		sigaction(fwd_sigs[i], &saved_act[i], NULL);
-	sigaction(SIGALRM, &saved_act[NFWD], NULL);
+		if (installed[i])
+			sigaction(fwd_sigs[i], &saved_act[i], NULL);
+	if (alrm_unblocked) {
+		sigset_t one;
+		sigemptyset(&one);
+		sigaddset(&one, SIGALRM);
+		pthread_sigmask(SIG_BLOCK, &one, NULL);
+	}
 }
 
 /* ---- resuming ---- */
@@ -738,8 +762,8 @@ static int on_wait(pid_t w, int status, int term_sent, int kill_sent)
 static void child_exec(char *const argv[], char *const envp[], int go, int errfd,
 		       const void *filter)
 {
-	/* The command must not inherit Python's ignored or blocked signals. */
-	sf_child_signals();
+	/* The caller's ignored signals and mask; none of sysfake's handlers. */
+	sf_caller_signals_apply();
 	char c;
 	if (read(go, &c, 1) != 1)
 		_exit(126);
@@ -840,6 +864,7 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 		sf_table_free(&tab);
 		return run_err(err, errlen, "%s%s", "the seccomp filter is too long: ", E2BIG);
 	}
+	sf_caller_signals_save(opt->sig_default);
 	install_signals();
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -960,7 +985,7 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 		fprintf(stderr, "sysfake: cannot run '%s': %s\n", argv[0], strerror(e));
 		fflush(stderr);
 	}
-	rc = WIFEXITED(main_status) ? WEXITSTATUS(main_status) : 128 + WTERMSIG(main_status);
+	rc = main_status;
 out:
 	rec_close();
 	{

@@ -32,12 +32,24 @@ struct sf_options {
 	unsigned disable_mech; /* SF_MECH_* bits to pretend are missing (tests, benchmarks) */
 	int record_fd;         /* -1: no record; else binary records are written here */
 	int verbose;           /* debug log to stderr */
+	/* Signals the caller ignores for its own sake (Python ignores SIGPIPE
+	 * and SIGXFSZ), bit N-1 for signal N: the command gets them at their
+	 * default. Any other signal the caller ignores stays ignored in the
+	 * command, and the command starts with the caller's blocked mask, as
+	 * it would untraced. */
+	unsigned long long sig_default;
 };
 
 /* Run argv[0] (searched in PATH) traced by the rules in table. Returns the
- * command's exit status (128+N when killed by signal N), or -1 with err set. */
+ * command's wait status, as waitpid() gives it, or -1 with err set. */
 int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 	   char *const envp[], const struct sf_options *opt, char *err, size_t errlen);
+
+/* End this process as the command ended (its wait status from sf_run):
+ * exit with its status, or die of the signal that killed it, with core
+ * dumps of this process off, so that a shell sees what it would have seen
+ * untraced (a Ctrl-C stops a script only if the child died of SIGINT). */
+void sf_exit_as(int status);
 
 /* Probe what this kernel offers. Returns 0 and fills res. */
 int sf_probe(struct sf_probe_result *res);

@@ -6,8 +6,9 @@
  *
  * Without --table, the table is table.sft beside this executable (the
  * directory `sysfake compile -o DIR` made). Exit status: the command's own
- * (128+N if killed by signal N); 2 for bad usage or an unreadable table; 127
- * or 126 if the command cannot be run, as from a shell.
+ * (killed by signal N, it dies of N too: a shell shows 128+N); 2 for bad
+ * usage or an unreadable table; 127 or 126 if the command cannot be run, as
+ * from a shell.
  *
  * `sysfake run` hands its command over to this launcher once the table is
  * built (core.py: exec_launcher), so that no Python process stays behind
@@ -159,17 +160,17 @@ int main(int argc, char **argv)
 	}
 	size_t len = 0;
 	unsigned char *tab = read_table(table_fd >= 0 ? NULL : table, table_fd, &len);
-	int rc = 2;
+	int status = 2 << 8; /* as if it exited 2 */
 	if (tab) {
 		char err[512] = "";
-		rc = sf_run(tab, len, argv + i, environ, &opt, err, sizeof(err));
+		status = sf_run(tab, len, argv + i, environ, &opt, err, sizeof(err));
 		free(tab);
-		if (rc < 0) {
+		if (status < 0) {
 			fprintf(stderr, "%s: %s\n", prog, err);
-			rc = 2;
+			status = 2 << 8;
 		}
 	}
 	for (int k = 0; k < nremove; k++)
 		nftw(remove[k], remove_one, 16, FTW_DEPTH | FTW_PHYS);
-	return rc;
+	sf_exit_as(status);
 }

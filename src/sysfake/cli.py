@@ -289,6 +289,9 @@ def entry() -> NoReturn:
     (the trace file is closed, the threads are joined, the command and its
     descendants are gone). Only the standard streams need flushing."""
     status = main()
+    if status < 0:  # the command died of signal -status: so does sysfake
+        from .core import die_of
+        die_of(-status)
     if _traced:
         import contextlib
 

@@ -11,7 +11,7 @@ from .tracee_env import tracee_env
 
 TYPE_CHECKING = False  # mypy reads it as True; typing costs start-up (test_run_startup.py)
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, NoReturn
 
 MECH_NAMES = {
     "vm_readv": "SF_MECH_VM_READV",
@@ -29,6 +29,12 @@ MECH_NAMES = {
     "nspid": "SF_MECH_NSPID",
     "errno_nr": "SF_MECH_ERRNO_NR",
 }
+
+
+#: Signals Python ignores for itself at start-up (bit N-1 for signal N), which
+#: a command gets at their default, as subprocess gives them: what the caller
+#: had is lost by then.
+PYTHON_IGNORES = (1 << (13 - 1)) | (1 << (25 - 1))  # SIGPIPE, SIGXFSZ
 
 
 class CoreError(Exception):
@@ -129,10 +135,25 @@ def exec_launcher(table: bytes, argv: Sequence[str], *, orphans: str = "kill",
         env = tracee_env(None)
         sys.stdout.flush()
         sys.stderr.flush()
-        os.execve(exe, args, env)
+        _execve_as_caller(exe, args, env)
     except OSError:
         pass
     os.close(fd)
+
+
+def _execve_as_caller(exe: str, args: list[str], env: Mapping[str, str]) -> None:
+    """execve with SIGPIPE and SIGXFSZ at their default, as the caller most
+    likely had them: Python ignores them itself, and the launcher keeps for
+    the command what it finds ignored. Back as they were if execve fails."""
+    import signal
+
+    sigs = (signal.SIGPIPE, signal.SIGXFSZ)
+    old = [signal.signal(s, signal.SIG_DFL) for s in sigs]
+    try:
+        os.execve(exe, args, env)
+    finally:
+        for s, h in zip(sigs, old):
+            signal.signal(s, h)
 
 
 def run(
@@ -146,7 +167,8 @@ def run(
     record_fd: int = -1,
     verbose: bool = False,
 ) -> int:
-    """Run argv under the tracer; return its exit status (128+N if killed by signal N)."""
+    """Run argv under the tracer; return its exit status, or -N if signal N
+    killed it (as subprocess does)."""
     _check_run(argv, orphans)
     core = _lib()
     ffi = core.ffi
@@ -170,8 +192,30 @@ def run(
     opt.disable_mech = mech_mask(disable)
     opt.record_fd = record_fd
     opt.verbose = 1 if verbose else 0
+    opt.sig_default = PYTHON_IGNORES
     err = ffi.new("char[512]")
-    rc = int(core.lib.sf_run(table, len(table), c_argv, c_env, opt, err, 512))
-    if rc < 0:
+    status = int(core.lib.sf_run(table, len(table), c_argv, c_env, opt, err, 512))
+    if status < 0:
         raise CoreError(ffi.string(err).decode(errors="replace"))
-    return rc
+    return os.waitstatus_to_exitcode(status)
+
+
+def die_of(signum: int) -> NoReturn:
+    """End this process as a command killed by `signum` ended: die of the
+    same signal (its own core dump off), so that a shell that waits for
+    sysfake sees what it would have seen untraced."""
+    import contextlib
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    try:
+        lib = _lib().lib
+    except CoreError:  # pragma: no cover - the reference tracer without a built core
+        import signal
+
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+    else:
+        lib.sf_exit_as(signum)  # a wait status of signum: killed by it
+    os._exit(128 + signum)  # a signal this process cannot die of

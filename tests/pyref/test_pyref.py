@@ -108,8 +108,8 @@ def test_proc_self_aliases(observer: str, out: Path) -> None:
 
 def test_exit_statuses(observer: str, tmp_path: Path, out: Path) -> None:
     assert pyref_run(table(), ["sh", "-c", "exit 3"]) == 3
-    assert pyref_run(table(), ["sh", "-c", "kill -9 $$"]) == 128 + 9
-    assert pyref_run(table(), ["sh", "-c", "kill -TERM $$"]) == 128 + 15
+    assert pyref_run(table(), ["sh", "-c", "kill -9 $$"]) == -9
+    assert pyref_run(table(), ["sh", "-c", "kill -TERM $$"]) == -15
     assert pyref_run(table(), [str(tmp_path / "missing")]) == 127
     rc, _ = observe(pyref_run, table(), observer, ["exit:7"], out)
     assert rc == 7
@@ -177,7 +177,8 @@ def test_sigterm_is_forwarded(tmp_path: Path) -> None:
         from sysfake.backends.pyref import run
         from sysfake.table import encode
         from sysfake.model import RuleSet
-        sys.exit(run(encode(RuleSet()), ["sh", "-c", "echo up; exec sleep 60"]))
+        rc = run(encode(RuleSet()), ["sh", "-c", "echo up; exec sleep 60"])
+        sys.exit(128 - rc if rc < 0 else rc)
     """)
     env = dict(os.environ, PYTHONPATH=SRC)
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE)

@@ -82,7 +82,7 @@ def test_syscall_and_fork_records_import_no_ptrace(tmp_path: Path) -> None:
 
 
 def test_killed_command_imports_signal_names(tmp_path: Path) -> None:
-    mods, recs = _record(tmp_path, "sh", "-c", "kill -TERM $$", status=128 + 15)
+    mods, recs = _record(tmp_path, "sh", "-c", "kill -TERM $$", status=-15)
     assert "signal" in mods
     exits = [r for r in recs if r["type"] == "exit"]
     assert [(r["signal"], r["exit_code"]) for r in exits] == [("SIGTERM", None)]

@@ -191,7 +191,9 @@ def record(
             prog.stop()
         events, processes, _ = lines.counts()
         try:  # the command has run: a trace that cannot be ended is a warning
-            writer.write(End(time.time(), status, events, processes, errors))
+            # the trace keeps a shell's view: 128+N for killed by signal N
+            writer.write(End(time.time(), status if status >= 0 else 128 - status, events,
+                             processes, errors))
             out.close()
         except OSError as e:
             if not any(m.startswith("writing the trace failed") for m in errors):

@@ -128,7 +128,7 @@ class End:
     """The last line, when the recording ended normally."""
 
     time: float
-    exit_status: int  # sysfake's exit status for the command (128+N: killed by signal N)
+    exit_status: int  # the command's status as a shell shows it (128+N: killed by signal N)
     events: int  # event records written
     processes: int  # processes (thread groups) seen
     errors: list[str] = field(default_factory=list)  # stream problems, if any

@@ -34,7 +34,7 @@ OPTIONS = (pt.PTRACE_O_TRACESYSGOOD | pt.PTRACE_O_TRACEFORK | pt.PTRACE_O_TRACEV
 SYSCALL_TRAP = signal.SIGTRAP | 0x80
 GROUP_STOP_SIGNALS = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
-             signal.SIGUSR2)
+             signal.SIGUSR2, signal.SIGALRM)
 CLONE_VM, CLONE_VFORK, CLONE_THREAD = 0x100, 0x4000, 0x10000
 PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
 KILL_TIMEOUT = 5.0  # after SIGKILL, how long to wait for the last exits
@@ -86,6 +86,8 @@ class Tracer:
             self.threads[self.main_pid] = Thread(self.main_pid, self.main_pid, mm)
             self.mm_of[self.main_pid] = mm
             for sig in FORWARDED:
+                if signal.getsignal(sig) == signal.SIG_IGN:
+                    continue  # ignored by the caller (nohup): by the command too
                 try:
                     old_handlers[sig] = signal.signal(sig, self._forward)
                 except ValueError:  # not the main thread: no forwarding
@@ -98,9 +100,7 @@ class Tracer:
                 _prctl(PR_SET_CHILD_SUBREAPER, old_subreaper, required=False)
             vfiles.close()
         status = self.main_status if self.main_status is not None else 0
-        if os.WIFSIGNALED(status):
-            return 128 + os.WTERMSIG(status)
-        return os.WEXITSTATUS(status)
+        return os.waitstatus_to_exitcode(status)
 
     def _spawn(self, argv: list[str], env: dict[str, str] | None) -> int:
         prog = seccomp.build_filter(SYSCALLS)
@@ -407,7 +407,9 @@ def _child(r: int, w: int, prog: list[tuple[int, int, int, int]], argv: list[str
         if os.read(r, 1) != b"1":
             os._exit(code)
         os.close(r)
-        for sig in (signal.SIGPIPE, signal.SIGXFSZ, *FORWARDED):
+        # Python ignores these itself; what else the caller ignores, the
+        # command keeps, and Python's own handlers go at exec.
+        for sig in (signal.SIGPIPE, signal.SIGXFSZ):
             signal.signal(sig, signal.SIG_DFL)
         seccomp.install(prog)
         if env is None:
@@ -425,7 +427,7 @@ def run(table: bytes, argv: list[str], env: dict[str, str] | None = None,
         orphans: str = "kill", grace: float = 2.0) -> int:
     """Run `argv` under the reference tracer with the rules of compiled `table`.
 
-    Returns the command's exit status, or 128+N when a signal N killed it.
+    Returns the command's exit status, or -N when a signal N killed it.
     Raises actions.UnsupportedTable for tables it cannot execute faithfully.
     """
     from .actions import load_table
