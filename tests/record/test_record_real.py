@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -200,3 +201,23 @@ def test_a_canonical_path_longer_than_a_record_keeps_is_cut(tmp_path: Path) -> N
     full = f"{deep}/{rel}"
     assert len(full) > 4095 and opens[0]["resolved"] == full[:4095]
     assert opens[0]["errno"] == "ENOENT"
+
+
+def test_suggest_leaves_out_paths_the_programs_made(tmp_path: Path) -> None:
+    """Python's multiprocessing.Lock is a sem_open: glibc tries random names
+    under /dev/shm (ENOENT), then makes one. Such paths are not missing
+    kernel files; a path that stays missing is still suggested."""
+    trace = tmp_path / "t.trace"
+    probe = "/dev/sysfake-missing-" + tmp_path.name
+    script = (f"import multiprocessing, os; multiprocessing.Lock(); "
+              f"print(os.path.exists({probe!r}))")
+    res = run_sysfake(["record", "-o", trace, "--", sys.executable, "-c", script])
+    assert (res.returncode, res.stdout) == (0, "False\n"), describe(res)
+    made = [r for r in _events(trace) if r["type"] == "syscall"
+            and str(r["resolved"]).startswith("/dev/shm/sem.") and r["errno"] == "ENOENT"]
+    assert made, "no failed sem_open probe recorded: the test shows nothing"
+    sug = run_sysfake(["suggest", trace])
+    assert sug.returncode == 0, describe(sug)
+    assert "/dev/shm/sem." not in sug.stdout, sug.stdout
+    assert re.search(r"# \d+ paths that were missing, then worked", sug.stdout), sug.stdout
+    assert f'- match: "{probe}"' in sug.stdout, sug.stdout

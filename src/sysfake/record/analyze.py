@@ -90,6 +90,7 @@ class PathInfo:
     rules: list[int] = field(default_factory=list)  # rules that decided it
     ok: int = 0
     failed: int = 0
+    ok_after_failure: bool = False  # it worked after it had failed: made meanwhile?
 
     def readers_and_writers(self) -> list[Outcome]:
         return list(self.programs.values())
@@ -217,6 +218,7 @@ class _Builder:
                 self.proc_for(ev).failures += 1
             else:
                 info.ok += 1
+                info.ok_after_failure = info.ok_after_failure or info.failed > 0
             return
         if not ev.errno:
             return

@@ -7,7 +7,11 @@
 * other failed /proc, /sys, /dev (and other recorded) paths become
   comment-only placeholders;
 * failed non-path syscalls become commented-out `syscall:` sketches (the
-  right return value is the user's call, so they are never active).
+  right return value is the user's call, so they are never active);
+* a path outside /proc/sys that was only ever missing (ENOENT) and later
+  worked was made by the programs themselves (sem_open tries random names
+  under /dev/shm, runc makes its cgroup directories): not suggested, only
+  counted.
 
 Each suggestion says which programs read or wrote the path and what they got.
 The output loads with sysfake.rules.load.
@@ -165,12 +169,14 @@ def suggest(a: Analysis, known: dict[str, Known], host_root: str | None = "/") -
     t = a.trace
     sysctl: list[Suggestion] = []
     other: list[Suggestion] = []
-    other_pids = 0
+    other_pids = made = 0
     for p in a.failed_paths():
         if p.path.startswith(PROC_SYS) and any(e in SYSCTL_ERRNOS for e in p.errnos):
             sysctl.append(_sysctl(a, p, known, host_root))
         elif _OTHER_PID.match(p.path):
             other_pids += 1
+        elif set(p.errnos) == {"ENOENT"} and p.ok_after_failure:
+            made += 1
         else:
             other.append(_other_path(a, p))
     calls = [_syscall_sketch(s) for s in a.syscalls.values()]
@@ -203,8 +209,12 @@ def suggest(a: Analysis, known: dict[str, Known], host_root: str | None = "/") -
         body.append("")
         body.append(f"  # {other_pids} failed paths under /proc/<pid>/ of other processes "
                     "are not suggested (see sysfake report)")
+    if made:
+        body.append("")
+        body.append(f"  # {made} paths that were missing, then worked (made by the programs "
+                    "themselves), are not suggested (see sysfake report)")
     block("syscalls that failed", calls)
-    if not (sysctl or other or calls or other_pids):
+    if not (sysctl or other or calls or other_pids or made):
         body.append("  # nothing failed in this recording")
     rules_line = "rules:" if active else "rules: []"
     return "\n".join([*head, rules_line, *body]) + "\n"
