@@ -36,26 +36,32 @@ extern char **environ;
 
 static const char *prog = "sysfake-exec";
 
+#define USAGE "sysfake-exec [-v] [--orphans kill|wait] [--grace SECONDS] [--table FILE] [--] CMD [ARGS...]"
+
+/* One line: what was wrong, and the usage. */
 static int usage(const char *why)
 {
-	fprintf(stderr, "%s: %s\n"
-		"usage: sysfake-exec [-v] [--orphans kill|wait] [--grace SECONDS] "
-		"[--table FILE] [--] CMD [ARGS...]\n", prog, why);
+	fprintf(stderr, "%s: %s (usage: " USAGE ")\n", prog, why);
 	return 2;
 }
 
-/* The whole file (or fd, when path is NULL), or NULL with a one-line reason on stderr. */
+/* The whole file (or fd, when path is NULL), or NULL with a one-line reason
+ * on stderr that names it. */
 static unsigned char *read_table(const char *path, int fd, size_t *len)
 {
-	if (path)
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+	char fdname[32];
+	snprintf(fdname, sizeof(fdname), "table fd %d", fd);
+	const char *name = path ? path : fdname;
+	if (path) /* O_NONBLOCK: a FIFO with no writer must not hang us here */
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	struct stat st;
-	if (fd < 0 || fstat(fd, &st)) {
-		if (path)
-			fprintf(stderr, "%s: %s: %s (make it with `sysfake compile -o DIR`)\n",
-				prog, path, strerror(errno));
+	int e = (fd < 0 || fstat(fd, &st)) ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+	if (e || !S_ISREG(st.st_mode)) { /* a pipe's size says nothing of the table */
+		if (e)
+			fprintf(stderr, "%s: %s: %s%s\n", prog, name, strerror(e),
+				path && e == ENOENT ? " (make it with `sysfake compile -o DIR`)" : "");
 		else
-			fprintf(stderr, "%s: table fd: %s\n", prog, strerror(errno));
+			fprintf(stderr, "%s: %s: not a regular file\n", prog, name);
 		if (fd >= 0)
 			close(fd);
 		return NULL;
@@ -70,7 +76,7 @@ static unsigned char *read_table(const char *path, int fd, size_t *len)
 	}
 	close(fd);
 	if (!buf || got != (size_t)st.st_size) {
-		fprintf(stderr, "%s: %s: cannot read the whole file\n", prog, path ? path : "table fd");
+		fprintf(stderr, "%s: %s: cannot read the whole file\n", prog, name);
 		free(buf);
 		return NULL;
 	}
@@ -109,6 +115,10 @@ int main(int argc, char **argv)
 		if (!strcmp(a, "--")) {
 			i++;
 			break;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			printf("usage: " USAGE "\nRuns CMD traced by the rules `sysfake compile -o DIR` "
+			       "wrote into DIR/table.sft (docs/compile.md).\n");
+			return 0;
 		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
 			opt.verbose = 1;
 		} else if (!strcmp(a, "--orphans") && i + 1 < argc) {
@@ -118,9 +128,10 @@ int main(int argc, char **argv)
 			opt.orphans_wait = !strcmp(v, "wait");
 		} else if (!strcmp(a, "--grace") && i + 1 < argc) {
 			char *end;
-			double s = strtod(argv[++i], &end);
-			if (*end || s < 0 || s > 86400)
-				return usage("--grace needs a number of seconds");
+			const char *v = argv[++i];
+			double s = strtod(v, &end);
+			if (!*v || *end || !(s >= 0 && s <= 86400)) /* NaN fails both */
+				return usage("--grace needs a number of seconds from 0 to 86400");
 			opt.grace_ms = (int)(s * 1000);
 		} else if (!strcmp(a, "--table") && i + 1 < argc) {
 			table = argv[++i];
@@ -161,8 +172,16 @@ int main(int argc, char **argv)
 	size_t len = 0;
 	unsigned char *tab = read_table(table_fd >= 0 ? NULL : table, table_fd, &len);
 	int status = 2 << 8; /* as if it exited 2 */
+	char err[512] = "";
+	if (tab && sf_table_check(tab, len, err, sizeof(err))) { /* before anything starts */
+		if (table_fd >= 0)
+			fprintf(stderr, "%s: table fd %d: %s\n", prog, table_fd, err);
+		else
+			fprintf(stderr, "%s: %s: %s\n", prog, table, err);
+		free(tab);
+		tab = NULL;
+	}
 	if (tab) {
-		char err[512] = "";
 		status = sf_run(tab, len, argv + i, environ, &opt, err, sizeof(err));
 		free(tab);
 		if (status < 0) {

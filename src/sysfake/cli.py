@@ -29,7 +29,19 @@ def _add_rule_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--hide", action="append", default=[], metavar="PATH",
                    help="make a path (or a prefix ending in /) report ENOENT")
     g.add_argument("--disable-rule", action="append", default=[], metavar="ID",
-                   help="turn off the rules with this id: (or an emulation by name)")
+                   help="turn off the rules with this id (or an emulation, by name)")
+
+
+def _grace_seconds(text: str) -> float:
+    """--grace: seconds from 0 to 86400, what sysfake-exec takes (checked here,
+    before a profile's temporary directories are made)."""
+    try:
+        g = float(text)
+    except ValueError:
+        g = float("nan")
+    if not 0 <= g <= 86400:  # NaN fails it too
+        raise argparse.ArgumentTypeError(f"needs seconds from 0 to 86400, not {text!r}")
+    return g
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
@@ -37,7 +49,7 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--orphans", choices=("kill", "wait"), default="kill",
                    help="when the command exits: SIGTERM (then SIGKILL) what it left "
                         "running (default), or wait for it")
-    p.add_argument("--grace", type=float, default=2.0, metavar="SECONDS",
+    p.add_argument("--grace", type=_grace_seconds, default=2.0, metavar="SECONDS",
                    help="time between SIGTERM and SIGKILL for leftovers (default 2)")
     p.add_argument("--disable", action="append", default=[], metavar="MECH",
                    help="pretend a kernel mechanism is missing (debugging, benchmarks)")
@@ -287,8 +299,25 @@ def entry() -> NoReturn:
     interpreter's teardown is skipped: freeing every module and object is
     about 15 ms of a short traced run, and nothing is left to do by then
     (the trace file is closed, the threads are joined, the command and its
-    descendants are gone). Only the standard streams need flushing."""
-    status = main()
+    descendants are gone). Only the standard streams need flushing.
+
+    Output that cannot be written (a closed, full or broken stdout) and a
+    Ctrl-C end it as a C tool would end: one line, or the signal; never a
+    traceback (stdio.py)."""
+    if sys.stdout is None or sys.stderr is None:
+        from .stdio import stand_in_for_closed
+        stand_in_for_closed()
+    try:
+        status = main()
+        if not _traced:
+            sys.stdout.flush()  # a write error is reported here, not by the teardown
+    except BrokenPipeError:  # the reader went away: as a C tool would, die of SIGPIPE
+        status = -13  # SIGPIPE
+    except KeyboardInterrupt:
+        status = -2  # SIGINT
+    except OSError as err:
+        from .stdio import failed
+        status = failed(err)
     if status < 0:  # the command died of signal -status: so does sysfake
         from .core import die_of
         die_of(-status)

@@ -126,6 +126,7 @@ def exec_launcher(table: bytes, argv: Sequence[str], *, orphans: str = "kill",
         fd = os.memfd_create("sysfake-table", 0)  # no CLOEXEC: the launcher reads it
     except (AttributeError, OSError):
         return
+    fd = _above_stdio(fd)
     try:
         view = memoryview(table)
         while view:
@@ -139,6 +140,19 @@ def exec_launcher(table: bytes, argv: Sequence[str], *, orphans: str = "kill",
     except OSError:
         pass
     os.close(fd)
+
+
+def _above_stdio(fd: int) -> int:
+    """fd moved above 0-2: with a standard fd closed by the caller, the table
+    would take its number, and the command would find it open."""
+    low = []
+    while fd < 3:
+        low.append(fd)
+        fd = os.dup(fd)
+    for x in low:
+        os.close(x)
+    os.set_inheritable(fd, True)  # os.dup's copy is not: the launcher reads it
+    return fd
 
 
 def _execve_as_caller(exe: str, args: list[str], env: Mapping[str, str]) -> None:
