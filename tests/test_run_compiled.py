@@ -2,16 +2,28 @@
 `sysfake run`, run by the C launcher without Python."""
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
-from support import child_env, describe, find_leftovers, require, run_in_gvisor, run_sysfake
+from support import (
+    child_env,
+    describe,
+    find_leftovers,
+    missing,
+    require,
+    run_in_gvisor,
+    run_sysfake,
+    sysfake_cmd,
+)
 from support.fakes import CAP, CAP_TEXT, fake
 from support.progs import Progs
+from sysfake.compiled import launcher
 
 
 def compile_rules(out: Path, *rule_args: str) -> Path:
@@ -136,6 +148,102 @@ def test_output_directory_rules(tmp_path: Path) -> None:
     assert run_exec([exe, "test", "-d", "/sys/fs/cgroup/pids/sysfake-test"]).returncode == 0
     compile_rules(out, "--profile", "cgroup-v1")
     assert run_exec([exe, "test", "-d", "/sys/fs/cgroup/pids/sysfake-test"]).returncode == 1
+
+
+def one_error_line(res: subprocess.CompletedProcess[str], message: str) -> None:
+    assert (res.returncode, res.stdout, res.stderr) == (2, "", f"sysfake: compile: {message}\n"), \
+        describe(res)
+
+
+def test_output_path_that_cannot_be_made_is_named(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    for out, message in [
+        ("/proc/sysfake-x", "cannot create /proc/sysfake-x: No such file or directory"),
+        (f"{afile}/x", f"cannot create {afile}/x: Not a directory"),
+        ("", "the output directory is an empty path"),  # not the current directory
+    ]:
+        one_error_line(run_sysfake(["compile", "--hide", "/x", "-o", out], cwd=tmp_path),
+                       message)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def test_a_removed_working_directory_is_said(tmp_path: Path) -> None:
+    script = 'mkdir gone && cd gone && rmdir ../gone && exec "$@"'
+    res = subprocess.run(["sh", "-c", script, "sh",
+                          *sysfake_cmd(["compile", "--hide", "/x", "-o", "out"])],
+                         cwd=tmp_path, env=child_env(), capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL, timeout=60, check=False)
+    one_error_line(res, "out: the current working directory no longer exists "
+                        "(give an absolute path)")
+    assert list(tmp_path.iterdir()) == []
+
+
+LISTED_LONG = "/x/" + "a" * 8000  # a listed directory whose table rule is malformed
+
+
+def test_a_failed_compile_leaves_the_directory_as_it_was(tmp_path: Path) -> None:
+    rules = tmp_path / "long.yaml"
+    rules.write_text(f"version: 1\nrules:\n  - match: {LISTED_LONG}/\n    list: true\n"
+                     f"  - match: {LISTED_LONG}/f\n    content: hi\n")
+    out = tmp_path / "c"
+    res = run_sysfake(["compile", "--rules", str(rules), "-o", str(out)])
+    assert res.returncode == 2 and res.stderr.count("\n") == 1, describe(res)
+    assert not out.exists()  # new: removed again, not left to block the next compile
+    exe = compile_rules(out, "--profile", "cgroup-v1")
+    assert run_exec([exe, "mkdir", "/sys/fs/cgroup/pids/kept"]).returncode == 0
+    before = sorted(p.name for p in out.iterdir())
+    res = run_sysfake(["compile", "--rules", str(rules), "-o", str(out)])
+    assert res.returncode == 2 and res.stderr.count("\n") == 1, describe(res)
+    # an earlier compile's: its table, launcher and state are still there and work
+    assert sorted(p.name for p in out.iterdir()) == before
+    assert run_exec([exe, "test", "-d", "/sys/fs/cgroup/pids/kept"]).returncode == 0
+    compile_rules(out, "--hide", "/x")
+
+
+def need_root() -> None:
+    if os.geteuid() != 0:
+        missing("needs root to mount a small tmpfs")
+
+
+@contextlib.contextmanager
+def tmpfs(where: Path, options: str) -> Iterator[Path]:
+    where.mkdir()
+    subprocess.run([require("mount"), "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
+                   check=True, timeout=30)
+    try:
+        yield where
+    finally:
+        subprocess.run([require("umount"), "-l", str(where)], check=True, timeout=30)
+
+
+def test_a_read_only_file_system_is_named(tmp_path: Path) -> None:
+    need_root()
+    with tmpfs(tmp_path / "ro", "ro") as ro:
+        one_error_line(run_sysfake(["compile", "--hide", "/x", "-o", str(ro / "x")]),
+                       f"cannot create {ro}/x: Read-only file system")
+
+
+def test_a_full_file_system_is_named_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    need_root()
+    with tmpfs(tmp_path / "small", "size=64k") as small:
+        out = small / "x"
+        res = run_sysfake(["compile", "--profile", "cgroup-v1", "-o", str(out)])
+        assert res.returncode == 2 and res.stderr.count("\n") == 1, describe(res)
+        assert res.stderr.startswith(f"sysfake: compile: cannot write {out}/"), describe(res)
+        assert res.stderr.endswith(": No space left on device\n"), describe(res)
+        assert list(small.iterdir()) == []
+        # room for one compile, not for a second beside it
+        size = (launcher().stat().st_size + 384 * 1024) // 1024
+        subprocess.run([require("mount"), "-o", f"remount,size={size}k", str(small)],
+                       check=True, timeout=30)
+        exe = compile_rules(out, "--profile", "cgroup-v1")
+        assert run_exec([exe, "mkdir", "/sys/fs/cgroup/pids/kept"]).returncode == 0
+        before = sorted(p.name for p in out.iterdir())
+        res = run_sysfake(["compile", "--profile", "cgroup-v1", "-o", str(out)])
+        one_error_line(res, f"cannot write {exe}: No space left on device")
+        assert sorted(p.name for p in out.iterdir()) == before
+        assert run_exec([exe, "test", "-d", "/sys/fs/cgroup/pids/kept"]).returncode == 0
 
 
 @pytest.mark.gvisor
