@@ -157,9 +157,14 @@ def parse_cli_text(s: str) -> bytes:
     return bytes(out)
 
 
+MAX_SHOWN_ARG = 100
+
+
 def _show_arg(flag: str, arg: str) -> str:
     shown = arg if arg.isprintable() else arg.encode("unicode_escape",
                                                      "backslashreplace").decode("ascii")
+    if len(shown) > MAX_SHOWN_ARG:  # the error stays one readable line
+        return f"{flag} {shlex.quote(shown[:MAX_SHOWN_ARG - 20] + '...')} ({len(arg)} characters)"
     return f"{flag} {shlex.quote(shown)}"
 
 

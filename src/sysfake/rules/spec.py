@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 NO_POS = Pos(0, 0)
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MAX_CONTENT = 16 << 20
+# The C core keeps a path in char[SF_PATH_MAX] (csrc/core.h; 4096, the kernel's
+# PATH_MAX) and its table parser refuses longer patterns and targets: such a rule
+# could never match anyway, since the kernel refuses longer path strings.
+MAX_PATH = 4095
 
 
 @datatype
@@ -72,11 +76,18 @@ class Ctx:
         raise RulesError(msg, self.filename, pos.line, pos.col, key)
 
 
+def check_path_len(ctx: Ctx, s: str, pos: Pos | None, key: str) -> None:
+    if len(s.encode("utf-8", "surrogateescape")) > MAX_PATH:
+        ctx.fail(f"longer than {MAX_PATH} bytes (Linux's PATH_MAX, and the longest path "
+                 "the tracer handles)", pos, key)
+
+
 def check_abs_path(ctx: Ctx, s: str, pos: Pos | None, key: str) -> None:
     if not s:
         ctx.fail("must not be empty", pos, key)
     if "\0" in s:
         ctx.fail("must not contain a NUL character", pos, key)
+    check_path_len(ctx, s, pos, key)
     if not s.startswith("/"):
         hint = " (a path in the traced process's view, e.g. /proc/...)"
         if s.startswith("~"):
@@ -115,6 +126,7 @@ def classify(ctx: Ctx, written: str, pos: Pos | None, key: str) -> tuple[str, Ma
         return p[:-2], MatchKind.PREFIX
     if p.endswith("/"):
         p += "**"
+        check_path_len(ctx, p, pos, key)  # as the table holds it
     return p, MatchKind.GLOB
 
 

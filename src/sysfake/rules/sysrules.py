@@ -24,7 +24,7 @@ from functools import cache
 from ..datatype import datatype
 from ..model import ArgMatch, ArgOp, ArgSet, MatchKind, Origin, Patch, SetOp, SysAction, SyscallRule
 from .constants import CONSTANTS
-from .spec import Ctx, classify
+from .spec import Ctx, check_path_len, classify
 from .suggest import did_you_mean
 from .validate import (
     bool_value,
@@ -518,6 +518,7 @@ def validate_sysrule(ctx: Ctx, m: YMap, key: str) -> list[SysRuleSpec]:
         pn = e["path"].value
         path_written = string_value(ctx, pn, f"{key}.path", "a path pattern")
         if path_written.startswith(("pipe:", "socket:", "anon_inode:")):
+            check_path_len(ctx, path_written, pn.pos, f"{key}.path")
             path, path_kind = path_written, (MatchKind.GLOB if set("*?") & set(path_written)
                                              else MatchKind.EXACT)
         else:
