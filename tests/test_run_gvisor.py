@@ -264,3 +264,9 @@ def test_an_emulation_reads_no_path_the_rules_read_too() -> None:
     without = _tracer_preads(["--disable-rule", "cgroupfs"], ["sh", "-c", loop])
     # 8 cats open ld.so.cache, libc and /dev/null: 24 more reads before
     assert with_cg <= without + 2, (with_cg, without)
+
+
+def test_default_profile_memory_cgroup_is_unlimited() -> None:
+    rc, out = run_in_gvisor(sysfake_cmd(["run", "--", "cat",
+                                         "/sys/fs/cgroup/memory/memory.limit_in_bytes"]))
+    assert (rc, out) == (0, "9223372036854771712\n"), out

@@ -137,6 +137,21 @@ def test_cgroupfs_new_directory_gets_its_controllers_files(tmp_path: Path) -> No
     assert out.splitlines() == [*cpu, "1024", *dev, "a *:* rwm"], out
 
 
+def test_cgroupfs_memory_reads_as_unlimited(tmp_path: Path) -> None:
+    """A limit of 0 reads as no memory at all (Java printed "Memory Limit:
+    0.00K"): the tree reads as an unlimited v1 memory cgroup, and so does a
+    directory made in it."""
+    m = "/sys/fs/cgroup/memory"
+    rc, out, err = sh(tmp_path, """
+        cgroupfs: {controllers: [memory, devices]}
+    """, f"mkdir {m}/c && for d in {m} {m}/c; do cat $d/memory.limit_in_bytes "
+         f"$d/memory.memsw.limit_in_bytes $d/memory.use_hierarchy $d/memory.oom_control; done")
+    assert rc == 0, err
+    one = ["9223372036854771712", "9223372036854771712", "1",
+           "oom_kill_disable 0", "under_oom 0", "oom_kill 0"]
+    assert out.splitlines() == one * 2, out
+
+
 CGROUP2_SUPER_MAGIC, CGROUP_SUPER_MAGIC = "63677270", "27e0eb"
 
 

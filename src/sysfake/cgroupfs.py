@@ -47,15 +47,24 @@ COMMON_FILES: dict[str, str] = {
     "notify_on_release": "0\n",
     "tasks": "",
 }
+#: The kernel's "no limit" for a v1 memory cgroup: PAGE_COUNTER_MAX pages of
+#: 4 KiB, LONG_MAX rounded down to a page.
+NO_MEMORY_LIMIT = 0x7FFFFFFFFFFFF000
+
 CONTROLLER_FILES: dict[str, dict[str, str]] = {
     "cpuset": {"cpuset.cpus": "0-1\n", "cpuset.mems": "0\n", "cpuset.cpu_exclusive": "0\n",
                "cpuset.mem_exclusive": "0\n"},
     "cpu": {"cpu.cfs_period_us": "100000\n", "cpu.cfs_quota_us": "-1\n",
             "cpu.shares": "1024\n"},
     "cpuacct": {},
-    "memory": {f"memory.{n}": "0\n" for n in (
-        "limit_in_bytes", "soft_limit_in_bytes", "memsw.limit_in_bytes", "kmem.limit_in_bytes",
-        "swappiness", "oom_control", "use_hierarchy")},
+    # What an unlimited v1 memory cgroup reads: a limit of 0 reads as no
+    # memory at all (Java printed "Memory Limit: 0.00K").
+    "memory": {**{f"memory.{n}": f"{NO_MEMORY_LIMIT}\n" for n in (
+        "limit_in_bytes", "soft_limit_in_bytes", "memsw.limit_in_bytes",
+        "kmem.limit_in_bytes")},
+        "memory.swappiness": "60\n",
+        "memory.oom_control": "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n",
+        "memory.use_hierarchy": "1\n"},
     "devices": {"devices.allow": "", "devices.deny": "", "devices.list": "a *:* rwm\n"},
     "freezer": {"freezer.state": "THAWED\n"},
     "pids": {"pids.max": "max\n"},
