@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
+from ..argparsing import Parser
 from . import contenders as cmod
 from . import machine, report, runner
 from . import workloads as wmod
@@ -26,20 +27,51 @@ from . import workloads as wmod
 __all__ = ["main"]
 
 
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"needs a whole number from 1, not {text!r}")
+    return n
+
+
+def _positive_float(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        x = float("nan")
+    if not 0 < x < float("inf"):  # NaN fails it too
+        raise argparse.ArgumentTypeError(f"needs a number above 0, not {text!r}")
+    return x
+
+
+def _cpu_number(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"needs a CPU number from 0, not {text!r}")
+    return n
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    # one-line usage errors, as every other sysfake command gives
+    p = Parser(
         prog="sysfake bench",
         description="Measure what sysfake costs, side by side with a minimal tracer "
         "(the floor), PRoot and strace.",
     )
     p.add_argument("--quick", action="store_true",
                    help="smoke version: tiny counts, 1 repetition (CI)")
-    p.add_argument("--reps", type=int, default=None,
+    p.add_argument("--reps", type=_positive_int, default=None,
                    help="repetitions per contender (default 5, --quick 1)")
     p.add_argument("--pin", dest="pin", action="store_true", default=True,
                    help="pin tracer and tracee to one CPU (default)")
     p.add_argument("--no-pin", dest="pin", action="store_false")
-    p.add_argument("--cpu", type=int, default=None,
+    p.add_argument("--cpu", type=_cpu_number, default=None,
                    help="the CPU to pin to (default: the last one allowed)")
     p.add_argument("--json", metavar="FILE", help="write the results as JSON")
     p.add_argument("--png", metavar="FILE",
@@ -47,17 +79,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--gvisor", action="store_true",
                    help="run every measured command in a fresh `runsc --platform=ptrace "
                    "--network=none do` sandbox")
-    p.add_argument("--scale", type=float, default=1.0,
+    p.add_argument("--scale", type=_positive_float, default=1.0,
                    help="multiply the workloads' counts (e.g. 0.05 with --gvisor)")
     p.add_argument("--workloads", metavar="LIST",
                    help="comma-separated workload numbers or names (default: all)")
     p.add_argument("--contenders", metavar="LIST",
                    help="comma-separated contenders (default: all; untraced is always run)")
-    p.add_argument("--timeout", type=float, default=300,
+    p.add_argument("--timeout", type=_positive_float, default=300,
                    help="seconds before one run is killed (default 300)")
-    p.add_argument("--slow-seconds", type=float, default=20.0,
+    p.add_argument("--slow-seconds", type=_positive_float, default=20.0,
                    help="a contender whose run takes longer than this on a workload ...")
-    p.add_argument("--slow-reps", type=int, default=3,
+    p.add_argument("--slow-reps", type=_positive_int, default=3,
                    help="... runs only in this many repetitions of it (default 20 s, 3)")
     p.add_argument("--merge", nargs="+", metavar="JSON",
                    help="merge result files of runs over different workloads into one "
@@ -86,8 +118,18 @@ def _on_term(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def _split(s: str | None) -> list[str] | None:
-    return [x.strip() for x in s.split(",") if x.strip()] if s else None
+def _split(option: str, s: str | None) -> list[str] | None:
+    """The names in a comma-separated list; None when the option is not given.
+    An empty list or name is refused: taking it as "all" would start the
+    whole suite, minutes of it, on a typo."""
+    if s is None:
+        return None
+    if not s.strip():
+        raise ValueError(f"{option}: an empty list (leave the option out for all)")
+    names = [x.strip() for x in s.split(",")]
+    if "" in names:
+        raise ValueError(f"{option} {s!r}: an empty name between commas")
+    return names
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,6 +144,12 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
+    try:  # before anything is looked up, built or run
+        ws = wmod.by_key(_split("--workloads", args.workloads))
+        cnames = _split("--contenders", args.contenders)
+    except ValueError as e:
+        log(f"sysfake bench: {e}")
+        return 2
     if args.merge:
         return _merge(args.merge, args.json, args.png, log)
     sysfake = cmod.sysfake_cmd(args.sysfake)
@@ -117,8 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"contender {c.name:15s} {c.description}")
         return 0
     try:
-        ws = wmod.by_key(_split(args.workloads))
-        cs = cmod.select(all_cs, _split(args.contenders))
+        cs = cmod.select(all_cs, cnames)
     except ValueError as e:
         log(f"sysfake bench: {e}")
         return 2
@@ -135,16 +182,24 @@ def main(argv: list[str] | None = None) -> int:
         allowed = sorted(os.sched_getaffinity(0))
     except OSError:
         allowed = [0]
+    if args.cpu is not None and args.cpu not in allowed:
+        log(f"sysfake bench: --cpu {args.cpu}: not one this process may run on "
+            f"({', '.join(map(str, allowed))})")
+        return 2
     cpu = args.cpu if args.cpu is not None else allowed[-1]
     reps = args.reps if args.reps is not None else (1 if args.quick else 5)
-    opts = runner.Options(reps=max(1, reps), pin=args.pin, cpu=cpu, gvisor=args.gvisor,
+    opts = runner.Options(reps=reps, pin=args.pin, cpu=cpu, gvisor=args.gvisor,
                           timeout=args.timeout, verbose=args.verbose,
-                          slow_seconds=args.slow_seconds, slow_reps=max(1, args.slow_reps),
+                          slow_seconds=args.slow_seconds, slow_reps=args.slow_reps,
                           tracer_calls=args.tracer_calls)
     try:
         floor, sfwl, gowl, go_note, cost = runner.build_tools(cache, log)
     except runner.BenchError as e:
         log(f"sysfake bench: {e}")
+        return 1
+    except OSError as e:  # the cache directory cannot be made or written
+        log(f"sysfake bench: cannot build the helpers in {cache}: "
+            f"{e.strerror or e}{f' ({e.filename})' if e.filename else ''}")
         return 1
 
     notes: list[str] = []
@@ -283,11 +338,19 @@ def _merge(paths: list[str], json_path: str | None, png_path: str | None,
     """One report from several runs over different workloads."""
     docs: list[dict[str, Any]] = []
     for p in paths:
-        with open(p, encoding="utf-8") as f:
-            docs.append(json.load(f))
-    if any(d.get("schema") != report.SCHEMA for d in docs):
-        log(f"sysfake bench: --merge: not all files are {report.SCHEMA}")
-        return 2
+        try:
+            with open(p, encoding="utf-8") as f:
+                doc = json.load(f)
+        except OSError as e:
+            log(f"sysfake bench: --merge: {p}: {e.strerror or e}")
+            return 2
+        except ValueError as e:  # not JSON, not UTF-8
+            log(f"sysfake bench: --merge: {p}: not JSON ({e})")
+            return 2
+        if not isinstance(doc, dict) or doc.get("schema") != report.SCHEMA:
+            log(f"sysfake bench: --merge: {p}: not a {report.SCHEMA} result file")
+            return 2
+        docs.append(doc)
     if len({d["options"]["gvisor"] for d in docs}) != 1:
         log("sysfake bench: --merge: cannot merge host and gVisor runs")
         return 2
