@@ -9,7 +9,7 @@ import pytest
 
 from support import run_sysfake
 
-from .helpers import write
+from .helpers import error_of, write
 
 LONG = "a" * 5000
 MAX_PATH = 4095
@@ -83,3 +83,27 @@ def test_longest_paths_run(tmp_path: Path) -> None:
     res = run_sysfake(["run", "--rules", rules, "--redirect", f"/y=/{'f' * (MAX_PATH - 1)}",
                        "--", "true"])
     assert (res.returncode, res.stderr) == (0, "")
+
+
+# ---------------------------------------------------------------- 2. version
+
+@pytest.mark.parametrize("body,where,msg", [
+    ('version: "1"\n', "1:10: version",
+     "must be the number 1, not the string '1': write version: 1, without quotes"),
+    ("version: 1.0\n", "1:10: version", "must be the number 1, not the number 1.0"),
+    ("version: true\n", "1:10: version", "must be the number 1, not the boolean true"),
+    ("version: 2\n", "1:10: version", "unsupported version 2: this sysfake reads version 1"),
+    ("version: 1\ncgroupfs: {version: '1'}\n", "2:21: cgroupfs.version",
+     "must be the number 1, not the string '1': write version: 1, without quotes"),
+    ("version: 1\ncgroupfs: {version: 1.0}\n", "2:21: cgroupfs.version",
+     "must be the number 1, not the number 1.0"),
+], ids=["string", "float", "bool", "two", "cgroupfs-string", "cgroupfs-float"])
+def test_version_is_the_integer_1(body: str, where: str, msg: str) -> None:
+    assert str(error_of(body, "v.yaml")) == f"v.yaml:{where}: {msg}"
+
+
+def test_version_string_from_the_cli(tmp_path: Path) -> None:
+    rules = write(tmp_path, "v.yaml", 'version: "1"\n')
+    assert _one_error(["check", rules]) == (
+        f"sysfake: {rules}:1:10: version: must be the number 1, not the string '1': "
+        "write version: 1, without quotes")

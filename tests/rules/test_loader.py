@@ -122,7 +122,7 @@ def test_error_format_and_attributes() -> None:
 
 @pytest.mark.parametrize("body,key,msg", [
     ("version: 2\n", "version", "unsupported version 2"),
-    ("version: '1'\n", "version", "unsupported version 1"),
+    ("version: '1'\n", "version", "must be the number 1, not the string '1'"),
     ("rules: []\n", "version", "missing 'version: 1'"),
     ("version: 1\nrule: []\n", "rule", "did you mean rules?"),
     ("version: 1\nrules: {}\n", "rules", "must be a list of rules"),

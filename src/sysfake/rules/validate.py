@@ -208,11 +208,8 @@ def validate_document(doc: YNode | None, filename: str) -> FileSpec:
     ver = top.entries.get("version")
     if ver is None:
         ctx.fail("missing 'version: 1'", top.pos, "version")
-    v = ver.value
-    if not isinstance(v, YScalar) or as_int(v.value) != FORMAT_VERSION:
-        shown = v.text if isinstance(v, YScalar) else type_name(v)
-        ctx.fail(f"unsupported version {shown}: this sysfake reads version {FORMAT_VERSION}",
-                 v.pos, "version")
+    _version(ctx, ver.value, "version", FORMAT_VERSION,
+             f"unsupported version {{}}: this sysfake reads version {FORMAT_VERSION}")
     includes: list[IncludeSpec] = []
     if "include" in top.entries:
         inc = _seq(ctx, top.entries["include"].value, "include",
@@ -257,14 +254,31 @@ def validate_document(doc: YNode | None, filename: str) -> FileSpec:
     return spec
 
 
+def _version(ctx: Ctx, v: YNode, key: str, want: int, other: str) -> None:
+    """A version is the integer `want`: not "1", 1.0 or true (YAML's true == 1 in
+    Python), which would read as the right number but are not what is meant.
+    `other` is the message for another integer, with {} for it."""
+    if isinstance(v, YScalar) and type(v.value) is int:  # bool is a subclass of int
+        if v.value != want:
+            ctx.fail(other.format(v.text), v.pos, key)
+        return
+    hint = ""
+    if isinstance(v, YScalar) and isinstance(v.value, str):
+        if v.value.strip() == str(want):
+            hint = f": write {key.rsplit('.', 1)[-1]}: {want}, without quotes"
+        what = f"the string {v.text!r}"
+    else:
+        what = type_name(v)
+    ctx.fail(f"must be the number {want}, not {what}{hint}", v.pos, key)
+
+
 def _cgroupfs(ctx: Ctx, en: YEntry) -> CgroupfsSpec:
     m = _map(ctx, en.value, "cgroupfs", "a mapping like {controllers: [cpu, devices], version: 1}")
     _unknown(ctx, m, CGROUPFS_KEYS, "cgroupfs")
     if "version" in m.entries:
-        v = m.entries["version"].value
-        if not isinstance(v, YScalar) or as_int(v.value) != 1:
-            ctx.fail("only cgroup version 1 can be faked (cgroup v2 needs bpf() for the device "
-                     "controller, which gVisor lacks)", v.pos, "cgroupfs.version")
+        _version(ctx, m.entries["version"].value, "cgroupfs.version", 1,
+                 "only cgroup version 1 can be faked, not {} (cgroup v2 needs bpf() for the "
+                 "device controller, which gVisor lacks)")
     ctrls: tuple[str, ...] = CGROUP_CONTROLLERS
     if "controllers" in m.entries:
         seq = _seq(ctx, m.entries["controllers"].value, "cgroupfs.controllers",
