@@ -107,3 +107,29 @@ def test_version_string_from_the_cli(tmp_path: Path) -> None:
     assert _one_error(["check", rules]) == (
         f"sysfake: {rules}:1:10: version: must be the number 1, not the string '1': "
         "write version: 1, without quotes")
+
+
+# ---------------------------------------------------------------- 3. include depth
+
+def _chain(tmp: Path, n: int) -> str:
+    """main.yaml includes inc/d1.yaml, which includes d2.yaml, ... down to dN.yaml."""
+    for i in range(1, n + 1):
+        more = f"include: [d{i + 1}.yaml]\n" if i < n else "rules: [{match: /deep, hide: true}]\n"
+        write(tmp, f"inc/d{i}.yaml", "version: 1\n" + more)
+    return write(tmp, "main.yaml", "version: 1\ninclude: [inc/d1.yaml]\n")
+
+
+def test_include_chain_of_32_loads(tmp_path: Path) -> None:
+    res = run_sysfake(["check", _chain(tmp_path, 32)])
+    assert res.returncode == 0, res.stderr
+    assert "ok: 1 rule from 33 files" in res.stdout
+
+
+@pytest.mark.parametrize("n", [33, 3000])
+def test_include_chain_too_deep(tmp_path: Path, n: int) -> None:
+    main = _chain(tmp_path, n)
+    d32 = str(tmp_path / "inc" / "d32.yaml")
+    d33 = str(tmp_path / "inc" / "d33.yaml")
+    assert _one_error(["check", main]) == (
+        f"sysfake: {d32}:2:11: include[0]: includes nested more than 32 levels deep "
+        f"(from {main}); {d33} is not read")

@@ -53,6 +53,9 @@ if TYPE_CHECKING:
 
 CMDLINE = "<command line>"
 MAX_FILE = 16 << 20
+# Far more than a real set of files nests, and short of Python's recursion limit
+# (each level is a few frames, and a YAML parse needs some hundreds of its own).
+MAX_INCLUDE_DEPTH = 32
 LAYER_FILE, LAYER_OVERRIDE, LAYER_CLI = 0, 1, 2
 _ACTION = {"content": Action.CONTENT, "from_host": Action.CONTENT,
            "redirect": Action.REDIRECT, "hide": Action.HIDE, "errno": Action.ERRNO,
@@ -192,6 +195,10 @@ class _Loader:
                 raise via
         if real in self.loaded:
             return
+        if via is not None and len(self.stack) > MAX_INCLUDE_DEPTH:
+            via.message = (f"includes nested more than {MAX_INCLUDE_DEPTH} levels deep "
+                           f"(from {self.stack[0][1]}); {display} is not read")
+            raise via
         try:
             with open(path, "rb") as f:
                 data = f.read(MAX_FILE + 1)
