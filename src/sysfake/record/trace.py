@@ -226,8 +226,29 @@ def _opt(d: dict[str, Any], key: str, typ: type | tuple[type, ...], where: str,
 _NUM = (int, float)
 
 
+def _strs(d: dict[str, Any], key: str, where: str) -> list[str]:
+    """A list of strings: report and suggest join and quote them as text."""
+    v = _need(d, key, list, where)
+    if not all(isinstance(s, str) for s in v):
+        raise TraceError(f"{where}: field {key!r} has the wrong type (a list of strings)")
+    return list(v)
+
+
+def _time(d: dict[str, Any], key: str, where: str) -> float:
+    """A time in seconds: a number that float() and localtime() take (an int
+    too big for a float, NaN or 1e300 would stop report in the middle)."""
+    v = _need(d, key, _NUM, where)
+    try:
+        t = float(v)
+    except OverflowError:
+        t = _INF
+    if not -1e12 < t < 1e12:  # NaN fails both tests
+        raise TraceError(f"{where}: field {key!r} is out of range")
+    return t
+
+
 def _event_fields(d: dict[str, Any], where: str) -> dict[str, Any]:
-    return {"time": float(_need(d, "time", _NUM, where)), "pid": _need(d, "pid", int, where),
+    return {"time": _time(d, "time", where), "pid": _need(d, "pid", int, where),
             "tgid": _need(d, "tgid", int, where), "ppid": _need(d, "ppid", int, where),
             "exe": _need(d, "exe", str, where), "comm": _need(d, "comm", str, where)}
 
@@ -247,9 +268,9 @@ def from_dict(d: Any, where: str) -> Record:
                                   _need(r, "kind", str, w), _need(r, "action", str, w),
                                   _need(r, "origin", str, w), _need(r, "description", str, w)))
         return Header(_need(d, "format", int, where), _need(d, "sysfake", str, where),
-                      float(_need(d, "time", _NUM, where)), list(_need(d, "argv", list, where)),
-                      _need(d, "cwd", str, where), list(_need(d, "watch", list, where)),
-                      list(_need(d, "syscalls", list, where)), rules)
+                      _time(d, "time", where), _strs(d, "argv", where),
+                      _need(d, "cwd", str, where), _strs(d, "watch", where),
+                      _strs(d, "syscalls", where), rules)
     if t == "syscall":
         args = []
         for i, a in enumerate(_need(d, "args", list, where)):
@@ -267,10 +288,7 @@ def from_dict(d: Any, where: str) -> Record:
                             errno=_opt(d, "errno", str, where),
                             flags=_opt(d, "flags", int, where, 0))
     if t == "exec":
-        argv = _need(d, "argv", list, where)
-        if not all(isinstance(a, str) for a in argv):
-            raise TraceError(f"{where}: argv must be a list of strings")
-        return ExecEvent(**_event_fields(d, where), argv=list(argv),
+        return ExecEvent(**_event_fields(d, where), argv=_strs(d, "argv", where),
                          argv_truncated=bool(_opt(d, "argv_truncated", bool, where, False)))
     if t == "fork":
         return ForkEvent(**_event_fields(d, where), child=_need(d, "child", int, where),
@@ -283,10 +301,9 @@ def from_dict(d: Any, where: str) -> Record:
                          signal=_opt(d, "signal", str, where),
                          core_dumped=bool(_opt(d, "core_dumped", bool, where, False)))
     if t == "end":
-        errs = _opt(d, "errors", list, where, [])
-        return End(float(_need(d, "time", _NUM, where)), _need(d, "exit_status", int, where),
-                   _need(d, "events", int, where), _need(d, "processes", int, where),
-                   [str(e) for e in errs])
+        errs = _strs(d, "errors", where) if d.get("errors") is not None else []
+        return End(_time(d, "time", where), _need(d, "exit_status", int, where),
+                   _need(d, "events", int, where), _need(d, "processes", int, where), errs)
     raise TraceError(f"{where}: unknown record type {t!r}")
 
 
@@ -301,10 +318,11 @@ def iter_trace(path: str) -> Iterator[Record]:
         raise TraceError(f"{path}: cannot read trace: {e.strerror or e}") from None
     with f:
         pending: tuple[int, str] | None = None
-        n = 0
+        records = 0
         for n, line in enumerate(f, 1):
             if pending is not None:
                 yield _parse(path, *pending)
+                records += 1
                 pending = None
             if not line.strip():
                 continue
@@ -312,12 +330,20 @@ def iter_trace(path: str) -> Iterator[Record]:
                 pending = (n, line)  # maybe the torn last line
                 continue
             yield _parse(path, n, line)
+            records += 1
         if pending is not None:
             try:
-                yield _parse(path, *pending)
-            except TraceError:
+                rec = _parse(path, *pending)
+            except TraceError as e:
+                if records == 0:  # the torn line was the header: nothing is left
+                    raise TraceError(f"{path}:{pending[0]}: the header line is cut short "
+                                     "(sysfake record was killed?): "
+                                     f"{str(e).removeprefix(f'{path}:{pending[0]}: ')}"
+                                     ) from None
                 return
-        if n == 0:
+            yield rec
+            records += 1
+        if records == 0:
             raise TraceError(f"{path}: empty trace (no header)")
 
 
@@ -329,6 +355,9 @@ def _parse(path: str, n: int, line: str) -> Record:
         d = json.loads(line)
     except ValueError as e:
         raise TraceError(f"{where}: not JSON ({e})") from None
+    except RecursionError:  # json's decoder recurses once per nested [ or {
+        raise TraceError(f"{where}: not a trace record (arrays or objects nested too "
+                         "deeply)") from None
     return from_dict(d, where)
 
 
@@ -369,7 +398,8 @@ def load_trace(path: str) -> Trace:
             end = rec
         else:
             events.append(rec)
-    assert header is not None
+    if header is None:  # iter_trace raises first; a reader of traces never asserts
+        raise TraceError(f"{path}: no header record")
     return Trace(header, events, end, path)
 
 
