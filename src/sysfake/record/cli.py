@@ -6,6 +6,7 @@ exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 from collections.abc import Sequence
@@ -14,8 +15,17 @@ from ..argparsing import Parser as _Parser
 
 
 def _fail(msg: str) -> int:
-    sys.stderr.write(f"sysfake: {msg}\n")
+    from .text import printable  # a file name may hold a newline: still one line
+
+    sys.stderr.write(f"sysfake: {printable(msg)}\n")
     return 2
+
+
+def _escaping_stdout() -> None:
+    """Let stdout escape what its encoding cannot take (a trace's text is
+    escaped already; a non-UTF-8 locale may still lack a character)."""
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="backslashreplace")
 
 
 def _parse(ap: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace | int:
@@ -111,6 +121,7 @@ def cmd_report(argv: Sequence[str]) -> int:
     a = _load(ns.trace)
     if not isinstance(a, Analysis):
         return _fail(str(a))
+    _escaping_stdout()
     try:
         sys.stdout.write(render(a))
         sys.stdout.flush()
@@ -138,6 +149,9 @@ def cmd_suggest(argv: Sequence[str]) -> int:
         return ns
     from pathlib import Path  # not at import: `record` does not need it
 
+    if ns.output and _same_file(ns.output, ns.trace):
+        return _fail(f"{ns.output}: will not write the suggestions over the trace they "
+                     "come from (choose another -o FILE)")
     try:
         known = load_known(Path(ns.data) if ns.data else None)
     except SysctlDataError as err:
@@ -148,12 +162,21 @@ def cmd_suggest(argv: Sequence[str]) -> int:
     text = suggest(a, known, None if ns.no_host else "/")
     if ns.output:
         try:
-            Path(ns.output).write_text(text, encoding="utf-8")
+            Path(ns.output).write_text(text, encoding="utf-8", errors="backslashreplace")
         except OSError as e:
             return _fail(f"cannot write {ns.output}: {e.strerror or e}")
     else:
+        _escaping_stdout()
         sys.stdout.write(text)
     return 0
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two names are one file (a link or another spelling counts too)."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):  # either is missing (or not a name): not the same
+        return os.path.abspath(a) == os.path.abspath(b)
 
 
 __all__ = ["cmd_record", "cmd_report", "cmd_suggest"]

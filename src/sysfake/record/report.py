@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 
 from .analyze import Analysis, Proc
+from .text import printable
 from .trace import Trace
 
 ARGV_WIDTH = 120
@@ -158,7 +159,8 @@ def render(a: Analysis) -> str:
     if not a.roots:
         w("  none recorded")
     out.extend("  " + line for line in tree_lines(a.roots))
-    return "\n".join(out) + "\n"
+    # one line per line: a recorded newline or escape sequence is shown escaped
+    return "\n".join(printable(line) for line in out) + "\n"
 
 
 __all__ = ["proc_line", "render", "tree_lines"]

@@ -1,0 +1,38 @@
+"""Recorded text made safe to print on one line and in YAML comments.
+
+Paths, argv, exe and comm in a trace are whatever the programs used: they
+may hold newlines, escape sequences, bytes that are not UTF-8 (read back as
+surrogateescape's U+DC80..U+DCFF) or, from a hand-written trace, lone
+surrogates that no encoder takes.
+"""
+from __future__ import annotations
+
+import re
+
+# What stays as it is: printable ASCII and the characters YAML allows in a
+# comment, less the ones YAML reads as a line break (U+2028, U+2029) or a
+# byte order mark (U+FEFF).
+_ESCAPE = re.compile("[^\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd"
+                     "\U00010000-\U0010ffff]")
+_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _escape(m: re.Match[str]) -> str:
+    c = m.group()
+    o = ord(c)
+    if c in _NAMED:
+        return _NAMED[c]
+    if 0xDC80 <= o <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+        return f"\\x{o - 0xDC00:02x}"
+    if o < 0x100:
+        return f"\\x{o:02x}"
+    return f"\\u{o:04x}"
+
+
+def printable(s: str) -> str:
+    """s with control characters, line breaks, undecodable bytes and lone
+    surrogates written as backslash escapes (\\n, \\xff, \\ud800)."""
+    return _ESCAPE.sub(_escape, s)
+
+
+__all__ = ["printable"]
