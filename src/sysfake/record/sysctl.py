@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from ..datatype import datatype
 from ..profiles import profile_dirs
+from ..rules.pos import Pos
+from ..rules.yamlpos import YMap, YNode, YScalar
 
 DATA_NAME = "sysctl-defaults.yaml"
 FORMAT = "sysctl-defaults/1"
@@ -43,42 +43,92 @@ def data_path() -> Path | None:
     return None
 
 
-def parse(text: str, where: str) -> dict[str, Known]:
+def _at(where: str, pos: Pos) -> str:
+    return f"{where}:{pos.line}:{pos.col}"
+
+
+def _text(node: YNode, what: str, where: str, key: str) -> str:
+    """A string scalar that a rules file can hold (it is written into one)."""
+    if not isinstance(node, YScalar) or not isinstance(node.value, str):
+        raise SysctlDataError(f"{_at(where, node.pos)}: {key}: {what} must be a quoted string")
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise SysctlDataError(f"{where}: not YAML: {e}") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise SysctlDataError(f"{where}: expected a mapping with format: {FORMAT}")
-    table = doc.get("sysctls")
-    if not isinstance(table, dict):
-        raise SysctlDataError(f"{where}: 'sysctls' must be a mapping")
+        node.value.encode("utf-8")
+    except UnicodeEncodeError:  # "\ud800" unescaped by YAML
+        raise SysctlDataError(f"{_at(where, node.pos)}: {key}: {what} is not UTF-8 text"
+                              ) from None
+    return node.value
+
+
+def parse(text: str, where: str) -> dict[str, Known]:
+    """The entries of a data file's text; raises SysctlDataError, one line with
+    FILE:LINE:COL (yamlpos keeps every node's position)."""
+    from ..rules.errors import RulesError
+    from ..rules.yamlpos import parse as parse_yaml
+
+    try:
+        doc = parse_yaml(text, where)
+    except RulesError as e:
+        raise SysctlDataError(str(e)) from None
+    fmt = doc.entries.get("format") if isinstance(doc, YMap) else None
+    if not isinstance(doc, YMap) or fmt is None or not isinstance(fmt.value, YScalar) \
+            or fmt.value.value != FORMAT:
+        pos = fmt.value.pos if fmt is not None else doc.pos if doc is not None else Pos(1, 1)
+        raise SysctlDataError(f"{_at(where, pos)}: expected a mapping with format: {FORMAT}")
+    table = doc.entries.get("sysctls")
+    if table is None:
+        raise SysctlDataError(f"{_at(where, doc.pos)}: 'sysctls' is missing")
+    if not isinstance(table.value, YMap):
+        raise SysctlDataError(f"{_at(where, table.value.pos)}: 'sysctls' must be a mapping")
     out: dict[str, Known] = {}
-    for key, ent in table.items():
-        if not isinstance(key, str) or key.startswith("/") or not isinstance(ent, dict):
-            raise SysctlDataError(f"{where}: bad entry {key!r}")
-        value = ent.get("value")
-        if value is not None and not isinstance(value, str):
-            raise SysctlDataError(f"{where}: {key}: value must be a quoted string or null")
-        why, source = ent.get("why"), ent.get("source")
-        if not isinstance(why, str) or not isinstance(source, str):
-            raise SysctlDataError(f"{where}: {key}: 'why' and 'source' are required strings")
-        unknown = set(ent) - {"value", "expected", "why", "source"}
+    for key, item in table.value.entries.items():
+        ent = item.value
+        if key.startswith("/") or not isinstance(ent, YMap):
+            raise SysctlDataError(f"{_at(where, item.key_pos)}: bad entry {key!r} (a path "
+                                  "below /proc/sys, with a mapping)")
+        _text(YScalar(key, key, False, item.key_pos), "the key", where, key)
+        unknown = set(ent.entries) - {"value", "expected", "why", "source"}
         if unknown:
-            raise SysctlDataError(f"{where}: {key}: unknown keys {sorted(unknown)}")
-        out[key] = Known(key, value, bool(ent.get("expected", False)), why, source)
+            first = min(unknown, key=lambda k: (ent.entries[k].key_pos.line,
+                                                ent.entries[k].key_pos.col))
+            raise SysctlDataError(f"{_at(where, ent.entries[first].key_pos)}: {key}: "
+                                  f"unknown keys {sorted(unknown)}")
+        v = ent.entries.get("value")
+        value = None
+        if v is not None and not (isinstance(v.value, YScalar) and v.value.value is None):
+            value = _text(v.value, "value", where, key)
+        for req in ("why", "source"):
+            if req not in ent.entries:
+                raise SysctlDataError(f"{_at(where, item.key_pos)}: {key}: 'why' and 'source' "
+                                      "are required strings")
+        why = _text(ent.entries["why"].value, "why", where, key)
+        source = _text(ent.entries["source"].value, "source", where, key)
+        x = ent.entries.get("expected")
+        expected = False
+        if x is not None:
+            if not isinstance(x.value, YScalar) or not isinstance(x.value.value, bool):
+                raise SysctlDataError(f"{_at(where, x.value.pos)}: {key}: expected must be "
+                                      "true or false")
+            expected = x.value.value
+        out[key] = Known(key, value, expected, why, source)
     return out
 
 
 def load_known(path: Path | None = None) -> dict[str, Known]:
     """The known values by key (empty when the data file is not installed)."""
+    from ..rules.errors import RulesError
+    from ..rules.yamlpos import decode
+
     p = path or data_path()
     if p is None:
         return {}
     try:
-        text = p.read_text(encoding="utf-8")
+        data = p.read_bytes()
     except OSError as e:
         raise SysctlDataError(f"{p}: {e.strerror or e}") from None
+    try:
+        text = decode(data, str(p))  # not UTF-8: where the first bad byte is
+    except RulesError as e:
+        raise SysctlDataError(str(e)) from None
     return parse(text, str(p))
 
 
@@ -95,6 +145,8 @@ def host_value(path: str, root: str = "/") -> tuple[str | None, str]:
         return None, "this host has no such file"
     except OSError as e:
         return None, f"this host's file cannot be read ({e.strerror or e})"
+    except ValueError:  # a NUL or a lone surrogate (UnicodeEncodeError) from the trace
+        return None, "no file can have this name"
     text = data.decode("utf-8", "replace")
     return (text[:-1] if text.endswith("\n") else text), ""
 
