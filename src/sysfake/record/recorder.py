@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 import threading
 import time
@@ -122,6 +123,19 @@ def _close_quietly(f: IO[str]) -> None:
         f.close()
 
 
+def _discard(f: IO[str], path: str) -> None:
+    """Close and remove a trace that holds no run (only a regular file: the
+    trace may be /dev/full or a fifo, which are not ours to remove)."""
+    try:
+        regular = stat.S_ISREG(os.fstat(f.fileno()).st_mode)
+    except OSError:
+        regular = False
+    _close_quietly(f)
+    if regular:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
 def record(
     argv: Sequence[str],
     out_path: str,
@@ -140,7 +154,7 @@ def record(
 
     Raises RecordError (cannot write the trace, bad watch path) and
     core.CoreError (the tracer cannot start the command)."""
-    from ..core import run
+    from ..core import CoreError, run
     from ..table import RecordSpec, encode
 
     if not argv:
@@ -150,6 +164,13 @@ def record(
     when_set = {nr: ONLY_WHEN_SET[n] for n, nr in nrs.items() if n in ONLY_WHEN_SET}
     table = encode(rules, record=RecordSpec(watch=watched, syscalls=list(nrs.values()),
                                             when_set=when_set))
+    try:  # before the trace is opened: a failure here leaves no file behind
+        cwd = os.getcwd()
+    except OSError as e:
+        raise RecordError(f"cannot record: the current directory is gone or unreadable "
+                          f"({e.strerror or e}); cd to an existing directory") from None
+    header = Header(FORMAT, __version__, time.time(), list(argv), cwd, watched, list(nrs),
+                    rule_infos(rules))
     try:
         out = open(out_path, "w", encoding="utf-8",  # noqa: SIM115 - closed below
                    errors="surrogateescape")
@@ -157,11 +178,10 @@ def record(
         raise RecordError(f"cannot write {out_path}: {e.strerror or e}") from None
     writer = TraceWriter(out)
     try:
-        writer.write(Header(FORMAT, __version__, time.time(), list(argv), os.getcwd(),
-                            watched, list(nrs), rule_infos(rules)))
+        writer.write(header)
         out.flush()
     except OSError as e:  # /dev/full, a file size limit: before anything started
-        _close_quietly(out)
+        _discard(out, out_path)
         raise RecordError(f"cannot write {out_path}: {e.strerror or e}") from None
 
     def sink(lines: list[str | None]) -> None:
@@ -181,24 +201,33 @@ def record(
     if prog is not None:
         prog.start()
     status = 2
+    refused = False
     try:
         status = run(table, argv, env, orphans=orphans, grace=grace, record_fd=wfd,
                      verbose=verbose, disable=disable)
+    except CoreError:
+        refused = True
+        raise
     finally:
         os.close(wfd)
         errors = drain.finish(timeout=30.0)
         if prog is not None:
             prog.stop()
         events, processes, _ = lines.counts()
-        try:  # the command has run: a trace that cannot be ended is a warning
-            # the trace keeps a shell's view: 128+N for killed by signal N
-            writer.write(End(time.time(), status if status >= 0 else 128 - status, events,
-                             processes, errors))
-            out.close()
-        except OSError as e:
-            if not any(m.startswith("writing the trace failed") for m in errors):
-                errors.append(f"writing the trace failed: {e.strerror or e}")
-            _close_quietly(out)
+        if refused and not events and not processes:
+            # the core refused before the command started (an unknown --disable
+            # name, no ptrace): a trace of nothing would pass for a run's
+            _discard(out, out_path)
+        else:
+            try:  # the command has run: a trace that cannot be ended is a warning
+                # the trace keeps a shell's view: 128+N for killed by signal N
+                writer.write(End(time.time(), status if status >= 0 else 128 - status,
+                                 events, processes, errors))
+                out.close()
+            except OSError as e:
+                if not any(m.startswith("writing the trace failed") for m in errors):
+                    errors.append(f"writing the trace failed: {e.strerror or e}")
+                _close_quietly(out)
     for msg in errors:
         sys.stderr.write(f"sysfake: warning: {msg}\n")
     return status
