@@ -133,3 +133,37 @@ def test_include_chain_too_deep(tmp_path: Path, n: int) -> None:
     assert _one_error(["check", main]) == (
         f"sysfake: {d32}:2:11: include[0]: includes nested more than 32 levels deep "
         f"(from {main}); {d33} is not read")
+
+
+# ---------------------------------------------------------------- 4. aliases
+
+def test_duplicate_through_an_alias_names_the_alias() -> None:
+    e = error_of("""\
+        version: 1
+        rules:
+          - &r {match: /a, content: x}
+          - match: /b
+            hide: true
+          - *r
+        """, "r.yaml")
+    assert str(e) == ("r.yaml:6:5: rules[2]: duplicate rule: an exact path /a is also defined "
+                      "at r.yaml:3:5; remove one, or mark the one that should win override: true")
+
+
+def test_aliased_scalar_error_names_the_alias() -> None:
+    e = error_of("""\
+        version: 1
+        rules:
+          - match: /a
+            errno: &n 5
+          - match: *n
+            hide: true
+        """, "s.yaml")
+    assert str(e) == (
+        "s.yaml:5:12: rules[1].match: must be a path pattern, not the integer 5 (quote it: \"5\")")
+
+
+def test_recursive_alias_still_refused() -> None:
+    assert str(error_of("version: 1\nrules: &a [*a]\n", "c.yaml")) == \
+        "c.yaml:2:12: recursive YAML alias"
+

@@ -1,7 +1,10 @@
 """PyYAML's node graph -> the positioned tree of yamlpos (YScalar/YSeq/YMap)."""
 from __future__ import annotations
 
+import copy
+
 import yaml
+from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import RulesError
@@ -22,6 +25,23 @@ from .yamlpos import (
 def _pos(node: Node) -> Pos:
     m = node.start_mark
     return Pos(m.line + 1, m.column + 1)
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's SafeLoader, except that an alias is its own node: a shallow copy of
+    the anchored one, marked where the alias is written. An error about what the
+    alias stands for (a duplicate rule) then names the place it is used; its
+    children are still shared, so a chain of aliases stays linear to convert."""
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        if not self.check_event(AliasEvent):
+            return super().compose_node(parent, index)
+        mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+        node = super().compose_node(parent, index)
+        assert node is not None  # an alias names a node (or the composer raised)
+        alias = copy.copy(node)
+        alias.start_mark = alias.end_mark = mark
+        return alias
 
 
 
@@ -114,7 +134,7 @@ def parse(text: str, filename: str) -> YNode | None:
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _Loader(text)
     except yaml.reader.ReaderError as e:
         raise _reader_error(e, text, filename) from None
     try:
