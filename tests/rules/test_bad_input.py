@@ -167,3 +167,26 @@ def test_recursive_alias_still_refused() -> None:
     assert str(error_of("version: 1\nrules: &a [*a]\n", "c.yaml")) == \
         "c.yaml:2:12: recursive YAML alias"
 
+
+
+# ---------------------------------------------------------------- 5. when: ordinals
+
+@pytest.mark.parametrize("when,words", [
+    ("1..+2", "every 2nd call from the 1st on"),
+    ("3..+4", "every 4th call from the 3rd on"),
+    ("12..+2", "every 2nd call from the 12th on"),
+    ("13..+21", "every 21st call from the 13th on"),
+    ("22..+23", "every 23rd call from the 22nd on"),
+    ("111..+101", "every 101st call from the 111th on"),
+])
+def test_when_hint_ordinals(when: str, words: str) -> None:
+    e = error_of(f"""\
+        version: 1
+        rules:
+          - syscall: chdir
+            when: "{when}"
+            errno: ENOENT
+        """)
+    first, step = when.split("..+")
+    assert e.message == (f"{when!r} is ambiguous: strace reads it as {first}..{step}; write "
+                         f"{first}+{step} for {words}, or {first}..{step}")

@@ -231,6 +231,13 @@ def const_value(ctx: Ctx, node: YNode, key: str, what: str = "a value") -> int:
 WHEN_RE = re.compile(r"^([0-9]+)(?:\.\.([0-9]+))?(?:\+([0-9]*))?$")
 
 
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, ... 11th, 12th, 13th, ... 21st, 22nd, ... 111th."""
+    if n % 100 in (11, 12, 13):
+        return f"{n}th"
+    return f"{n}" + {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+
+
 def parse_when(ctx: Ctx, node: YNode, key: str) -> tuple[int, int, int, str]:
     """strace's when= syntax: FIRST, FIRST+, FIRST+STEP, FIRST..LAST, FIRST..LAST+,
     FIRST..LAST+STEP. Returns (first, last (0: no end), step, text)."""
@@ -248,7 +255,8 @@ def parse_when(ctx: Ctx, node: YNode, key: str) -> tuple[int, int, int, str]:
     if re.fullmatch(r"[0-9]+\.\.\+[0-9]+", text):
         first, step = text.split("..+")
         ctx.fail(f"{text!r} is ambiguous: strace reads it as {first}..{step}; write "
-                 f"{first}+{step} for every {step}th call from the {first}th on, or "
+                 f"{first}+{step} for every {ordinal(int(step))} call from the "
+                 f"{ordinal(int(first))} on, or "
                  f"{first}..{step}", node.pos, key)
     m = WHEN_RE.match(text)
     if not m:
