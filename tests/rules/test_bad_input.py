@@ -190,3 +190,13 @@ def test_when_hint_ordinals(when: str, words: str) -> None:
     first, step = when.split("..+")
     assert e.message == (f"{when!r} is ambiguous: strace reads it as {first}..{step}; write "
                          f"{first}+{step} for {words}, or {first}..{step}")
+
+
+# ---------------------------------------------------------------- 6. an empty file name
+
+@pytest.mark.parametrize("args", [["check", ""], ["run", "--rules", "", "--", "true"],
+                                  ["explain", "/x", "--rules", ""]],
+                         ids=["check", "run", "explain"])
+def test_empty_file_name_is_named(args: list[str]) -> None:
+    assert _one_error(args) == \
+        "sysfake: cannot read rules file '': No such file or directory"

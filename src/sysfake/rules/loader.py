@@ -204,6 +204,8 @@ class _Loader:
                 data = f.read(MAX_FILE + 1)
         except OSError as e:
             msg = f"cannot read rules file: {e.strerror or e}"
+            if not display:  # an empty name would leave the message naming no file
+                msg = f"cannot read rules file '': {e.strerror or e}"
             if via is not None:
                 via.message = f"cannot read {display}: {e.strerror or e}"
                 raise via from None
