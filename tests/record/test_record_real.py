@@ -221,3 +221,23 @@ def test_suggest_leaves_out_paths_the_programs_made(tmp_path: Path) -> None:
     assert "/dev/shm/sem." not in sug.stdout, sug.stdout
     assert re.search(r"# \d+ paths that were missing, then worked", sug.stdout), sug.stdout
     assert f'- match: "{probe}"' in sug.stdout, sug.stdout
+
+
+def test_record_loads_rules_as_run_does(tmp_path: Path) -> None:
+    """A profile's cgroup tree and --disable-rule act under record as under
+    run (record used to drop the tree and ignore --disable-rule)."""
+    rules = tmp_path / "r.yaml"
+    rules.write_text("version: 1\nrules:\n  - {id: fake-a, match: /proc/sys/kernel/sfk_a, "
+                     "content: \"a\\n\"}\n  - {id: fake-b, match: /proc/sys/kernel/sfk_b, "
+                     "content: \"b\\n\"}\n")
+    script = ("cat /sys/fs/cgroup/memory/memory.use_hierarchy; "
+              "stat -f -c %T /sys/fs/cgroup/memory; cat /proc/sys/kernel/sfk_a; "
+              "cat /proc/sys/kernel/sfk_b 2>/dev/null || echo no b")
+    outs = []
+    for verb in (["run"], ["record", "-o", str(tmp_path / "t.trace")]):
+        res = run_sysfake([*verb, "--profile", "cgroup-v1", "--rules", rules,
+                           "--disable-rule", "fake-b", "--", "sh", "-c", script])
+        assert res.returncode == 0, describe(res)
+        outs.append(res.stdout)
+    assert outs[0] == "1\ncgroupfs\na\nno b\n", outs
+    assert outs[1] == outs[0], outs

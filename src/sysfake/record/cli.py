@@ -61,8 +61,9 @@ def _record_parser() -> argparse.ArgumentParser:
 
 def cmd_record(argv: Sequence[str]) -> int:
     from ..core import CoreError
-    from ..rules import RulesError, load
+    from ..rules import RulesError, load_detailed
     from ..rules.suggest import did_you_mean
+    from ..tempdirs import TempDirs
     from .recorder import DEFAULT_WATCH, RecordError, record
     from .syscalls import SYSCALL_NAMES, TRAPPED, number_of
 
@@ -81,20 +82,29 @@ def cmd_record(argv: Sequence[str]) -> int:
                          f"{did_you_mean(name, [str(n) for n in SYSCALL_NAMES.values()])}")
         if name not in traps:
             traps.append(name)
-    try:
-        rules = load(ns.rules, ns.fake, ns.redirect, ns.hide, ns.profile)
+    try:  # as run loads them: --disable-rule, and a profile's cgroup tree
+        loaded = load_detailed(ns.rules, ns.fake, ns.redirect, ns.hide, ns.profile,
+                               disable_rules=ns.disable_rule)
     except RulesError as err:
         return _fail(str(err))
-    from ..vdirs import prepare as prepare_dirs
-    rules, cleanup_dirs = prepare_dirs(rules)
+    if loaded.cgroupfs is None:
+        rules, cleanup = loaded.ruleset(), TempDirs()
+    else:
+        from ..cgroupfs import prepare_runtime
+        rules, cleanup = prepare_runtime(loaded)
     try:
-        return record(cmd, ns.output, rules, ns.watch or list(DEFAULT_WATCH), traps,
-                      orphans=ns.orphans, grace=ns.grace, verbose=ns.verbose,
-                      progress=ns.progress, disable=ns.disable)
-    except (RecordError, CoreError) as err:
-        return _fail(str(err))
+        from ..vdirs import prepare as prepare_dirs
+        rules, cleanup_dirs = prepare_dirs(rules)
+        try:
+            return record(cmd, ns.output, rules, ns.watch or list(DEFAULT_WATCH), traps,
+                          orphans=ns.orphans, grace=ns.grace, verbose=ns.verbose,
+                          progress=ns.progress, disable=ns.disable)
+        except (RecordError, CoreError) as err:
+            return _fail(str(err))
+        finally:
+            cleanup_dirs()
     finally:
-        cleanup_dirs()
+        cleanup()
 
 
 def _load(path: str) -> object:
