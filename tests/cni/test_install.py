@@ -91,7 +91,7 @@ def test_existing_file_is_kept_without_force(
     with pytest.raises(FileExistsError):
         inst.install(str(bin_dir), name="bridge")
     assert (bin_dir / "bridge").read_text() == "real bridge"
-    assert inst.main([str(bin_dir), "--name", "bridge"]) == 1
+    assert inst.main([str(bin_dir), "--name", "bridge"]) == 2
     assert inst.main([str(bin_dir), "--name", "bridge", "--force"]) == 0
     assert run_version(bin_dir / "bridge")["cniVersion"] == "1.0.0"
     assert sorted(p.name for p in bin_dir.iterdir()) == ["bridge"]  # no temp files left
