@@ -200,3 +200,17 @@ def test_when_hint_ordinals(when: str, words: str) -> None:
 def test_empty_file_name_is_named(args: list[str]) -> None:
     assert _one_error(args) == \
         "sysfake: cannot read rules file '': No such file or directory"
+
+
+# ---------------------------------------------------------------- 7. explain --comm
+
+def test_explain_refuses_a_comm_no_process_has() -> None:
+    assert _one_error(["explain", "/x", "--comm", "averyveryverylongname"]) == (
+        "sysfake: <command line>: --comm averyveryverylongname: the kernel keeps only 15 "
+        "bytes of a command name; 'averyveryverylongname' is seen as 'averyveryverylo'")
+
+
+def test_explain_takes_a_comm_of_15_bytes() -> None:
+    res = run_sysfake(["explain", "/x", "--comm", "averyveryverylo"])
+    assert res.returncode == 0, res.stderr
+    assert "comm=averyveryverylo" in res.stdout

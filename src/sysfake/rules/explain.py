@@ -12,10 +12,10 @@ from ..model import EMULATION_NAMES, Action, ArgOp, MatchKind, PathRule, SetOp, 
 from ..paths import canonical, pattern_matches, redirect_target, rule_applies
 from ..profiles import find_profile, is_profile_name
 from .errors import RulesError
-from .loader import LoadedRule, LoadedSysRule, LoadResult, load_detailed
+from .loader import CMDLINE, LoadedRule, LoadedSysRule, LoadResult, load_detailed, show_arg
 from .precedence import sys_why, why
 from .sysrules import STRUCTS
-from .validate import ERRNO_BY_NUMBER
+from .validate import ERRNO_BY_NUMBER, comm_too_long
 
 _KIND = {MatchKind.EXACT: "exact", MatchKind.PREFIX: "prefix", MatchKind.GLOB: "glob"}
 MAX_SHOWN = 120
@@ -339,6 +339,10 @@ def cmd_explain(path: str, files: Sequence[str] = (), fakes: Sequence[str] = (),
     out, err = sys.stdout, sys.stderr
     if not path.startswith("/") or "\0" in path:
         return _err(RulesError(f"the path to explain must be absolute, not {path!r}"), err)
+    # as only: comm: in a rule, a name no process can have is a mistake, not a "no match"
+    why = comm_too_long(comm) if comm is not None else None
+    if why:
+        return _err(RulesError(why, CMDLINE, key=show_arg("--comm", comm or "")), err)
     try:
         res = load_detailed(files, fakes, redirects, hides, profiles,
                             disable_rules=disable_rules)

@@ -163,7 +163,7 @@ def parse_cli_text(s: str) -> bytes:
 MAX_SHOWN_ARG = 100
 
 
-def _show_arg(flag: str, arg: str) -> str:
+def show_arg(flag: str, arg: str) -> str:
     shown = arg if arg.isprintable() else arg.encode("unicode_escape",
                                                      "backslashreplace").decode("ascii")
     if len(shown) > MAX_SHOWN_ARG:  # the error stays one readable line
@@ -257,7 +257,7 @@ class _Loader:
             self.cgroupfs = spec.cgroupfs
 
     def load_profile(self, name: str) -> None:
-        key = _show_arg("--profile", name)
+        key = show_arg("--profile", name)
         p = profile_file(name)
         if p is None:
             raise RulesError(_unknown_profile(name), CMDLINE, key=key)
@@ -273,7 +273,7 @@ def _unknown_profile(name: str) -> str:
 
 
 def _cli_spec(flag: str, arg: str) -> RuleSpec:
-    key = _show_arg(flag, arg)
+    key = show_arg(flag, arg)
     ctx = Ctx(CMDLINE)
     origin = Origin(key)
     if flag == "--hide":
@@ -456,7 +456,7 @@ def _finish(ld: _Loader, res: LoadResult, disable_rules: Sequence[str]) -> None:
         res.emulate_origin.setdefault("cgroupfs", ld.cgroupfs.origin)
     names = list(ld.disable)
     for d in disable_rules:
-        key = _show_arg("--disable-rule", d)
+        key = show_arg("--disable-rule", d)
         if not ID_RE.match(d):
             raise RulesError(f"{d!r} is not a rule id or an emulation name", CMDLINE, key=key)
         names.append(NameSpec(d, Origin(key), key))

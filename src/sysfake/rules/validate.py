@@ -165,13 +165,22 @@ def parse_mode(ctx: Ctx, node: YNode, key: str) -> int:
     return v
 
 
+def comm_too_long(comm: str) -> str | None:
+    """Why no process can have this command name (as the kernel cuts it), or None."""
+    raw = comm.encode("utf-8", "surrogateescape")
+    if len(raw) <= COMM_MAX:
+        return None
+    short = raw[:COMM_MAX].decode("utf-8", "ignore")
+    return (f"the kernel keeps only {COMM_MAX} bytes of a command name; "
+            f"{comm!r} is seen as {short!r}")
+
+
 def _comm_ok(ctx: Ctx, comm: str, pos: Pos, key: str) -> None:
     if not comm:
         ctx.fail("must not be empty", pos, key)
-    if not set("*?[") & set(comm) and len(comm.encode("utf-8", "surrogateescape")) > COMM_MAX:
-        short = comm.encode("utf-8", "surrogateescape")[:COMM_MAX].decode("utf-8", "ignore")
-        ctx.fail(f"the kernel keeps only {COMM_MAX} bytes of a command name; "
-                 f"{comm!r} is seen as {short!r}", pos, key)
+    why = None if set("*?[") & set(comm) else comm_too_long(comm)
+    if why:
+        ctx.fail(why, pos, key)
 
 
 # ---------------------------------------------------------------- structure
