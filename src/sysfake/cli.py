@@ -249,6 +249,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args[:1] == ["bench"]:  # the harness parses its own arguments
         from .bench import main as bench_main
         return bench_main(args[1:])
+    if args[:1] == ["cni"]:  # the plugin's installer parses its own arguments, help too
+        from .cni.install import cli as cni_cli
+        return cni_cli(args[1:])
     if args[:1] in (["record"], ["report"], ["suggest"]):  # they parse their own arguments
         from .record import cli as record_cli
         _traced = args[0] == "record"
@@ -278,13 +281,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ns.cmd == "bench":
         from .bench import main as bench_main
         return bench_main(list(ns.args))
-    if ns.cmd == "cni":
-        rest = list(ns.args)
-        if not rest or rest[0] != "install":
-            sys.stderr.write("sysfake: error: usage: sysfake cni install DIR [--name NAME]\n")
-            return 2
-        from .cni.install import main as cni_main
-        return cni_main(rest[1:])
     return 2  # pragma: no cover
 
 

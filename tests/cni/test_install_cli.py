@@ -77,9 +77,6 @@ def test_install_help() -> None:
     assert res.stdout.startswith("usage: sysfake cni install "), describe(res)
 
 
-@pytest.mark.xfail(strict=True, reason="the top-level parser refuses `cni --help` before "
-                   "sysfake.cni sees it: cli.py main() must hand `cni` to "
-                   "sysfake.cni.install.cli as it hands `bench` to its harness")
 @pytest.mark.parametrize("flag", ["--help", "-h"])
 def test_cni_help(flag: str) -> None:
     res = run_sysfake(["cni", flag])
