@@ -127,10 +127,14 @@ def plan(rules: RuleSet) -> list[Listing]:
                 continue
         out[d] = lst
     # The way down to a listing must exist too (after chroot, in a container).
+    # Each step up is looked at once: a path of n names has n listings.
+    climbed: set[str] = set()
     for d in list(out):
-        for parent, _name in _parents(d):
-            if parent in weak and parent not in out:
-                out[parent] = weak[parent]
+        while d != "/" and d not in climbed:
+            climbed.add(d)
+            d = posixpath.dirname(d) or "/"
+            if d in weak and d not in out:
+                out[d] = weak[d]
     return [out[d] for d in sorted(out)]
 
 
