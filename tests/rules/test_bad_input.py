@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from support import run_sysfake
+from support import describe, run_sysfake
 
 from .helpers import error_of, write
 
@@ -214,3 +214,19 @@ def test_explain_takes_a_comm_of_15_bytes() -> None:
     res = run_sysfake(["explain", "/x", "--comm", "averyveryverylo"])
     assert res.returncode == 0, res.stderr
     assert "comm=averyveryverylo" in res.stdout
+
+
+def test_check_and_explain_print_a_path_on_its_line(tmp_path: Path) -> None:
+    """A rule's path may hold a newline or a byte that is not UTF-8: check and
+    explain escape it, so each rule stays one line."""
+    f = tmp_path / "r.yaml"
+    f.write_text('version: 1\nrules:\n  - {match: "/proc/a\\nb", content: x}\n'
+                 '  - {match: "/proc/\\udcff", content: y}\n')
+    res = run_sysfake(["check", str(f)])
+    assert res.returncode == 0, describe(res)
+    lines = res.stdout.splitlines()
+    assert len(lines) == 3 and "/proc/a\\nb" in lines[0] and "/proc/\\xff" in lines[1], lines
+    res = run_sysfake(["explain", "/proc/a\nb", "--rules", str(f)])
+    assert res.returncode == 0, describe(res)
+    assert res.stdout.splitlines()[:2] == [
+        "path: /proc/a\\nb", f"decided by: {f}:3:5 rules[0]: exact /proc/a\\nb"], res.stdout

@@ -15,7 +15,7 @@ from ..argparsing import Parser as _Parser
 
 
 def _fail(msg: str) -> int:
-    from .text import printable  # a file name may hold a newline: still one line
+    from ..text import printable  # a file name may hold a newline: still one line
 
     sys.stderr.write(f"sysfake: {printable(msg)}\n")
     return 2

@@ -11,8 +11,8 @@ import shlex
 import time
 from collections.abc import Iterator
 
+from ..text import printable
 from .analyze import Analysis, Proc
-from .text import printable
 from .trace import Trace
 
 ARGV_WIDTH = 120

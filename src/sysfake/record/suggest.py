@@ -25,10 +25,10 @@ import socket
 import time
 
 from ..datatype import datatype, field
+from ..text import printable
 from .analyze import Analysis, PathInfo, SyscallFailure
 from .syscalls import prototype
 from .sysctl import PROC_SYS, Known, host_value
-from .text import printable
 from .trace import Trace
 
 #: errnos after which a /proc/sys file gets a content rule. ENOENT and EACCES:

@@ -11,6 +11,7 @@ from ..datatype import datatype, field
 from ..model import EMULATION_NAMES, Action, ArgOp, MatchKind, PathRule, SetOp, SysAction
 from ..paths import canonical, pattern_matches, redirect_target, rule_applies
 from ..profiles import find_profile, is_profile_name
+from ..text import Lines
 from .errors import RulesError
 from .loader import CMDLINE, LoadedRule, LoadedSysRule, LoadResult, load_detailed, show_arg
 from .precedence import sys_why, why
@@ -174,7 +175,7 @@ def cmd_check(files: list[str]) -> int:
     One line per rule in precedence order: number, origin file:line:col, kind,
     pattern [only ...], action. Notes (skipped from_host rules, overrides)
     follow, prefixed "note:". Exit 0 if valid, 2 on the first error."""
-    out, err = sys.stdout, sys.stderr
+    out, err = Lines(sys.stdout), sys.stderr
     paths: list[str] = []
     profiles: list[str] = []
     for f in files:
@@ -336,7 +337,7 @@ def cmd_explain(path: str, files: Sequence[str] = (), fakes: Sequence[str] = (),
                 disable_rules: Sequence[str] = ()) -> int:
     """Say which rule decides `path`, what the process sees, and which rules lost and why.
     Exit 0, or 2 if the rules (or the path) are invalid."""
-    out, err = sys.stdout, sys.stderr
+    out, err = Lines(sys.stdout), sys.stderr
     if not path.startswith("/") or "\0" in path:
         return _err(RulesError(f"the path to explain must be absolute, not {path!r}"), err)
     # as only: comm: in a rule, a name no process can have is a mistake, not a "no match"

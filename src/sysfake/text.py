@@ -1,4 +1,4 @@
-"""Recorded text made safe to print on one line and in YAML comments.
+"""Text made safe to print on one line and in YAML comments (traces, rule listings).
 
 Paths, argv, exe and comm in a trace are whatever the programs used: they
 may hold newlines, escape sequences, bytes that are not UTF-8 (read back as
@@ -8,6 +8,10 @@ surrogates that no encoder takes.
 from __future__ import annotations
 
 import re
+
+TYPE_CHECKING = False  # typing costs start-up (test_run_startup.py)
+if TYPE_CHECKING:
+    from typing import TextIO
 
 # What stays as it is: printable ASCII and the characters YAML allows in a
 # comment, less the ones YAML reads as a line break (U+2028, U+2029) or a
@@ -35,4 +39,16 @@ def printable(s: str) -> str:
     return _ESCAPE.sub(_escape, s)
 
 
-__all__ = ["printable"]
+class Lines:
+    """Writes to `out`, each a line made printable but for its final newline:
+    a rule's path may hold a newline or a byte that is not UTF-8 too."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+
+    def write(self, s: str) -> int:
+        end = "\n" if s.endswith("\n") else ""
+        return self._out.write(printable(s[:len(s) - len(end)]) + end)
+
+
+__all__ = ["Lines", "printable"]
