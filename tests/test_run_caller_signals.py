@@ -68,6 +68,21 @@ def _in_bash(prelude: str, argv: list[str], env: dict[str, str],
                           preexec_fn=preexec)
 
 
+def _signal_when_ready(proc: subprocess.Popen[str], ready: Path,
+                       send: Callable[[subprocess.Popen[str]], None]) -> tuple[int, str, str]:
+    """Once the command made `ready`, send(proc) a signal; then (status, out, err).
+    Whatever is left is killed."""
+    try:
+        wait_for_file(ready, proc=proc)
+        send(proc)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    return proc.returncode, out, err
+
+
 IGNORED = "trap '' HUP INT QUIT USR1 USR2 TERM ALRM"
 GREP = ["grep", "-E", "^Sig(Ign|Blk):", "/proc/self/status"]
 
@@ -156,15 +171,9 @@ def test_interrupt_stops_the_calling_script(way: Way, tmp_path: Path) -> None:
         proc = subprocess.Popen(["bash", "-c", '"$@"; echo continued', "bash", *argv,
                                  str(ready)], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, start_new_session=True)
-        try:
-            wait_for_file(ready, proc=proc)
-            os.killpg(proc.pid, signal.SIGINT)
-            out, _err = proc.communicate(timeout=30)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.communicate()
-        outs.append((proc.returncode, out))
+        rc, out, _err = _signal_when_ready(proc, ready,
+                                           lambda p: os.killpg(p.pid, signal.SIGINT))
+        outs.append((rc, out))
     assert outs[0] == (-signal.SIGINT, ""), outs
     assert outs[1] == outs[0], outs
 
@@ -178,15 +187,8 @@ def test_sighup_ignored_by_the_caller_is_not_forwarded(way: Way, tmp_path: Path)
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
-    try:
-        wait_for_file(ready, proc=proc)
-        proc.send_signal(signal.SIGHUP)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert (proc.returncode, out) == (0, "survived\n"), err
+    rc, out, err = _signal_when_ready(proc, ready, lambda p: p.send_signal(signal.SIGHUP))
+    assert (rc, out) == (0, "survived\n"), err
 
 
 def test_sigalrm_sent_to_sysfake_reaches_the_command(tmp_path: Path) -> None:
@@ -194,15 +196,8 @@ def test_sigalrm_sent_to_sysfake_reaches_the_command(tmp_path: Path) -> None:
     is told apart and passed on."""
     ready = tmp_path / "ready"
     proc = start_sysfake(["run", "--", "sh", "-c", f": > {ready}; exec sleep 1000"])
-    try:
-        wait_for_file(ready, proc=proc)
-        proc.send_signal(signal.SIGALRM)
-        _out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == -signal.SIGALRM, err
+    rc, _out, err = _signal_when_ready(proc, ready, lambda p: p.send_signal(signal.SIGALRM))
+    assert rc == -signal.SIGALRM, err
 
 
 def test_grace_timer_works_with_sigalrm_blocked_by_the_caller(tmp_path: Path) -> None:

@@ -19,6 +19,15 @@ HEADER = {"type": "header", "format": 1, "sysfake": "0", "time": 1.7e9, "argv": 
 EVENT = {"time": 1.7e9, "pid": 10, "tgid": 10, "ppid": 1, "exe": "/bin/x", "comm": "x"}
 
 
+def _loads(rules: Path, text: str | None = None) -> None:
+    """`sysfake check` takes the rules suggest wrote (written to `rules` first
+    when given as text)."""
+    if text is not None:
+        rules.write_text(text)
+    checked = run_sysfake(["check", str(rules)])
+    assert checked.returncode == 0, describe(checked)
+
+
 def _line(**fields: object) -> str:
     return json.dumps(fields) + "\n"
 
@@ -91,10 +100,7 @@ def test_lone_surrogates_are_printed_escaped(tmp_path: Path) -> None:
     assert "# /proc/x\\ud800: ENOENT" in res.stdout
     # a lone surrogate is no path a rule can name: a comment, nothing to uncomment
     assert "  # /proc/sys/a\\ud800: ENOENT" in res.stdout
-    out = tmp_path / "s.yaml"
-    out.write_text(res.stdout)
-    checked = run_sysfake(["check", str(out)])
-    assert checked.returncode == 0, describe(checked)
+    _loads(tmp_path / "s.yaml", res.stdout)
 
 
 def _record(tmp_path: Path, script: str) -> Path:
@@ -129,10 +135,7 @@ def test_odd_recorded_paths_stay_in_their_comments_and_load(tmp_path: Path) -> N
     assert "  # /proc/a\\nb: ENOENT\n" in res.stdout
     assert "  # /proc/sys/\\xff\\xfe: ENOENT\n" in res.stdout
     assert "  # /proc/sys/x\\x1by: ENOENT\n" in res.stdout
-    out = tmp_path / "s.yaml"
-    out.write_text(res.stdout)
-    checked = run_sysfake(["check", str(out)])
-    assert checked.returncode == 0, describe(checked)
+    _loads(tmp_path / "s.yaml", res.stdout)
     # the placeholders, filled in, are rules for exactly those paths
     filled = tmp_path / "filled.yaml"
     filled.write_text(_uncomment(res.stdout))
@@ -161,8 +164,7 @@ def test_an_active_rule_for_an_odd_path_loads(tmp_path: Path) -> None:
     res = run_sysfake(["suggest", str(trace), "--data", str(data), "-o", str(out)])
     assert res.returncode == 0, describe(res)
     assert '  - match: "/proc/sys/x\\u001by"\n    content: "5\\n"\n' in out.read_text()
-    checked = run_sysfake(["check", str(out)])
-    assert checked.returncode == 0, describe(checked)
+    _loads(out)
 
 
 @pytest.mark.parametrize(("content", "where", "msg"), [
