@@ -89,6 +89,11 @@ SF_CHILD static int probe_child(void *arg)
 			 : "rsi", "rcx", "r11", "memory");
 	if (!skipped || nr != sf_raw(SYS_getppid, 0, 0, 0, 0))
 		st |= 8;
+	/* 6 (before 5, which a filter may kill us for): a signal sent while
+	 * stopped at 7 (SIGURG: ignored by default) must stop us for the tracer
+	 * before the call at 8 does */
+	sf_raw(SYS_getppid, 7, 0, 0, 0);
+	sf_raw(SYS_getppid, 8, 0, 0, 0);
 	/* 5: a number that the filter answers (rsi: what the others found, in
 	 * case a filter the tracer runs under kills for this number) */
 	if (sf_raw(SYS_getppid, 5, st, 0, 0) != -EXDEV || sf_raw(SYS_getppid, 6, st, 0, 0) != 0)
@@ -253,8 +258,27 @@ int sf_probe(struct sf_probe_result *res)
 			ptrace(PTRACE_SETREGS, pid, 0, &r);
 			ptrace(PTRACE_CONT, pid, 0, 0);
 		}
-		/* 5: -EXDEV, then 0, by the filter's answer to a number (after
-		 * 4's own getppid) */
+		/* 6: Linux stops a tracee for a signal sent while it was in a
+		 * ptrace stop; gVisor leaves it pending until something interrupts
+		 * the tracee, which a busy one may never be (Pool.terminate hung) */
+		while (next_seccomp(pid, &status) == 0) {
+			ptrace(PTRACE_GETREGS, pid, 0, &r);
+			if (r.rdi == 7)
+				break;
+			ptrace(PTRACE_CONT, pid, 0, 0); /* 4's own getppid */
+		}
+		if (WIFSTOPPED(status) && r.rdi == 7) {
+			kill(pid, SIGURG);
+			ptrace(PTRACE_CONT, pid, 0, 0);
+			if (wait_stop(pid, &status) == 0) {
+				if (status >> 8 == (SIGTRAP | PTRACE_EVENT_SECCOMP << 8))
+					mech |= SF_MECH_STUCK_SIGNALS; /* the call at 8 came first */
+				else if (ptrace(PTRACE_CONT, pid, 0, 0) == 0) /* drop the signal */
+					next_seccomp(pid, &status);
+				ptrace(PTRACE_CONT, pid, 0, 0);
+			}
+		}
+		/* 5: -EXDEV, then 0, by the filter's answer to a number */
 		for (int k = 0; k < 3 && next_seccomp(pid, &status) == 0; k++) {
 			ptrace(PTRACE_GETREGS, pid, 0, &r);
 			int last = r.rdi == 6;

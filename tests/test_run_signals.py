@@ -77,3 +77,10 @@ def test_untrapped_signal_to_sysfake_ends_command(tmp_path: Path,
             proc.communicate()
     assert proc.returncode == -signum, err
 
+
+
+def test_no_stuck_signals_quirk_on_the_host() -> None:
+    """Linux stops a tracee for a signal sent while it was in a ptrace stop:
+    no 20 ms interrupts here (gVisor: test_run_gvisor.py)."""
+    res = run_sysfake(["doctor"])
+    assert "\n  stuck_signals      no\n" in res.stdout, describe(res)

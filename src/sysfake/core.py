@@ -28,6 +28,7 @@ MECH_NAMES = {
     "pidfd_info": "SF_MECH_PIDFD_INFO",
     "nspid": "SF_MECH_NSPID",
     "errno_nr": "SF_MECH_ERRNO_NR",
+    "stuck_signals": "SF_MECH_STUCK_SIGNALS",
 }
 
 
