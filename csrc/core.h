@@ -270,7 +270,6 @@ struct sf_tracee {
 	int vdir_pos_fd;     /* getdents64 replayed: the position of this fd is known */
 	long vdir_pos;       /* -1: not known */
 	int group_stop;      /* in PTRACE_LISTEN */
-	int kick;            /* STUCK_SIGNALS: resumed from a syscall or event stop since the last tick */
 	sf_regs saved;
 	struct sf_recpend *rec; /* record mode: what to write at exit, or NULL */
 	int rec_tramp;       /* rec waits for the result its trampoline stores */

@@ -556,48 +556,6 @@ static void arm_until(long long when)
 	setitimer(ITIMER_REAL, &it, NULL);
 }
 
-/* ---- STUCK_SIGNALS (gVisor): a signal sent to a tracee while it sits in
- * a ptrace stop wakes no one, and resuming it does not look at its pending
- * signals; a tracee whose every syscall stops may never see the signal
- * (docs/safety.md). An interrupt does look: every 20 ms each tracee resumed
- * from a syscall or event stop since the last tick gets PTRACE_INTERRUPT,
- * unless it is in the middle of a call sysfake changed (await). ---- */
-#define KICK_US 20000
-static int nkick;
-static long long kick_at;
-
-static void mark_kick(struct sf_tracee *t)
-{
-	if ((sf_mech & SF_MECH_STUCK_SIGNALS) && !t->kick) {
-		t->kick = 1;
-		nkick++;
-	}
-}
-
-static void kick(struct sf_tracee *t, void *arg)
-{
-	(void)arg;
-	if (!t->kick)
-		return;
-	t->kick = 0;
-	if (t->await == AW_NONE && !t->group_stop && !t->parked && !t->slot_waiting &&
-	    !t->wait_parked && !t->delay_until_us)
-		ptrace(PTRACE_INTERRUPT, t->tid, 0, 0);
-}
-
-/* Due: kick; then the next tick, if any tracee needs one. */
-static long long kick_due(long long now)
-{
-	if (kick_at && now >= kick_at) {
-		tr_foreach(kick, NULL);
-		nkick = 0;
-		kick_at = 0;
-	}
-	if (nkick && !kick_at)
-		kick_at = now + KICK_US;
-	return kick_at;
-}
-
 void loop_resume(struct sf_tracee *t, int sig)
 {
 	resume(t, sig);
@@ -638,7 +596,6 @@ static void on_stop(struct sf_tracee *t, int status)
 			ndelayed++; /* a delay rule: resumed by the loop when due */
 			return;
 		}
-		mark_kick(t);
 		resume(t, 0);
 		return;
 	}
@@ -685,7 +642,6 @@ static void on_stop(struct sf_tracee *t, int status)
 			if (t->wait_parked || t->slot_waiting)
 				return; /* the reaper, or a freed slot, resumes it */
 		}
-		mark_kick(t);
 		resume(t, 0);
 		return;
 	}
@@ -694,12 +650,10 @@ static void on_stop(struct sf_tracee *t, int status)
 	case PTRACE_EVENT_VFORK:
 	case PTRACE_EVENT_CLONE:
 		on_new_child_event(t, ev);
-		mark_kick(t);
 		resume(t, 0);
 		return;
 	case PTRACE_EVENT_EXEC:
 		on_exec(t);
-		mark_kick(t);
 		resume(t, 0);
 		return;
 	case PTRACE_EVENT_EXIT:
@@ -891,8 +845,6 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 	timer_at = -1;
 	drain_backoff = drain_skip = 0;
 	kill_now = 0;
-	nkick = 0;
-	kick_at = 0;
 	int was_reaper = 0;
 	prctl(PR_GET_CHILD_SUBREAPER, &was_reaper);
 	if (!was_reaper)
@@ -976,11 +928,6 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 		long long wake = next_due;
 		if (term_sent && !kill_sent && (!wake || grace_deadline < wake))
 			wake = grace_deadline;
-		if (nkick || kick_at) {
-			long long k = kick_due(sf_now_us());
-			if (k && (!wake || k < wake))
-				wake = k;
-		}
 		arm_until(wake);
 		/* Drain every ready stop before handling any: waitpid returns the
 		 * newest tracees first, so one-at-a-time starves the oldest ones

@@ -19,7 +19,7 @@
 #define SF_MECH_PIDFD_INFO   0x800 /* PIDFD_GET_INFO tells a process's parent (Linux 6.13) */
 #define SF_MECH_NSPID        0x1000 /* /proc/PID/status has NSpid: fork events name children by our ids (Linux) */
 #define SF_MECH_ERRNO_NR     0x2000 /* a number set at the seccomp stop meets the filter again: SF_NR_ERRNO + e returns -e */
-#define SF_MECH_STUCK_SIGNALS 0x4000 /* a quirk (gVisor): a signal sent to a tracee in a ptrace stop waits for an interrupt; busy tracees get PTRACE_INTERRUPT every 20 ms */
+#define SF_MECH_STUCK_SIGNALS 0x4000 /* a quirk (gVisor): a signal sent to a tracee in a ptrace stop waits for an interrupt (reported by doctor; docs/safety.md) */
 
 struct sf_probe_result {
 	int ok;           /* 1: tracing works here */

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import sys
 from pathlib import Path
 
 import pytest
@@ -274,52 +273,11 @@ def test_default_profile_memory_cgroup_is_unlimited() -> None:
     assert (rc, out) == (0, "9223372036854771712\n"), out
 
 
-SIGRACE = '''
-import os, random, signal, sys, time
-random.seed(1)
-lost = 0
-for i in range(int(sys.argv[1])):
-    pid = os.fork()
-    if pid == 0:  # busy with calls that stop for the tracer
-        while True:
-            os.close(os.open("/proc/sys/kernel/sfk_busy", os.O_RDONLY))
-    time.sleep(random.random() * 0.05)
-    os.kill(pid, signal.SIGTERM)
-    t0 = time.monotonic()
-    while os.waitpid(pid, os.WNOHANG) == (0, 0):
-        if time.monotonic() - t0 > 3:
-            lost += 1
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            break
-        time.sleep(0.01)
-print("lost", lost)
-'''
 
-POOL = '''
-import multiprocessing as mp
-if __name__ == "__main__":
-    for _ in range(3):
-        with mp.get_context("spawn").Pool(2) as p:
-            print(p.map(abs, [-1, -2, -3]))
-'''
-
-
-def test_signals_reach_busy_tracees(tmp_path: Path) -> None:
+def test_the_probe_finds_stuck_signals() -> None:
     """gVisor leaves a signal sent to a tracee in a ptrace stop pending until
-    something interrupts the tracee: a child busy with trapped opens never
-    saw its SIGTERM (lost in about a third of 40 tries), and a spawn Pool
-    hung in terminate(). The probe finds the quirk there (not on the host:
-    test_run_signals.py), and busy tracees get PTRACE_INTERRUPT."""
-    race, pool = tmp_path / "race.py", tmp_path / "pool.py"
-    race.write_text(SIGRACE)
-    pool.write_text(POOL)
-    fake_busy = fake("/proc/sys/kernel/sfk_busy", "1\n")
-    script = "; ".join([
-        shlex.join(sysfake_cmd(["doctor"])) + " | grep stuck_signals",
-        shlex.join(_sysfake(fake_busy, cmd=[sys.executable, str(race), "20"])),
-        shlex.join(_sysfake(fake_busy, cmd=[sys.executable, str(pool)])) + "; echo pool=$?",
-    ])
-    rc, out = run_in_gvisor(["sh", "-c", script], timeout=200)
-    assert (rc, out.splitlines()) == (0, ["  stuck_signals      yes", "lost 0",
-                                          *["[1, 2, 3]"] * 3, "pool=0"]), out
+    something interrupts the tracee (docs/safety.md); the probe says so
+    (not on the host: test_run_signals.py)."""
+    rc, out = run_in_gvisor(["sh", "-c", shlex.join(sysfake_cmd(["doctor"])) +
+                             " | grep stuck_signals"])
+    assert (rc, out) == (0, "  stuck_signals      yes\n"), out
