@@ -200,8 +200,7 @@ class _Loader:
                            f"(from {self.stack[0][1]}); {display} is not read")
             raise via
         try:
-            with open(path, "rb") as f:
-                data = f.read(MAX_FILE + 1)
+            data = read_at_most(path, MAX_FILE)
         except OSError as e:
             msg = f"cannot read rules file: {e.strerror or e}"
             if not display:  # an empty name would leave the message naming no file
@@ -314,10 +313,32 @@ def _to_rule(spec: RuleSpec, content: bytes | None) -> PathRule:
                     only_exe=spec.only_exe, only_comm=spec.only_comm)
 
 
+def read_at_most(path: str, limit: int) -> bytes:
+    """Up to limit + 1 bytes of path (a longer file is the caller's error).
+
+    Read in pieces: f.read(limit + 1) sets aside the whole limit first
+    (MemoryError under a small ulimit -v, for a file of a few bytes). Opened
+    O_NONBLOCK, then blocking again: a FIFO nobody writes to reads as empty
+    instead of hanging, and a pipe (`--rules <(...)`) is still read whole."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        os.set_blocking(fd, True)
+        parts: list[bytes] = []
+        got = 0
+        while got <= limit:
+            b = os.read(fd, min(1 << 20, limit + 1 - got))
+            if not b:
+                break
+            parts.append(b)
+            got += len(b)
+        return b"".join(parts)
+    finally:
+        os.close(fd)
+
+
 def _read_host(path: str) -> tuple[bytes | None, str]:
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_CONTENT + 1)
+        data = read_at_most(path, MAX_CONTENT)
     except OSError as e:
         return None, f"host file {path} cannot be read ({e.strerror or e}); rule skipped"
     if len(data) > MAX_CONTENT:
