@@ -982,7 +982,13 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 	int e = 0;
 	ssize_t n = read(ep[0], &e, sizeof(e));
 	if (n == (ssize_t)sizeof(e) && WIFEXITED(main_status) && WEXITSTATUS(main_status) >= 126) {
-		fprintf(stderr, "sysfake: cannot run '%s': %s\n", argv[0], strerror(e));
+		fputs("sysfake: cannot run '", stderr);
+		for (const unsigned char *c = (const unsigned char *)argv[0]; *c; c++)
+			if (*c < 0x20 || *c == 0x7f) /* a newline in the name: still one line */
+				fprintf(stderr, "\\x%02x", *c);
+			else
+				fputc(*c, stderr);
+		fprintf(stderr, "': %s\n", strerror(e));
 		fflush(stderr);
 	}
 	rc = main_status;

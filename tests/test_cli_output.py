@@ -88,3 +88,51 @@ def test_grace_out_of_range_is_one_line_before_anything_starts(tmp_path: Path, c
                           f"86400, not {grace!r}\n"), describe(res)
     assert not made.exists() and list(tmp.iterdir()) == []
     assert not (tmp_path / "t.trace").exists()
+
+
+def test_a_fifo_nobody_writes_reads_as_empty_and_a_pipe_still_works(tmp_path: Path) -> None:
+    fifo = tmp_path / "rules.yaml"
+    os.mkfifo(fifo)
+    res = _sysfake(["check", str(fifo)])
+    assert res.returncode == 2 and res.stderr.count("\n") == 1, describe(res)
+    assert "empty file" in res.stderr, describe(res)
+    res = subprocess.run(["bash", "-c", 'exec "$@" <(printf "version: 1\\nrules: []\\n")',
+                          "bash", *sysfake_cmd(["check"])], capture_output=True, text=True,
+                         env=child_env(), timeout=60)
+    assert res.returncode == 0 and res.stdout.startswith("ok: 0 rules"), describe(res)
+
+
+def test_a_small_memory_limit_still_loads_rules() -> None:
+    """A rules file was read with f.read(16 MiB + 1), which sets the whole
+    size aside first (MemoryError under ulimit -v 30000)."""
+    res = subprocess.run(["sh", "-c", 'ulimit -v 60000; exec "$@"', "sh",
+                          *sysfake_cmd(["check", "minimal"])], capture_output=True,
+                         text=True, env=child_env(), timeout=60)
+    assert res.returncode == 0, describe(res)
+
+
+def test_text_stdout_cannot_encode_is_escaped(tmp_path: Path) -> None:
+    f = tmp_path / "r.yaml"
+    f.write_text('version: 1\nrules:\n  - {match: "/proc/\u00e9", content: y}\n')
+    res = _sysfake(["check", str(f)], env=child_env({"PYTHONIOENCODING": "ascii"}))
+    assert res.returncode == 0 and "/proc/\\xe9" in res.stdout, describe(res)
+
+
+def test_a_command_name_with_a_newline_is_one_line() -> None:
+    res = _sysfake(["run", "--hide", "/nonexistent", "--", "tr\nue"])
+    assert res.returncode == 127, describe(res)
+    assert res.stderr == "sysfake: cannot run 'tr\\x0aue': No such file or directory\n"
+
+
+def test_record_will_not_write_over_its_rules_or_into_proc(tmp_path: Path) -> None:
+    rules = tmp_path / "r.yaml"
+    rules.write_text("version: 1\nrules: []\n")
+    res = _sysfake(["record", "-r", str(rules), "-o", str(rules), "--", "true"])
+    assert res.returncode == 2 and "will not write over the rules" in res.stderr, describe(res)
+    assert rules.read_text() == "version: 1\nrules: []\n"
+    # a kernel file reached through a link (this one only renames the writer)
+    link = tmp_path / "comm"
+    link.symlink_to("/proc/self/comm")
+    res = _sysfake(["record", "-o", str(link), "--", "true"])
+    assert res.returncode == 2 and "will not write into proc's kernel files" in res.stderr, \
+        describe(res)

@@ -128,6 +128,10 @@ def build(controllers: tuple[str, ...] | list[str] = DEFAULT_CONTROLLERS,
     try:
         root = os.path.join(base, "root")
         _write_tree(root, ctrls)
+    except OSError as e:  # a write's ENOSPC names no file: name the tree
+        TempDirs(base)()
+        raise OSError(e.errno, f"cannot write the fake cgroup tree: {e.strerror}",
+                      e.filename or base) from None
     except BaseException:
         TempDirs(base)()
         raise

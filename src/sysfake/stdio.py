@@ -13,6 +13,10 @@ import io
 import os
 import sys
 
+TYPE_CHECKING = False  # typing costs start-up (test_run_startup.py)
+if TYPE_CHECKING:
+    from typing import TextIO
+
 
 class _Closed(io.TextIOBase):
     """Stands in for a stream whose fd was closed: writes fail as they would
@@ -54,12 +58,52 @@ def say(line: str) -> None:
         pass
 
 
+class OutputError(OSError):
+    """Writing sysfake's own stdout failed (a full disk, a closed fd)."""
+
+
+class _Guarded:
+    """sys.stdout, with its write errors told apart from every other OSError
+    (a write's ENOSPC names no file, nor does a failed read)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, s: str) -> int:
+        try:
+            return self._stream.write(s)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise OutputError(e.errno, e.strerror) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise OutputError(e.errno, e.strerror) from None
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
+
+
+def guard_stdout() -> None:
+    sys.stdout = _Guarded(sys.stdout)
+
+
 def failed(err: OSError) -> int:
-    """An OSError nothing else caught: one line, status 2. One without a file
-    name came from writing sysfake's own output (stdout, stderr)."""
-    where = f"{err.filename}: " if err.filename else "cannot write its output: "
+    """An OSError nothing else caught: one line, status 2, naming its file,
+    or sysfake's own output if that is what could not be written."""
+    if isinstance(err, OutputError):
+        where = "cannot write its output: "
+    elif err.filename:
+        where = f"{os.fsdecode(err.filename)}: "
+    else:
+        where = ""
     say(f"sysfake: {where}{err.strerror or err}")
     return 2
 
 
-__all__ = ["failed", "say", "stand_in_for_closed"]
+__all__ = ["OutputError", "failed", "guard_stdout", "say", "stand_in_for_closed"]

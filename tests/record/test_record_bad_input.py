@@ -193,7 +193,7 @@ def test_suggest_will_not_overwrite_its_trace(tmp_path: Path) -> None:
     (tmp_path / "link.trace").symlink_to(t)
     for name in (str(t), f"{tmp_path}/./t.trace", str(tmp_path / "link.trace")):
         res = run_sysfake(["suggest", str(t), "-o", name])
-        _one_line_error(res, f"{name}: will not write the suggestions over the trace")
+        _one_line_error(res, f"{name}: will not write over the trace they come from")
     assert t.read_bytes() == before
 
 

@@ -75,6 +75,9 @@ def cmd_record(argv: Sequence[str]) -> int:
         cmd = cmd[1:]
     if not cmd:
         return _fail("error: no command given (sysfake record -o TRACE [OPTIONS] -- CMD ...)")
+    why = _bad_output(ns.output, list(ns.rules), "the rules it runs with")
+    if why:
+        return _fail(why)
     traps = [] if ns.no_default_traps else list(TRAPPED)
     for name in ns.trap:
         if number_of(name) is None:
@@ -159,9 +162,9 @@ def cmd_suggest(argv: Sequence[str]) -> int:
         return ns
     from pathlib import Path  # not at import: `record` does not need it
 
-    if ns.output and _same_file(ns.output, ns.trace):
-        return _fail(f"{ns.output}: will not write the suggestions over the trace they "
-                     "come from (choose another -o FILE)")
+    why = _bad_output(ns.output, [ns.trace], "the trace they come from") if ns.output else None
+    if why:
+        return _fail(why)
     try:
         known = load_known(Path(ns.data) if ns.data else None)
     except SysctlDataError as err:
@@ -179,6 +182,22 @@ def cmd_suggest(argv: Sequence[str]) -> int:
         _escaping_stdout()
         sys.stdout.write(text)
     return 0
+
+
+def _bad_output(out: str, inputs: list[str], what: str) -> str | None:
+    """Why `out` must not be written: it is one of the inputs, or a kernel
+    file (a trace written into /proc/sys/kernel/hostname set the hostname)."""
+    if any(_same_file(out, i) for i in inputs):
+        return f"{out}: will not write over {what} (choose another -o FILE)"
+    try:  # a pipe, a terminal, /dev/null (/dev/stdout leads through /proc) are fine
+        if os.stat(out).st_mode & 0o170000 != 0o100000:
+            return None
+    except OSError:
+        pass
+    real = os.path.realpath(out)
+    if real.startswith(("/proc/", "/sys/")):
+        return f"{out}: will not write into {real.split('/')[1]}'s kernel files ({real})"
+    return None
 
 
 def _same_file(a: str, b: str) -> bool:
