@@ -1,6 +1,7 @@
 /* sysfake-exec: run a command under a rule table that `sysfake compile`
- * wrote, without starting Python. `sysfake run` spends about 65 ms in the
- * interpreter before the command starts; this starts it in a few.
+ * wrote, without starting Python. `sysfake run` takes some 45 ms before the
+ * command starts, most of it the interpreter's; this starts it in 2
+ * (README, benchmarks/results/2026-12-07-host-44-startup.json).
  *
  *   sysfake-exec [-v] [--orphans kill|wait] [--grace SECONDS] [--table FILE] [--] CMD [ARGS...]
  *
