@@ -215,3 +215,25 @@ def test_record_refused_by_the_core_leaves_no_trace(tmp_path: Path) -> None:
     res = run_sysfake(["record", "-o", str(trace), "--disable", "no_such_thing", "--", "true"])
     _one_line_error(res, "unknown mechanism 'no_such_thing'")
     assert not os.path.lexists(trace)
+
+
+@pytest.mark.parametrize("cmd", ["report", "suggest"])
+def test_devices_fifos_and_read_errors_end_in_one_line(tmp_path: Path, cmd: str) -> None:
+    """/dev/zero never ends (its one line grew until memory ran out), a FIFO
+    nobody writes to hung, a read error was called an output error."""
+    _one_line_error(run_sysfake([cmd, "/dev/zero"], timeout=20), "/dev/zero: not a trace file")
+    fifo = tmp_path / "t.fifo"
+    os.mkfifo(fifo)
+    _one_line_error(run_sysfake([cmd, str(fifo)], timeout=20), f"{fifo}: empty trace")
+    _one_line_error(run_sysfake([cmd, "/proc/self/mem"], timeout=20),
+                    "/proc/self/mem: cannot read trace: Input/output error")
+
+
+def test_a_trace_through_a_pipe_is_read(tmp_path: Path) -> None:
+    trace = tmp_path / "t.jsonl"
+    rec = run_sysfake(["record", "-o", str(trace), "--", "true"])
+    assert rec.returncode == 0, describe(rec)
+    res = subprocess.run(["bash", "-c", 'exec "$@" <(cat "$0")', str(trace),
+                          sys.executable, "-m", "sysfake", "report"], capture_output=True,
+                         text=True, env=child_env(), timeout=60)
+    assert res.returncode == 0 and res.stdout.startswith("command: true\n"), describe(res)
