@@ -14,7 +14,24 @@ import sys
 
 TYPE_CHECKING = False  # mypy reads it as True; typing costs start-up (test_run_startup.py)
 if TYPE_CHECKING:
-    from typing import NoReturn
+    from typing import Callable, NoReturn, TypeVar
+
+    Num = TypeVar("Num", int, float)
+
+
+def number(convert: Callable[[str], Num], ok: Callable[[Num], bool],
+           needs: str) -> Callable[[str], Num]:
+    """An argparse type: the text as a number `ok` takes, else one line
+    "needs NEEDS, not 'TEXT'" (a NaN fails every comparison `ok` makes)."""
+    def parse(text: str) -> Num:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"needs {needs}, not {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"needs {needs}, not {text!r}")
+        return value
+    return parse
 
 
 def terminal_columns(fallback: int = 80) -> int:

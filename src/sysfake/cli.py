@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 from . import __version__
 from .argparsing import Parser as _Parser
+from .argparsing import number
 
 TYPE_CHECKING = False  # mypy reads it as True; typing costs start-up (test_run_startup.py)
 if TYPE_CHECKING:
@@ -32,16 +33,9 @@ def _add_rule_args(p: argparse.ArgumentParser) -> None:
                    help="turn off the rules with this id (or an emulation, by name)")
 
 
-def _grace_seconds(text: str) -> float:
-    """--grace: seconds from 0 to 86400, what sysfake-exec takes (checked here,
-    before a profile's temporary directories are made)."""
-    try:
-        g = float(text)
-    except ValueError:
-        g = float("nan")
-    if not 0 <= g <= 86400:  # NaN fails it too
-        raise argparse.ArgumentTypeError(f"needs seconds from 0 to 86400, not {text!r}")
-    return g
+#: --grace: seconds from 0 to 86400, what sysfake-exec takes (checked here,
+#: before a profile's temporary directories are made).
+_grace_seconds = number(float, lambda g: 0 <= g <= 86400, "seconds from 0 to 86400")
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:

@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
-from ..argparsing import Parser
+from ..argparsing import Parser, number
 from . import contenders as cmod
 from . import machine, report, runner
 from . import workloads as wmod
@@ -27,34 +27,9 @@ from . import workloads as wmod
 __all__ = ["main"]
 
 
-def _positive_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"needs a whole number from 1, not {text!r}")
-    return n
-
-
-def _positive_float(text: str) -> float:
-    try:
-        x = float(text)
-    except ValueError:
-        x = float("nan")
-    if not 0 < x < float("inf"):  # NaN fails it too
-        raise argparse.ArgumentTypeError(f"needs a number above 0, not {text!r}")
-    return x
-
-
-def _cpu_number(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = -1
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"needs a CPU number from 0, not {text!r}")
-    return n
+_positive_int = number(int, lambda n: n >= 1, "a whole number from 1")
+_positive_float = number(float, lambda x: 0 < x < float("inf"), "a number above 0")
+_cpu_number = number(int, lambda n: n >= 0, "a CPU number from 0")
 
 
 def _parser() -> argparse.ArgumentParser:
