@@ -297,8 +297,8 @@ def entry() -> NoReturn:
     if sys.stdout is None or sys.stderr is None:
         from .stdio import stand_in_for_closed
         stand_in_for_closed()
-    if hasattr(sys.stdout, "reconfigure"):  # a path this locale cannot encode is escaped
-        sys.stdout.reconfigure(errors="backslashreplace")
+    if hasattr(sys.stdout, "reconfigure"):  # what this locale cannot encode is escaped
+        sys.stdout.reconfigure(errors="backslashreplace")  # (a path, a trace's text)
     if sys.argv[1:2] not in (["run"], ["record"]):  # they print nothing; start-up counts
         from .stdio import guard_stdout
         guard_stdout()

@@ -15,7 +15,9 @@ import sys
 
 TYPE_CHECKING = False  # typing costs start-up (test_run_startup.py)
 if TYPE_CHECKING:
-    from typing import TextIO
+    from typing import Callable, TextIO, TypeVar
+
+    R = TypeVar("R")
 
 
 class _Closed(io.TextIOBase):
@@ -62,6 +64,17 @@ class OutputError(OSError):
     """Writing sysfake's own stdout failed (a full disk, a closed fd)."""
 
 
+def _as_output_error(call: Callable[..., R], *args: object) -> R:
+    """call(*args), its OSError an OutputError (EPIPE stays itself: the
+    reader went away, and sysfake then dies of SIGPIPE)."""
+    try:
+        return call(*args)
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        raise OutputError(e.errno, e.strerror) from None
+
+
 class _Guarded:
     """sys.stdout, with its write errors told apart from every other OSError
     (a write's ENOSPC names no file, nor does a failed read)."""
@@ -70,20 +83,10 @@ class _Guarded:
         self._stream = stream
 
     def write(self, s: str) -> int:
-        try:
-            return self._stream.write(s)
-        except BrokenPipeError:
-            raise
-        except OSError as e:
-            raise OutputError(e.errno, e.strerror) from None
+        return _as_output_error(self._stream.write, s)
 
     def flush(self) -> None:
-        try:
-            self._stream.flush()
-        except BrokenPipeError:
-            raise
-        except OSError as e:
-            raise OutputError(e.errno, e.strerror) from None
+        _as_output_error(self._stream.flush)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._stream, name)

@@ -6,7 +6,6 @@ exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import sys
 from collections.abc import Sequence
@@ -19,13 +18,6 @@ def _fail(msg: str) -> int:
 
     sys.stderr.write(f"sysfake: {printable(msg)}\n")
     return 2
-
-
-def _escaping_stdout() -> None:
-    """Let stdout escape what its encoding cannot take (a trace's text is
-    escaped already; a non-UTF-8 locale may still lack a character)."""
-    if isinstance(sys.stdout, io.TextIOWrapper):
-        sys.stdout.reconfigure(errors="backslashreplace")
 
 
 def _parse(ap: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace | int:
@@ -134,7 +126,6 @@ def cmd_report(argv: Sequence[str]) -> int:
     a = _load(ns.trace)
     if not isinstance(a, Analysis):
         return _fail(str(a))
-    _escaping_stdout()
     try:
         sys.stdout.write(render(a))
         sys.stdout.flush()
@@ -179,7 +170,6 @@ def cmd_suggest(argv: Sequence[str]) -> int:
         except OSError as e:
             return _fail(f"cannot write {ns.output}: {e.strerror or e}")
     else:
-        _escaping_stdout()
         sys.stdout.write(text)
     return 0
 
