@@ -62,6 +62,14 @@ static struct sigaction saved_act[NFWD];
 static int installed[NFWD];
 static int alrm_unblocked;
 
+static void alrm_mask(int how)
+{
+	sigset_t one;
+	sigemptyset(&one);
+	sigaddset(&one, SIGALRM);
+	pthread_sigmask(how, &one, NULL);
+}
+
 /* A signal the caller ignores (nohup) stays ignored here too: untraced, the
  * command would not have died of it either. SIGALRM is the grace timer's
  * and is always ours; the caller's mask stays on the rest. */
@@ -79,12 +87,8 @@ static void install_signals(void)
 			sigaction(fwd_sigs[i], &sa, &saved_act[i]);
 	}
 	alrm_unblocked = sf_caller_blocks(SIGALRM);
-	if (alrm_unblocked) {
-		sigset_t one;
-		sigemptyset(&one);
-		sigaddset(&one, SIGALRM);
-		pthread_sigmask(SIG_UNBLOCK, &one, NULL);
-	}
+	if (alrm_unblocked)
+		alrm_mask(SIG_UNBLOCK);
 }
 
 static void restore_signals(void)
@@ -92,12 +96,8 @@ static void restore_signals(void)
 	for (int i = 0; i < NFWD; i++)
 		if (installed[i])
 			sigaction(fwd_sigs[i], &saved_act[i], NULL);
-	if (alrm_unblocked) {
-		sigset_t one;
-		sigemptyset(&one);
-		sigaddset(&one, SIGALRM);
-		pthread_sigmask(SIG_BLOCK, &one, NULL);
-	}
+	if (alrm_unblocked)
+		alrm_mask(SIG_BLOCK);
 }
 
 /* ---- resuming ---- */
