@@ -34,6 +34,14 @@ def number(convert: Callable[[str], Num], ok: Callable[[Num], bool],
     return parse
 
 
+def file_name(text: str) -> str:
+    """An argparse type: a file name, which '' is not (opening '' fails with
+    ENOENT, and the message then names no file)."""
+    if not text:
+        raise argparse.ArgumentTypeError("needs a file name, not ''")
+    return text
+
+
 def terminal_columns(fallback: int = 80) -> int:
     """$COLUMNS, else the width of the terminal on stdout, else `fallback`."""
     try:

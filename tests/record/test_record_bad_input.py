@@ -237,3 +237,21 @@ def test_a_trace_through_a_pipe_is_read(tmp_path: Path) -> None:
                           sys.executable, "-m", "sysfake", "report"], capture_output=True,
                          text=True, env=child_env(), timeout=60)
     assert res.returncode == 0 and res.stdout.startswith("command: true\n"), describe(res)
+
+
+@pytest.mark.parametrize("cmd", ["record", "suggest"])
+def test_an_empty_output_name_is_a_usage_error_naming_the_option(tmp_path: Path,
+                                                                 cmd: str) -> None:
+    """-o '' was "cannot write : No such file or directory" after the rules
+    were loaded (record), or stdout (suggest)."""
+    marker = tmp_path / "ran"
+    t = tmp_path / "t.trace"
+    t.write_text(_line(**HEADER))
+    args = (["record", "-o", "", "--", "sh", "-c", f"touch {marker}"] if cmd == "record"
+            else ["suggest", str(t), "-o", ""])
+    res = run_sysfake(args)
+    assert res.returncode == 2, describe(res)
+    assert res.stdout == "", describe(res)
+    assert res.stderr == (f"sysfake {cmd}: error: argument -o/--output: "
+                          "needs a file name, not ''\n"), describe(res)
+    assert not marker.exists()  # nothing ran

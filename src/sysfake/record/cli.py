@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from ..argparsing import Parser as _Parser
+from ..argparsing import file_name
 
 
 def _fail(msg: str) -> int:
@@ -34,7 +35,7 @@ def _record_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="sysfake record", description=(
         "Run a command traced, with rules in force, and write what it did with "
         "kernel files and refused syscalls to a trace file (JSON Lines)."))
-    ap.add_argument("-o", "--output", required=True, metavar="TRACE",
+    ap.add_argument("-o", "--output", required=True, metavar="TRACE", type=file_name,
                     help="the trace file to write")
     ap.add_argument("--watch", action="append", default=[], metavar="PREFIX",
                     help="record path syscalls below this prefix (repeatable; default: "
@@ -143,7 +144,8 @@ def cmd_suggest(argv: Sequence[str]) -> int:
     ap = _Parser(prog="sysfake suggest", description=(
         "Write a rules file (YAML) that fakes what failed in a trace."))
     ap.add_argument("trace", metavar="TRACE")
-    ap.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    ap.add_argument("-o", "--output", metavar="FILE", type=file_name,
+                    help="write here instead of stdout")
     ap.add_argument("--no-host", action="store_true",
                     help="do not use this host's /proc/sys values")
     ap.add_argument("--data", metavar="FILE",
