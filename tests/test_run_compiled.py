@@ -168,6 +168,26 @@ def test_output_path_that_cannot_be_made_is_named(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
 
 
+def test_a_directory_name_with_a_newline_stays_one_line_and_can_be_pasted(
+        tmp_path: Path) -> None:
+    """The "run with:" line printed DIR raw: a newline in it split the line."""
+    out = tmp_path / "new\nline 'q' \x01"
+    res = run_sysfake(["compile", "--fake", "/sysfake-x=pasted\\n", "-o", str(out)])
+    assert res.returncode == 0, describe(res)
+    quoted = f"$'{tmp_path}/new\\nline \\'q\\' \\x01/sysfake-exec'"
+    assert res.stdout == f"run with: {quoted} -- CMD [ARGS...]\n", describe(res)
+    pasted = subprocess.run(["bash", "-c", f"{quoted} -- cat /sysfake-x"], capture_output=True,
+                            text=True, stdin=subprocess.DEVNULL, env=child_env(), timeout=60,
+                            check=False)
+    assert (pasted.returncode, pasted.stdout) == (0, "pasted\n"), describe(pasted)
+    # and an error naming it is one line too
+    (out / "sysfake-exec").unlink()
+    (out / ".sysfake-compiled").unlink()
+    one_error_line(run_sysfake(["compile", "--hide", "/x", "-o", str(out)]),
+                   f"{tmp_path}/new\\nline 'q' \\x01: not empty and not made by "
+                   "sysfake compile")
+
+
 def test_a_removed_working_directory_is_said(tmp_path: Path) -> None:
     script = 'mkdir gone && cd gone && rmdir ../gone && exec "$@"'
     res = subprocess.run(["sh", "-c", script, "sh",

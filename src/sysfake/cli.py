@@ -147,16 +147,18 @@ def _load(ns: argparse.Namespace, backend: str = "c",
 
 def _cmd_compile(ns: argparse.Namespace) -> int:
     from .compiled import CompileError, compile_to
+    from .text import printable, shell_quote
 
     loaded = _load(ns)
     if loaded is None:
         return 2
     try:
         exe = compile_to(ns.output, loaded)
-    except (CompileError, OSError) as err:
-        sys.stderr.write(f"sysfake: compile: {err}\n")
+    except (CompileError, OSError) as err:  # DIR may hold a newline: still one line
+        sys.stderr.write(f"sysfake: compile: {printable(str(err))}\n")
         return 2
-    print(f"run with: {exe} -- CMD [ARGS...]")
+    # a line to paste: DIR quoted as a shell word, on one line whatever it holds
+    print(f"run with: {shell_quote(str(exe))} -- CMD [ARGS...]")
     return 0
 
 

@@ -39,6 +39,30 @@ def printable(s: str) -> str:
     return _ESCAPE.sub(_escape, s)
 
 
+_SHELL_SAFE = re.compile(r"[\w@%+=:,./-]+", re.ASCII)  # shlex.quote's, without importing it
+
+
+def shell_quote(s: str) -> str:
+    """s as one shell word that stays on one line: quoted as shlex.quote
+    quotes it, or, when it holds what printable() escapes, in bash's $'...'
+    with the escapes that give its bytes back (pasted, it names the file)."""
+    if _SHELL_SAFE.fullmatch(s):
+        return s
+    if not _ESCAPE.search(s):
+        return "'" + s.replace("'", "'\"'\"'") + "'"
+    out = []
+    for c in s:
+        if c in "'\\":
+            out.append("\\" + c)
+        elif not _ESCAPE.match(c):
+            out.append(c)
+        elif c in _NAMED or 0xDC80 <= ord(c) <= 0xDCFF or ord(c) < 0x80:
+            out.append(_ESCAPE.sub(_escape, c))
+        else:  # \xNN in $'...' is a byte: give the character's UTF-8 bytes
+            out.append("".join(f"\\x{b:02x}" for b in c.encode("utf-8", "surrogatepass")))
+    return "$'" + "".join(out) + "'"
+
+
 class Lines:
     """Writes to `out`, each a line made printable but for its final newline:
     a rule's path may hold a newline or a byte that is not UTF-8 too."""
@@ -51,4 +75,4 @@ class Lines:
         return self._out.write(printable(s[:len(s) - len(end)]) + end)
 
 
-__all__ = ["Lines", "printable"]
+__all__ = ["Lines", "printable", "shell_quote"]
