@@ -255,3 +255,18 @@ def test_an_empty_output_name_is_a_usage_error_naming_the_option(tmp_path: Path,
     assert res.stderr == (f"sysfake {cmd}: error: argument -o/--output: "
                           "needs a file name, not ''\n"), describe(res)
     assert not marker.exists()  # nothing ran
+
+
+def test_a_watch_prefix_longer_than_path_max_is_refused_before_anything_runs(
+        tmp_path: Path) -> None:
+    """A --watch prefix of more than 4095 bytes (as a rules file's path, which
+    the loader refuses) was taken: it can match no path the kernel takes."""
+    marker, trace = tmp_path / "ran", tmp_path / "x.trace"
+    longest = "/" + "é" * 2047  # 4095 bytes: taken
+    ok = run_sysfake(["record", "-o", str(trace), "--watch", longest, "--", "true"])
+    assert ok.returncode == 0, describe(ok)
+    trace.unlink()
+    res = run_sysfake(["record", "-o", str(trace), "--watch", "/proc", "--watch", longest + "a",
+                       "--", "sh", "-c", f"touch {marker}"])
+    _one_line_error(res, "--watch '/éééé", "(2049 characters): longer than 4095 bytes")
+    assert not marker.exists() and not trace.exists()

@@ -57,7 +57,7 @@ def cmd_record(argv: Sequence[str]) -> int:
     from ..rules import RulesError, load_detailed
     from ..rules.suggest import did_you_mean
     from ..tempdirs import TempDirs
-    from .recorder import DEFAULT_WATCH, RecordError, record
+    from .recorder import DEFAULT_WATCH, RecordError, canonical_watch, record
     from .syscalls import SYSCALL_NAMES, TRAPPED, number_of
 
     ns = _parse(_record_parser(), argv)
@@ -71,6 +71,10 @@ def cmd_record(argv: Sequence[str]) -> int:
     why = _bad_output(ns.output, list(ns.rules), "the rules it runs with")
     if why:
         return _fail(why)
+    try:  # before the rules are loaded (and a profile's directories made)
+        watch = canonical_watch(ns.watch or list(DEFAULT_WATCH))
+    except RecordError as err:
+        return _fail(str(err))
     traps = [] if ns.no_default_traps else list(TRAPPED)
     for name in ns.trap:
         if number_of(name) is None:
@@ -92,7 +96,7 @@ def cmd_record(argv: Sequence[str]) -> int:
         from ..vdirs import prepare as prepare_dirs
         rules, cleanup_dirs = prepare_dirs(rules)
         try:
-            return record(cmd, ns.output, rules, ns.watch or list(DEFAULT_WATCH), traps,
+            return record(cmd, ns.output, rules, watch, traps,
                           orphans=ns.orphans, grace=ns.grace, verbose=ns.verbose,
                           progress=ns.progress, disable=ns.disable)
         except (RecordError, CoreError) as err:

@@ -67,10 +67,16 @@ def rule_infos(rules: RuleSet) -> list[RuleInfo]:
 
 def canonical_watch(paths: Sequence[str]) -> list[str]:
     """Watched prefixes, absolute and normalised (no trailing '/'); raises RecordError."""
+    from ..rules.loader import show_arg
+    from ..rules.spec import MAX_PATH
+
     out: list[str] = []
     for p in paths:
         if not p.startswith("/"):
             raise RecordError(f"--watch {p!r}: the prefix must be an absolute path")
+        if len(p.encode("utf-8", "surrogateescape")) > MAX_PATH:  # as rules files' paths
+            raise RecordError(f"{show_arg('--watch', p)}: longer than {MAX_PATH} bytes "
+                              "(Linux's PATH_MAX, and the longest path the tracer handles)")
         n = normalize(p)
         if n not in out:
             out.append(n)
