@@ -147,14 +147,17 @@ def _load(ns: argparse.Namespace, backend: str = "c",
 
 def _cmd_compile(ns: argparse.Namespace) -> int:
     from .compiled import CompileError, compile_to
-    from .text import printable, shell_quote
+    from .text import os_error, printable, shell_quote
 
     loaded = _load(ns)
     if loaded is None:
         return 2
     try:
         exe = compile_to(ns.output, loaded)
-    except (CompileError, OSError) as err:  # DIR may hold a newline: still one line
+    except OSError as err:
+        sys.stderr.write(f"sysfake: compile: {os_error(err)}\n")
+        return 2
+    except CompileError as err:  # DIR may hold a newline: still one line
         sys.stderr.write(f"sysfake: compile: {printable(str(err))}\n")
         return 2
     # a line to paste: DIR quoted as a shell word, on one line whatever it holds
@@ -213,7 +216,9 @@ def _run_table(ns: argparse.Namespace, cmd: list[str], table: bytes) -> int:
         try:
             return pyrun(table, cmd, tracee_env(), orphans=ns.orphans, grace=ns.grace)
         except Exception as err:  # the reference refuses what it cannot do: one line
-            sys.stderr.write(f"sysfake: {err}\n")
+            from .text import os_error, printable
+            why = os_error(err) if isinstance(err, OSError) else printable(str(err))
+            sys.stderr.write(f"sysfake: {why}\n")
             return 2
     from .core import CoreError, run
     try:

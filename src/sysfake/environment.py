@@ -178,8 +178,11 @@ def _helper(code: str) -> tuple[dict[str, str] | None, str]:
         res = subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
                              timeout=HELPER_TIMEOUT, check=False)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        return None, str(err)
+    except OSError as err:
+        from .text import os_error
+        return None, os_error(err)
+    except subprocess.TimeoutExpired:  # str() of it holds the whole program
+        return None, f"the check did not end within {HELPER_TIMEOUT:g} s"
     if res.returncode != 0:
         tail = (res.stderr.strip().splitlines() or [f"exit status {res.returncode}"])[-1]
         return None, tail

@@ -99,13 +99,12 @@ def guard_stdout() -> None:
 def failed(err: OSError) -> int:
     """An OSError nothing else caught: one line, status 2, naming its file,
     or sysfake's own output if that is what could not be written."""
+    from .text import os_error  # the file name may hold a newline: still one line
+
     if isinstance(err, OutputError):
-        where = "cannot write its output: "
-    elif err.filename:
-        where = f"{os.fsdecode(err.filename)}: "
+        say(f"sysfake: cannot write its output: {os_error(err)}")
     else:
-        where = ""
-    say(f"sysfake: {where}{err.strerror or err}")
+        say(f"sysfake: {os_error(err)}")
     return 2
 
 

@@ -7,6 +7,7 @@ surrogates that no encoder takes.
 """
 from __future__ import annotations
 
+import os
 import re
 
 TYPE_CHECKING = False  # typing costs start-up (test_run_startup.py)
@@ -37,6 +38,24 @@ def printable(s: str) -> str:
     """s with control characters, line breaks, undecodable bytes and lone
     surrogates written as backslash escapes (\\n, \\xff, \\ud800)."""
     return _ESCAPE.sub(_escape, s)
+
+
+def _file_name(name: object) -> str:
+    if isinstance(name, (str, bytes, os.PathLike)):
+        return printable(os.fsdecode(name))
+    return str(name)  # an fd
+
+
+def os_error(err: OSError) -> str:
+    """An OSError in words on one line: its file (escaped; a rename's two) and
+    the system's message, without the "[Errno N]" and quotes of str(err)."""
+    what = err.strerror or str(err) or type(err).__name__
+    if err.filename is None:
+        return printable(what)
+    names = _file_name(err.filename)
+    if err.filename2 is not None:
+        names += f" -> {_file_name(err.filename2)}"
+    return f"{names}: {printable(what)}"
 
 
 _SHELL_SAFE = re.compile(r"[\w@%+=:,./-]+", re.ASCII)  # shlex.quote's, without importing it
@@ -75,4 +94,4 @@ class Lines:
         return self._out.write(printable(s[:len(s) - len(end)]) + end)
 
 
-__all__ = ["Lines", "printable", "shell_quote"]
+__all__ = ["Lines", "os_error", "printable", "shell_quote"]

@@ -41,3 +41,24 @@ def test_a_trace_that_fills_up_warns_and_keeps_the_commands_status(tmp_path: Pat
     data = trace.read_bytes()
     assert 0 < len(data) <= 8192
     assert json.loads(data.split(b"\n", 1)[0])["type"] == "header"
+
+
+def test_a_trace_reader_that_goes_away_is_a_plain_warning(tmp_path: Path) -> None:
+    """A trace on a pipe whose reader went away warned "[Errno 32] Broken
+    pipe", Python's words: the system's are "Broken pipe"."""
+    proc = subprocess.Popen(
+        sysfake_cmd(["record", "-o", "/dev/stdout", "--watch", "/etc", "--",
+                     "sh", "-c", "sleep 1; " + LOOP]),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=child_env())
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert json.loads(proc.stdout.readline())["type"] == "header"
+        proc.stdout.close()  # the reader goes away while the command runs
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=120) == 7, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert err == "sysfake: warning: writing the trace failed: Broken pipe\n"

@@ -209,7 +209,11 @@ def probe(c: Contender, ctx: Ctx, runner: Callable[[list[str]], list[str]],
         p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
                            timeout=timeout, check=False,
                            env=bench_env())
-    except (OSError, subprocess.SubprocessError) as e:
+    except OSError as e:
+        from ..text import os_error
+        c.available, c.note = False, f"cannot run: {os_error(e)}"
+        return
+    except subprocess.SubprocessError as e:
         c.available, c.note = False, f"cannot run: {e}"
         return
     err = p.stderr.decode(errors="replace").strip()

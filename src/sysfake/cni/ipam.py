@@ -94,7 +94,7 @@ def _used(rs: RangeSet, taken: dict[IPAddress, Owner]) -> int:
 
 
 def _io_error(what: str, exc: OSError) -> CNIError:
-    return CNIError(IO_FAILURE, "IPAM store I/O failure", f"{what}: {exc}")
+    return CNIError(IO_FAILURE, "IPAM store I/O failure", f"{what}: {exc.strerror or exc}")
 
 
 class Store:

@@ -344,7 +344,8 @@ def read_resolv_conf(path: object) -> dict[str, Any]:
         with open(path, encoding="utf-8") as f:
             lines = f.read().splitlines()
     except OSError as exc:
-        raise CNIError(IO_FAILURE, "cannot read ipam.resolvConf", f"{path}: {exc}") from None
+        raise CNIError(IO_FAILURE, "cannot read ipam.resolvConf",
+                       f"{path}: {exc.strerror or exc}") from None
     out: dict[str, Any] = {}
     for line in lines:
         fields = line.split("#", 1)[0].split(";", 1)[0].split()

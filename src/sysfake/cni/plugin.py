@@ -229,6 +229,9 @@ def run(env: Mapping[str, str], stdin: bytes) -> tuple[int, str]:
         return 0, _COMMANDS[inv.command](inv, conf, env)
     except CNIError as exc:
         err = exc
+    except OSError as exc:  # "file: message", not "[Errno N] message: 'file'"
+        from ..text import os_error
+        err = CNIError(INTERNAL, "internal error", f"{type(exc).__name__}: {os_error(exc)}")
     except Exception as exc:  # report, never a bare traceback to the runtime
         err = CNIError(INTERNAL, "internal error", f"{type(exc).__name__}: {exc}")
     print(f"{PLUGIN_NAME}: {err}", file=sys.stderr)
@@ -245,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stdin = sys.stdin.buffer.read() if sys.stdin is not None else b""
     except OSError as exc:
-        err = CNIError(IO_FAILURE, "failed to read network configuration from stdin", str(exc))
+        err = CNIError(IO_FAILURE, "failed to read network configuration from stdin",
+                       exc.strerror or str(exc))
         sys.stdout.write(json.dumps(err.to_json(version.LATEST)) + "\n")
         return 1
     status, out = run(os.environ, stdin)

@@ -383,8 +383,10 @@ class Drain:
                                    else self.decoder.feed(data))
                 if recs:
                     self.sink(recs)
-            except Exception as e:
-                self.sink_error = f"writing the trace failed: {e or type(e).__name__}"
+            except Exception as e:  # "Broken pipe", not "[Errno 32] Broken pipe"
+                from ..text import os_error
+                why = os_error(e) if isinstance(e, OSError) else str(e) or type(e).__name__
+                self.sink_error = f"writing the trace failed: {why}"
 
     def finish(self, timeout: float | None = None) -> list[str]:
         """Wait for the end of the stream (the write end closed everywhere) and for
