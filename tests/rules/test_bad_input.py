@@ -230,3 +230,26 @@ def test_check_and_explain_print_a_path_on_its_line(tmp_path: Path) -> None:
     assert res.returncode == 0, describe(res)
     assert res.stdout.splitlines()[:2] == [
         "path: /proc/a\\nb", f"decided by: {f}:3:5 rules[0]: exact /proc/a\\nb"], res.stdout
+
+
+def test_check_aligns_its_columns_on_the_escaped_text(tmp_path: Path) -> None:
+    """check measured its columns on the raw text and printed it escaped: a
+    path, an origin or a syscall rule's path with a control character pushed
+    the columns after it out of line."""
+    d = tmp_path / "a\nb"
+    d.mkdir()
+    f = d / "r.yaml"
+    f.write_text('version: 1\nrules:\n  - {match: "/a\\x01\\x02\\x03b", hide: true}\n'
+                 '  - {match: /abcdefgh, hide: true}\n'
+                 '  - {syscall: statfs, path: "/q\\x01", errno: EIO}\n'
+                 '  - {syscall: fstatfs, errno: EIO}\n')
+    res = run_sysfake(["check", str(f)])
+    assert res.returncode == 0, describe(res)
+    where = f"{tmp_path}/a\\nb/r.yaml"
+    assert res.stdout.splitlines()[:4] == [
+        f"1  {where}:3:5  exact  /a\\x01\\x02\\x03b  hide (ENOENT)",
+        f"2  {where}:4:5  exact  /abcdefgh        hide (ENOENT)",
+        f"3  {where}:5:5  syscall  statfs path arg0 exact /q\\x01  "
+        "fail with EIO (5, Input/output error)",
+        f"4  {where}:6:5  syscall  fstatfs                        "
+        "fail with EIO (5, Input/output error)"], res.stdout

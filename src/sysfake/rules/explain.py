@@ -11,7 +11,7 @@ from ..datatype import datatype, field
 from ..model import EMULATION_NAMES, Action, ArgOp, MatchKind, PathRule, SetOp, SysAction
 from ..paths import canonical, pattern_matches, redirect_target, rule_applies
 from ..profiles import find_profile, is_profile_name
-from ..text import Lines
+from ..text import Lines, printable
 from .errors import RulesError
 from .loader import CMDLINE, LoadedRule, LoadedSysRule, LoadResult, load_detailed, show_arg
 from .precedence import sys_why, why
@@ -144,24 +144,24 @@ def sys_action(sr: LoadedSysRule) -> str:
     return out
 
 
-def sys_table_lines(res: LoadResult, start: int) -> list[str]:
-    rows = [(str(start + i + 1), str(sr.origin), "syscall", sys_conditions(sr), sys_action(sr))
-            for i, sr in enumerate(res.sys_rules)]
-    if not rows:
-        return []
-    widths = [max(len(row[c]) for row in rows) for c in range(4)]
+def _columns(rows: list[tuple[str, ...]]) -> list[str]:
+    """Rows of five cells as aligned lines, each cell as it is printed (a path
+    or a file name with a newline or an escape is wider escaped)."""
+    shown = [[printable(cell) for cell in row] for row in rows]
+    widths = [max((len(row[c]) for row in shown), default=0) for c in range(4)]
     return ["  ".join([row[0].rjust(widths[0])] + [row[c].ljust(widths[c]) for c in (1, 2, 3)]
-                      + [row[4]]) for row in rows]
+                      + [row[4]]) for row in shown]
+
+
+def sys_table_lines(res: LoadResult, start: int) -> list[str]:
+    return _columns([(str(start + i + 1), str(sr.origin), "syscall", sys_conditions(sr),
+                      sys_action(sr)) for i, sr in enumerate(res.sys_rules)])
 
 
 def table_lines(res: LoadResult) -> list[str]:
-    rows = [(str(i + 1), str(lr.origin), _KIND[lr.rule.kind], lr.rule.match + only_text(lr.rule),
-             describe(lr)) for i, lr in enumerate(res.rules)]
-    if not rows:
-        return []
-    widths = [max(len(row[c]) for row in rows) for c in range(4)]
-    return ["  ".join([row[0].rjust(widths[0])] + [row[c].ljust(widths[c]) for c in (1, 2, 3)]
-                      + [row[4]]) for row in rows]
+    return _columns([(str(i + 1), str(lr.origin), _KIND[lr.rule.kind],
+                      lr.rule.match + only_text(lr.rule), describe(lr))
+                     for i, lr in enumerate(res.rules)])
 
 
 def _err(e: RulesError, err: TextIO) -> int:
