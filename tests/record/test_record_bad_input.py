@@ -270,3 +270,26 @@ def test_a_watch_prefix_longer_than_path_max_is_refused_before_anything_runs(
                        "--", "sh", "-c", f"touch {marker}"])
     _one_line_error(res, "--watch '/éééé", "(2049 characters): longer than 4095 bytes")
     assert not marker.exists() and not trace.exists()
+
+
+@pytest.mark.parametrize("cmd", ["report", "suggest"])
+def test_header_errors_name_their_line(tmp_path: Path, cmd: str) -> None:
+    """A second header said "TRACE: a second header record", with no line, and
+    a first record that is not a header was put on line 1 whatever blank
+    lines came before it."""
+    two = tmp_path / "two.trace"
+    two.write_text(_line(**HEADER) + _failed_open("/proc/x") + "\n" + _line(**HEADER))
+    _one_line_error(run_sysfake([cmd, str(two)]),
+                    f"sysfake: {two}:4: a second header record (the first is on line 1")
+    late = tmp_path / "late.trace"
+    late.write_text("\n" + _line(**HEADER) + "\n" + _line(**HEADER))
+    _one_line_error(run_sysfake([cmd, str(late)]),
+                    f"sysfake: {late}:4: a second header record (the first is on line 2")
+    headless = tmp_path / "headless.trace"
+    headless.write_text("\n\n" + _failed_open("/proc/x"))
+    _one_line_error(run_sysfake([cmd, str(headless)]),
+                    f"sysfake: {headless}:3: the first record must be the header")
+    future = tmp_path / "future.trace"
+    future.write_text("\n" + _line(**{**HEADER, "format": 99}))
+    _one_line_error(run_sysfake([cmd, str(future)]),
+                    f"sysfake: {future}:2: trace format 99 is not supported")

@@ -339,13 +339,19 @@ def iter_trace(path: str) -> Iterator[Record]:
     """The records of a trace file, in order. Raises TraceError (one line).
 
     A last line cut short (the recorder was killed mid-write) is ignored."""
+    for _n, rec in _numbered(path):
+        yield rec
+
+
+def _numbered(path: str) -> Iterator[tuple[int, Record]]:
+    """iter_trace's records, each with the number of its line."""
     f = _open_trace(path)
     with f:
         pending: tuple[int, str] | None = None
         records = 0
         for n, line in _lines(path, f):
             if pending is not None:
-                yield _parse(path, *pending)
+                yield pending[0], _parse(path, *pending)
                 records += 1
                 pending = None
             if not line.strip():
@@ -353,7 +359,7 @@ def iter_trace(path: str) -> Iterator[Record]:
             if not line.endswith("\n"):
                 pending = (n, line)  # maybe the torn last line
                 continue
-            yield _parse(path, n, line)
+            yield n, _parse(path, n, line)
             records += 1
         if pending is not None:
             try:
@@ -365,7 +371,7 @@ def iter_trace(path: str) -> Iterator[Record]:
                                      f"{str(e).removeprefix(f'{path}:{pending[0]}: ')}"
                                      ) from None
                 return
-            yield rec
+            yield pending[0], rec
             records += 1
         if records == 0:
             raise TraceError(f"{path}: empty trace (no header)")
@@ -408,16 +414,18 @@ def load_trace(path: str) -> Trace:
     header: Header | None = None
     events: list[AnyEvent] = []
     end: End | None = None
-    for i, rec in enumerate(iter_trace(path)):
-        if i == 0:
+    first = 0
+    for n, rec in _numbered(path):
+        if header is None:  # the first record (blank lines before it are skipped)
             if not isinstance(rec, Header):
-                raise TraceError(f"{path}:1: the first record must be the header")
+                raise TraceError(f"{path}:{n}: the first record must be the header")
             if rec.format != FORMAT:
-                raise TraceError(f"{path}:1: trace format {rec.format} is not supported "
+                raise TraceError(f"{path}:{n}: trace format {rec.format} is not supported "
                                  f"(this sysfake reads format {FORMAT})")
-            header = rec
+            header, first = rec, n
         elif isinstance(rec, Header):
-            raise TraceError(f"{path}: a second header record")
+            raise TraceError(f"{path}:{n}: a second header record (the first is on "
+                             f"line {first}; two traces joined?)")
         elif isinstance(rec, End):
             end = rec
         else:
