@@ -169,6 +169,20 @@ def test_recursive_alias_still_refused() -> None:
 
 
 
+@pytest.mark.parametrize("body,where", [
+    ("rules: " + "[" * 2000 + "]" * 2000 + "\n", "2:72"),
+    ("rules:\n" + "".join("  " * i + "- \n" for i in range(1, 2000)), "67:131"),
+], ids=["flow", "block"])
+def test_deep_nesting_names_the_line_where_it_passes_the_limit(tmp_path: Path, body: str,
+                                                               where: str) -> None:
+    """2000 nested lists overflowed PyYAML's recursive composer: the error
+    ("YAML nesting too deep") named the file and no line."""
+    rules = write(tmp_path, "deep.yaml", "version: 1\n" + body)
+    for args in _commands(rules, tmp_path / "out"):
+        assert _one_error(args) == f"sysfake: {rules}:{where}: YAML nesting deeper than 64 " \
+                                   "levels", args[0]
+
+
 # ---------------------------------------------------------------- 5. when: ordinals
 
 @pytest.mark.parametrize("when,words", [

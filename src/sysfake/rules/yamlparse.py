@@ -31,11 +31,28 @@ class _Loader(yaml.SafeLoader):
     """PyYAML's SafeLoader, except that an alias is its own node: a shallow copy of
     the anchored one, marked where the alias is written. An error about what the
     alias stands for (a duplicate rule) then names the place it is used; its
-    children are still shared, so a chain of aliases stays linear to convert."""
+    children are still shared, so a chain of aliases stays linear to convert.
+
+    Nesting deeper than MAX_DEPTH is refused where it passes the limit: PyYAML
+    composes a level with three nested calls, and 2000 levels reached Python's
+    recursion limit, whose error has no line."""
+
+    def __init__(self, stream: str, filename: str) -> None:
+        super().__init__(stream)
+        self.filename = filename
+        self.depth = 0  # of the node being composed; the document's is 0
 
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
         if not self.check_event(AliasEvent):
-            return super().compose_node(parent, index)
+            if self.depth > MAX_DEPTH:  # as _Converter.convert counts it
+                m = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise RulesError(f"YAML nesting deeper than {MAX_DEPTH} levels", self.filename,
+                                 m.line + 1, m.column + 1)
+            self.depth += 1
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
         mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
         node = super().compose_node(parent, index)
         assert node is not None  # an alias names a node (or the composer raised)
@@ -134,7 +151,7 @@ def parse(text: str, filename: str) -> YNode | None:
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
-        loader = _Loader(text)
+        loader = _Loader(text, filename)
     except yaml.reader.ReaderError as e:
         raise _reader_error(e, text, filename) from None
     try:
