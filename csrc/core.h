@@ -2,6 +2,7 @@
 #ifndef SF_CORE_H
 #define SF_CORE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -216,6 +217,7 @@ enum await { AW_NONE = 0, AW_ENTER, AW_EXIT };
 #define PF_ROOT     0x4000 /* chroot/pivot/namespace change: forget the cached root at exit */
 #define PF_TRAMP    0x8000 /* our injected mprotect of the trampolines' code: note, replay */
 #define PF_INPLACE  0x10000 /* the path was rewritten in place: put the old bytes back */
+#define PF_SIGSENT  0x20000 /* sends a signal: sig_wake.c marks the receivers */
 
 /* A syscall whose result record mode wants, kept from entry to exit. */
 struct sf_recpend {
@@ -270,6 +272,10 @@ struct sf_tracee {
 	int vdir_pos_fd;     /* getdents64 replayed: the position of this fd is known */
 	long vdir_pos;       /* -1: not known */
 	int group_stop;      /* in PTRACE_LISTEN */
+	int sig_check;       /* sig_wake.c: a signal may have come in a stop */
+	long long sig_checked_us; /* ...when its mask was last toggled, 0: never */
+	pid_t sig_to;        /* the receiver of the signal it sends, 0: any tracee */
+	int sig_to_thread;   /* ...a thread, not a process */
 	sf_regs saved;
 	struct sf_recpend *rec; /* record mode: what to write at exit, or NULL */
 	int rec_tramp;       /* rec waits for the result its trampoline stores */
@@ -531,6 +537,15 @@ int fd_path(struct sf_tracee *t, int fd, char *out, size_t outlen);
  * process named (so rules about /sys/fs/cgroup match fds opened there). */
 void unredirect(char *path, size_t outlen);
 long long sf_now_us(void);
+
+/* ---- sig_wake.c: signals gVisor leaves pending in a stopped tracee ---- */
+extern volatile sig_atomic_t sigwake_fwd_pid;
+int sigwake_traps(long nr);
+int sigwake_enter(struct sf_tracee *t, long nr, const sf_regs *r);
+void sigwake_exit(struct sf_tracee *t, long ret);
+void sigwake_process(pid_t tgid);
+void sigwake_thread(pid_t tid);
+void sigwake_resume(struct sf_tracee *t);
 
 /* ---- sysrule.c ---- */
 struct sf_call {

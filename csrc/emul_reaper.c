@@ -306,6 +306,7 @@ static void deliver(struct node *p, pid_t pid, int status)
 	*pp = q;
 	DBG("reaper: queued exit of %d for %d", pid, p->tgid);
 	kill(p->tgid, SIGCHLD);
+	sigwake_process(p->tgid);
 	struct parked_scan s = { p };
 	tr_foreach(wake, &s);
 }

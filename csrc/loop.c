@@ -41,8 +41,10 @@ static void on_forward(int sig, siginfo_t *si, void *uc)
 		kill_now = 1;
 		return;
 	}
-	if (main_pid > 0)
+	if (main_pid > 0) {
 		kill(main_pid, sig);
+		sigwake_fwd_pid = main_pid; /* marked before the next resume */
+	}
 }
 
 /* Our grace timer's SIGALRM comes from the kernel; one sent by a process
@@ -105,6 +107,8 @@ static int ndelayed;
 
 static void resume(struct sf_tracee *t, int sig)
 {
+	if (sf_mech & SF_MECH_STUCK_SIGNALS)
+		sigwake_resume(t);
 	int op = (!use_seccomp || t->await != AW_NONE) ? PTRACE_SYSCALL : PTRACE_CONT;
 	if (ptrace(op, t->tid, 0, (void *)(long)sig) && errno != ESRCH)
 		DBG("%d: resume: %s", t->tid, strerror(errno));
@@ -500,6 +504,7 @@ static void send_sig(struct sf_tracee *t, void *arg)
 		kill(t->tid, sig);
 		if (sig == SIGTERM)
 			kill(t->tid, SIGCONT);
+		sigwake_process(t->tid);
 	} else if (sig == SIGKILL) {
 		kill(t->tid, SIGKILL);
 	}
@@ -710,6 +715,8 @@ static int on_wait(pid_t w, int status, int term_sent, int kill_sent)
 	if (WIFEXITED(status) || WIFSIGNALED(status)) {
 		if (t)
 			batch_write(t); /* left by a thread that exited without its exit stop */
+		if (t && t->proc && t->proc->tgid == w && t->proc->parent_tgid)
+			sigwake_process(t->proc->parent_tgid); /* its SIGCHLD */
 		rec_exit(w, status);
 		if (t && t->delay_until_us) {
 			t->delay_until_us = 0;
@@ -743,8 +750,10 @@ static int on_wait(pid_t w, int status, int term_sent, int kill_sent)
 	if (!t) {
 		t = tr_new(w);
 		on_unknown(t);
-		if (term_sent)
+		if (term_sent) {
 			kill(w, kill_sent ? SIGKILL : SIGTERM);
+			sigwake_thread(w);
+		}
 		if (t->parked) {
 			t->parked_sig = status;
 			/* Nothing else can report its creation: link it now. */

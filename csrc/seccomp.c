@@ -133,6 +133,10 @@ void seccomp_plan(const struct sf_table *t)
 		add_value(SYS_seccomp, 0, 0, SECCOMP_SET_MODE_FILTER);
 		add_value(SYS_prctl, 0, 0, PR_SET_SECCOMP);
 	}
+	/* gVisor: whoever sends a signal, so its receivers are woken (sig_wake.c) */
+	for (int nr = 0; nr < MAXNR; nr++)
+		if (sigwake_traps(nr))
+			add(nr, 0);
 	if (t->nvdirs) { /* listings: both getdents */
 		add(SYS_getdents64, 0);
 		add(SYS_getdents, 0);

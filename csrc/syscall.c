@@ -713,6 +713,8 @@ int sc_enter(struct sf_tracee *t)
 		t->cred = 0; /* new credentials: look again before answering for it */
 	if (seccomp_is_filter_install(c.nr, sf_arg(&c.orig, 0)))
 		t->proc->filtered = 1; /* from now its answers set rax */
+	if ((sf_mech & SF_MECH_STUCK_SIGNALS) && sigwake_enter(t, c.nr, &c.orig))
+		t->pf |= PF_SIGSENT; /* its receivers are marked at its exit */
 
 	if (e && ((e->flags & SF_NSCHANGE) || e->cls == SC_ROOTCHANGE)) {
 		/* Resolving this call's own path caches the old root again:
@@ -1027,6 +1029,8 @@ void sc_exit(struct sf_tracee *t)
 	}
 	long ret = (long)r.rax;
 	DBG("%d: exit work %#x ret %ld", t->tid, pf, ret);
+	if (pf & PF_SIGSENT)
+		sigwake_exit(t, ret);
 	if (left_at && ret == -EFAULT && !mem_mapped(t, left_at)) {
 		/* the program unmapped our mapping: a new one, and the call again */
 		DBG("%d: scratch mapping gone: the call runs again", t->tid);
