@@ -163,6 +163,35 @@ def test_aliased_scalar_error_names_the_alias() -> None:
         "s.yaml:5:12: rules[1].match: must be a path pattern, not the integer 5 (quote it: \"5\")")
 
 
+@pytest.mark.parametrize("body,error", [
+    # a key of what an alias stands for
+    ("  - {match: /a, hide: true, only: &o {exe: /bin/x}}\n"
+     "  - syscall: mount\n    return: 0\n    args: *o\n",
+     "6:11: rules[1].args.exe: argument index must be 0..5 (0 is the first argument), "
+     "not 'exe' (in the anchor &o, at 3:39)"),
+    # a key merged in with <<
+    ("  - syscall: mount\n    args: &a {3: MS_BIND}\n    return: 0\n"
+     "  - match: /b\n    hide: true\n    <<: *a\n",
+     "8:9: rules[1].3: unknown key '3'; allowed: match, content, from_host, redirect, hide, "
+     "errno, list, readonly, mode, uid, gid, generate, only, override, id "
+     "(in the anchor &a, at 4:15)"),
+    # an anchor that uses another
+    ("  - {match: /a, hide: true, only: &inner {exe: /bin/x}}\n"
+     "  - match: /b\n    hide: true\n    only: &outer\n      <<: *inner\n"
+     "  - {syscall: mount, return: 0, args: *outer}\n",
+     "8:39: rules[2].args.exe: argument index must be 0..5 (0 is the first argument), "
+     "not 'exe' (in the anchor &inner, at 3:43, which the anchor &outer uses at 7:11)"),
+], ids=["alias", "merge", "chain"])
+def test_an_error_through_an_alias_names_the_alias_and_the_anchor(tmp_path: Path, body: str,
+                                                                   error: str) -> None:
+    """An error inside what an alias stands for was put at the anchor, in
+    another rule than the one its key names: it is put at the alias, and
+    names the anchor and the place in it."""
+    rules = write(tmp_path, "a.yaml", "version: 1\nrules:\n" + body)
+    for args in _commands(rules, tmp_path / "out"):
+        assert _one_error(args) == f"sysfake: {rules}:{error}", args[0]
+
+
 def test_recursive_alias_still_refused() -> None:
     assert str(error_of("version: 1\nrules: &a [*a]\n", "c.yaml")) == \
         "c.yaml:2:12: recursive YAML alias"

@@ -1,6 +1,10 @@
 """The one exception type of the rules language."""
 from __future__ import annotations
 
+TYPE_CHECKING = False  # mypy reads it as True; typing costs start-up (test_run_startup.py)
+if TYPE_CHECKING:
+    from .pos import Pos
+
 
 def _one_line(text: str) -> str:
     return " ".join(text.splitlines()) if ("\n" in text or "\r" in text) else text
@@ -23,6 +27,13 @@ class RulesError(Exception):
         self.line = line
         self.col = col
         self.key = key
+
+    @classmethod
+    def at(cls, message: str, file: str, pos: Pos, key: str | None = None) -> RulesError:
+        """An error about what is written at `pos`: put where the document
+        uses it, and, when that is an alias, ending with where it is written."""
+        use = pos.used_at()
+        return cls(message + pos.written(), file, use.line, use.col, key)
 
     def where(self) -> str:
         if not self.file:

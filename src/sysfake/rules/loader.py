@@ -173,6 +173,25 @@ def show_arg(flag: str, arg: str) -> str:
 
 # ---------------------------------------------------------------- loader
 
+def _through_aliases(err: RulesError, text: str, display: str) -> RulesError:
+    """`err`, or, in a file with aliases, the error a second look finds with
+    them expanded: put where the alias that reaches it is written, naming the
+    anchor and where in it the error is (yamlparse.parse's expand_aliases)."""
+    if "*" not in text:  # no alias
+        return err
+    from .validate import validate_document
+    from .yamlparse import ExpansionTooLarge
+    from .yamlparse import parse as parse_yaml
+
+    try:
+        validate_document(parse_yaml(text, display, expand_aliases=True), display)
+    except RulesError as again:
+        return again
+    except ExpansionTooLarge:
+        pass
+    return err
+
+
 class _Loader:
     def __init__(self) -> None:
         self.specs: list[RuleSpec] = []
@@ -227,7 +246,10 @@ class _Loader:
         from .validate import validate_document
         from .yamlpos import parse
 
-        spec: FileSpec = validate_document(parse(text, display), display)
+        try:
+            spec: FileSpec = validate_document(parse(text, display), display)
+        except RulesError as e:
+            raise _through_aliases(e, text, display) from None
         for inc in spec.includes:
             err = RulesError("", display, inc.pos.line, inc.pos.col, inc.key)
             if is_profile_name(inc.name):

@@ -73,7 +73,7 @@ class Ctx:
     def fail(self, msg: str, pos: Pos | None, key: str | None) -> NoReturn:
         if pos is None:
             raise RulesError(msg, self.filename, 0, 0, key)
-        raise RulesError(msg, self.filename, pos.line, pos.col, key)
+        raise RulesError.at(msg, self.filename, pos, key)
 
 
 def check_path_len(ctx: Ctx, s: str, pos: Pos | None, key: str) -> None:

@@ -22,16 +22,27 @@ from .yamlpos import (
 )
 
 
-def _pos(node: Node) -> Pos:
+def _pos(node: Node, via: Pos | None = None, anchor: str = "") -> Pos:
     m = node.start_mark
-    return Pos(m.line + 1, m.column + 1)
+    return Pos(m.line + 1, m.column + 1, via, anchor)
+
+
+# What parse(expand_aliases=True) converts at most: it runs again on a file
+# already found in error, only to name the aliases the error was reached through.
+MAX_EXPANDED = 10_000
+
+
+class ExpansionTooLarge(Exception):
+    """parse(expand_aliases=True) gave up: the aliases stand for more than
+    MAX_EXPANDED nodes."""
 
 
 class _Loader(yaml.SafeLoader):
     """PyYAML's SafeLoader, except that an alias is its own node: a shallow copy of
-    the anchored one, marked where the alias is written. An error about what the
-    alias stands for (a duplicate rule) then names the place it is used; its
-    children are still shared, so a chain of aliases stays linear to convert.
+    the anchored one, marked where the alias is written, its anchor's name in
+    `alias_anchor`. An error about what the alias stands for (a duplicate rule) then
+    names the place it is used; its children are still shared, so a chain of
+    aliases stays linear to convert (but see parse's expand_aliases).
 
     Nesting deeper than MAX_DEPTH is refused where it passes the limit: PyYAML
     composes a level with three nested calls, and 2000 levels reached Python's
@@ -41,6 +52,7 @@ class _Loader(yaml.SafeLoader):
         super().__init__(stream)
         self.filename = filename
         self.depth = 0  # of the node being composed; the document's is 0
+        self.alias_anchor: dict[int, str] = {}  # id of an alias's node -> the anchor's name
 
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
         if not self.check_event(AliasEvent):
@@ -53,37 +65,48 @@ class _Loader(yaml.SafeLoader):
                 return super().compose_node(parent, index)
             finally:
                 self.depth -= 1
-        mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         node = super().compose_node(parent, index)
         assert node is not None  # an alias names a node (or the composer raised)
         alias = copy.copy(node)
-        alias.start_mark = alias.end_mark = mark
+        alias.start_mark = alias.end_mark = event.start_mark
+        self.alias_anchor[id(alias)] = str(event.anchor)
         return alias
 
 
 
 class _Converter:
-    def __init__(self, loader: yaml.SafeLoader, filename: str) -> None:
+    def __init__(self, loader: _Loader, filename: str, expand: bool) -> None:
         self.loader = loader
         self.filename = filename
-        self.done: dict[int, YNode] = {}
+        self.expand = expand
+        self.done: dict[int, YNode] = {}  # what no alias reaches, converted once
         self.active: set[int] = set()
         self.count = 0
 
     def err(self, msg: str, pos: Pos) -> RulesError:
-        return RulesError(msg, self.filename, pos.line, pos.col)
+        return RulesError.at(msg, self.filename, pos)
 
-    def convert(self, node: Node, depth: int = 0) -> YNode:
+    def convert(self, node: Node, depth: int = 0, via: Pos | None = None,
+                anchor: str = "") -> YNode:
+        """`node` as a YNode; `via` and `anchor`: the alias (and its anchor's
+        name) that `node` is reached through, if any (Pos.via), when expanding."""
         nid = id(node)
-        if nid in self.done:
+        if via is None and nid in self.done:  # what an alias reaches is its own
             return self.done[nid]
-        pos = _pos(node)
-        if nid in self.active:
-            raise self.err("recursive YAML alias", pos)
+        pos = _pos(node, via, anchor)
+        if nid in self.active:  # at the alias that closes the loop
+            raise self.err("recursive YAML alias", Pos(pos.line, pos.col))
         if depth > MAX_DEPTH:
             raise self.err(f"YAML nesting deeper than {MAX_DEPTH} levels", pos)
         self.count += 1
-        if self.count > MAX_NODES:
+        if self.expand:
+            if self.count > MAX_EXPANDED:
+                raise ExpansionTooLarge
+            name = self.loader.alias_anchor.get(nid)
+            if name is not None:  # an alias: what is inside it is reached through it
+                via, anchor = pos, name
+        elif self.count > MAX_NODES:
             raise self.err(f"more than {MAX_NODES} YAML nodes", pos)
         self.active.add(nid)
         try:
@@ -92,15 +115,16 @@ class _Converter:
                 out = self._scalar(node, pos)
             elif isinstance(node, SequenceNode):
                 self._check_tag(node, "tag:yaml.org,2002:seq", pos)
-                out = YSeq([self.convert(n, depth + 1) for n in node.value], pos)
+                out = YSeq([self.convert(n, depth + 1, via, anchor) for n in node.value], pos)
             elif isinstance(node, MappingNode):
                 self._check_tag(node, "tag:yaml.org,2002:map", pos)
-                out = self._mapping(node, pos, depth)
+                out = self._mapping(node, pos, depth, via, anchor)
             else:  # pragma: no cover - PyYAML has no other node kinds
                 raise self.err("unexpected YAML node", pos)
         finally:
             self.active.discard(nid)
-        self.done[nid] = out
+        if via is None:
+            self.done[nid] = out
         return out
 
     def _check_tag(self, node: Node, want: str, pos: Pos) -> None:
@@ -116,13 +140,14 @@ class _Converter:
             raise self.err(f"bad YAML value {node.value!r}: {e}", pos) from None
         return YScalar(value, str(node.value), node.style is None, pos)
 
-    def _mapping(self, node: MappingNode, pos: Pos, depth: int) -> YMap:
+    def _mapping(self, node: MappingNode, pos: Pos, depth: int, via: Pos | None,
+                 anchor: str) -> YMap:
         out = YMap(pos=pos)
         merged: list[YMap] = []
         for knode, vnode in node.value:
-            kpos = _pos(knode)
+            kpos = _pos(knode, via, anchor)
             if isinstance(knode, ScalarNode) and knode.tag == MERGE_TAG:
-                v = self.convert(vnode, depth + 1)
+                v = self.convert(vnode, depth + 1, via, anchor)
                 parts = v.items if isinstance(v, YSeq) else [v]
                 for part in parts:
                     if not isinstance(part, YMap):
@@ -137,17 +162,23 @@ class _Converter:
             key = str(knode.value)
             if key in out.entries:
                 first = out.entries[key].key_pos
-                raise RulesError(f"duplicate key '{key}' (first given at line {first.line})",
-                                 self.filename, kpos.line, kpos.col, key)
-            out.entries[key] = YEntry(key, kpos, self.convert(vnode, depth + 1))
+                raise RulesError.at(f"duplicate key '{key}' (first given at line {first.line})",
+                                    self.filename, kpos, key)
+            out.entries[key] = YEntry(key, kpos, self.convert(vnode, depth + 1, via, anchor))
         for m in merged:  # explicit keys win; the first merged mapping wins among merges
             for key, entry in m.entries.items():
                 out.entries.setdefault(key, entry)
         return out
 
 
-def parse(text: str, filename: str) -> YNode | None:
-    """Parse one YAML document. Returns None for an empty document. Raises RulesError."""
+def parse(text: str, filename: str, expand_aliases: bool = False) -> YNode | None:
+    """Parse one YAML document. Returns None for an empty document. Raises RulesError.
+
+    With expand_aliases, what an alias stands for is converted again for each
+    alias, its positions naming the alias and the anchor (pos.Pos.via), so that
+    an error inside it is put where the alias is: for a second look at a file
+    found in error, since a chain of aliases grows exponentially when expanded
+    (ExpansionTooLarge past MAX_EXPANDED nodes)."""
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
@@ -173,7 +204,7 @@ def parse(text: str, filename: str) -> YNode | None:
         if node is None:
             return None
         try:
-            return _Converter(loader, filename).convert(node)
+            return _Converter(loader, filename, expand_aliases).convert(node)
         except RecursionError:
             raise RulesError("YAML nesting too deep", filename) from None
     finally:
