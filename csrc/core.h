@@ -540,7 +540,7 @@ long long sf_now_us(void);
 
 /* ---- sig_wake.c: signals gVisor leaves pending in a stopped tracee ---- */
 extern volatile sig_atomic_t sigwake_fwd_pid;
-int sigwake_traps(long nr);
+int sigwake_sigarg(long nr);
 int sigwake_enter(struct sf_tracee *t, long nr, const sf_regs *r);
 void sigwake_exit(struct sf_tracee *t, long ret);
 void sigwake_process(pid_t tgid);

@@ -10,6 +10,7 @@
 #include <linux/seccomp.h>
 #include <stddef.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -17,6 +18,7 @@
 
 #define MAXNR SF_MAX_NR
 #define EQCOND 0xff /* cond: traced only if one of eq[nr] holds */
+#define NECOND 0xfe /* cond: traced unless one of eq[nr] holds (32-bit values) */
 #define MAXEQ 8     /* values per number; more: every call is traced */
 #define EQ_BUDGET 2048 /* filter instructions all value checks may take */
 static unsigned char trapped[MAXNR];
@@ -66,10 +68,29 @@ static void add_value(int nr, unsigned char arg, unsigned char wide, uint64_t v)
 	eq[nr].n++;
 }
 
+/* Trap nr except when argument arg holds v (up to MAXEQ values of one
+ * argument), unless another reason wants every call. */
+static void add_except(int nr, unsigned char arg, uint32_t v)
+{
+	if (!trapped[nr]) {
+		add(nr, NECOND);
+		eq[nr].n = 0;
+	} else if (cond[nr] != NECOND || eq[nr].n == MAXEQ || eq[nr].e[0].arg != arg) {
+		cond[nr] = 0;
+		return;
+	}
+	eq[nr].e[eq[nr].n].arg = arg;
+	eq[nr].e[eq[nr].n].wide = 0;
+	eq[nr].e[eq[nr].n].v = v;
+	eq[nr].n++;
+}
+
 static int block_len(int nr)
 {
 	if (!cond[nr])
 		return 0;
+	if (cond[nr] == NECOND)
+		return 2 * eq[nr].n + 2;
 	if (cond[nr] != EQCOND)
 		return 6;
 	int len = 2;
@@ -133,10 +154,15 @@ void seccomp_plan(const struct sf_table *t)
 		add_value(SYS_seccomp, 0, 0, SECCOMP_SET_MODE_FILTER);
 		add_value(SYS_prctl, 0, 0, PR_SET_SECCOMP);
 	}
-	/* gVisor: whoever sends a signal, so its receivers are woken (sig_wake.c) */
-	for (int nr = 0; nr < MAXNR; nr++)
-		if (sigwake_traps(nr))
-			add(nr, 0);
+	/* gVisor: whoever sends a signal, so its receivers are woken (sig_wake.c);
+	 * not signal 0 (a check) nor SIGURG (Go's preemption, hundreds a second) */
+	for (int nr = 0; nr < MAXNR; nr++) {
+		int arg = sigwake_sigarg(nr);
+		if (arg >= 0) {
+			add_except(nr, (unsigned char)arg, 0);
+			add_except(nr, (unsigned char)arg, SIGURG);
+		}
+	}
 	if (t->nvdirs) { /* listings: both getdents */
 		add(SYS_getdents64, 0);
 		add(SYS_getdents, 0);
@@ -204,6 +230,20 @@ static void emit(struct sock_filter f)
 	plen++; /* counted past the end: seccomp_build refuses the filter */
 }
 
+/* NECOND: any value jumps to ALLOW, else TRACE */
+static void emit_except(int nr)
+{
+	int allow_at = plen + block_len(nr) - 1;
+	for (int k = 0; k < eq[nr].n; k++) {
+		unsigned off = (unsigned)offsetof(struct seccomp_data, args) + 8u * eq[nr].e[k].arg;
+		emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, off));
+		emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)eq[nr].e[k].v,
+						  (unsigned char)(allow_at - plen - 1), 0));
+	}
+	emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE));
+	emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+}
+
 static void emit_values(int nr)
 {
 	/* each value: load its argument's low half, compare; a 64-bit one
@@ -249,6 +289,10 @@ static void tree(int lo, int hi)
 			int nr = nrs[lo + i];
 			if (cond[nr] == EQCOND) {
 				emit_values(nr);
+				continue;
+			}
+			if (cond[nr] == NECOND) {
+				emit_except(nr);
 				continue;
 			}
 			if (!cond[nr])

@@ -23,16 +23,19 @@
 
 volatile sig_atomic_t sigwake_fwd_pid; /* set by sysfake's forwarding handler */
 
-int sigwake_traps(long nr)
+/* Which argument of nr is the signal it sends; -1: it sends none, or no
+ * call need be trapped for it (Linux). */
+int sigwake_sigarg(long nr)
 {
 	if (!(sf_mech & SF_MECH_STUCK_SIGNALS))
-		return 0;
+		return -1;
 	switch (nr) {
-	case SYS_kill: case SYS_tkill: case SYS_tgkill: case SYS_rt_sigqueueinfo:
-	case SYS_rt_tgsigqueueinfo: case SYS_pidfd_send_signal:
+	case SYS_kill: case SYS_tkill: case SYS_rt_sigqueueinfo: case SYS_pidfd_send_signal:
 		return 1;
+	case SYS_tgkill: case SYS_rt_tgsigqueueinfo:
+		return 2;
 	}
-	return 0;
+	return -1;
 }
 
 static void mark(struct sf_tracee *t, void *arg)
@@ -61,32 +64,27 @@ void sigwake_thread(pid_t tid)
  * a process group or a pidfd, every tracee is marked. */
 int sigwake_enter(struct sf_tracee *t, long nr, const sf_regs *r)
 {
-	int sig;
+	int arg = sigwake_sigarg(nr);
+	if (arg < 0)
+		return 0;
+	int sig = (int)sf_arg(r, arg);
+	if (!sig || sig == SIGURG)
+		return 0; /* a check that the receiver exists; Go's preemption (seccomp.c) */
 	pid_t id = 0, whole = 1; /* id 0: every tracee */
 	switch (nr) {
 	case SYS_kill:
 	case SYS_rt_sigqueueinfo:
-		sig = (int)sf_arg(r, 1);
 		if ((int)sf_arg(r, 0) > 0)
 			id = (pid_t)sf_arg(r, 0);
 		break;
 	case SYS_tkill:
-		sig = (int)sf_arg(r, 1);
 		id = (pid_t)sf_arg(r, 0), whole = 0;
 		break;
 	case SYS_tgkill:
 	case SYS_rt_tgsigqueueinfo:
-		sig = (int)sf_arg(r, 2);
 		id = (pid_t)sf_arg(r, 1), whole = 0;
 		break;
-	case SYS_pidfd_send_signal:
-		sig = (int)sf_arg(r, 1);
-		break;
-	default:
-		return 0;
 	}
-	if (!sig)
-		return 0; /* only a check that the receiver exists */
 	if (!t->proc || !t->proc->pidns_ours || id <= 0)
 		id = 0, whole = 1;
 	t->sig_to = id;

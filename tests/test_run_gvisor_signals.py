@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from support import run_in_gvisor, sysfake_cmd
+from support import require, run_in_gvisor, sysfake_cmd
 from support.fakes import fake
 
 pytestmark = pytest.mark.gvisor
@@ -124,6 +124,22 @@ if __name__ == "__main__":
 '''
 
 
+# Sends N signals of one kind to itself: signal 0 (a check), SIGURG (what
+# Go preempts with, hundreds a second), SIGUSR1.
+SENDS = '''
+import os, signal, sys, threading
+signal.signal(signal.SIGUSR1, lambda *a: None)
+what, n = sys.argv[1], int(sys.argv[2])
+for _ in range(n):
+    if what == "check":
+        os.kill(os.getpid(), 0)
+    elif what == "urg":
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGURG)
+    else:
+        os.kill(os.getpid(), signal.SIGUSR1)
+'''
+
+
 def _scripts(tmp_path: Path, **scripts: str) -> dict[str, str]:
     paths = {}
     for name, text in scripts.items():
@@ -180,3 +196,28 @@ def test_signals_reach_busy_tracees(tmp_path: Path) -> None:
     ])
     rc, out = run_in_gvisor(["sh", "-c", script], timeout=200)
     assert (rc, out.splitlines()) == (0, ["lost 0", *["[1, 2, 3]"] * 3, "pool=0"]), out
+
+
+def test_which_signal_calls_stop(tmp_path: Path) -> None:
+    """Only a call that sends a real signal stops for the receivers' sake,
+    and it takes three stops (seccomp, entry, exit) on top of the signal's
+    own delivery stop; signal 0 and SIGURG are let through by the filter,
+    so a Go program's preemption signals cost only their delivery stop.
+    Counted as the tracer's own wait4 calls, one a stop, under strace
+    (tests/test_run_signals.py: on Linux no such call stops)."""
+    s = _scripts(tmp_path, sends=SENDS)
+    strace = require("strace")
+    lines = []
+    for label, what, n in [("none", "check", 0), ("check", "check", 200),
+                           ("urg", "urg", 200), ("usr1", "usr1", 200)]:
+        run = sysfake_cmd(["run", "--backend=c", "--redirect", "/sfk-none=/tmp", "--",
+                           sys.executable, s["sends"], what, str(n)])
+        traced = [strace, "-qq", "-o", "/tmp/st", "-e", "signal=none", "-e", "trace=wait4", *run]
+        lines.append(f"{shlex.join(traced)}; echo {label} $(grep -c 'wait4(' /tmp/st)")
+    rc, out = run_in_gvisor(["sh", "-c", "; ".join(lines)], timeout=200)
+    assert rc == 0, out
+    waits = {k: int(v) for k, v in (line.split() for line in out.splitlines())}
+    more = {k: waits[k] - waits["none"] for k in ("check", "urg", "usr1")}
+    assert more["check"] < 50, waits  # no stop
+    assert 150 < more["urg"] < 260, waits  # the delivery stop only
+    assert more["usr1"] > 700, waits  # four stops each

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import signal
+import sys
 from pathlib import Path
 
 import pytest
 
-from support import describe, run_sysfake, start_sysfake, wait_for_file
+from support import describe, run_sysfake, start_sysfake, traced_tracer, wait_for_file
 from support.fakes import CAP, CAP_TEXT, fake, run
 from support.progs import Progs
 
@@ -81,6 +82,24 @@ def test_untrapped_signal_to_sysfake_ends_command(tmp_path: Path,
 
 def test_no_stuck_signals_quirk_on_the_host() -> None:
     """Linux stops a tracee for a signal sent while it was in a ptrace stop:
-    no 20 ms interrupts here (gVisor: test_run_gvisor.py)."""
+    no mask toggles here (gVisor: test_run_gvisor_signals.py)."""
     res = run_sysfake(["doctor"])
     assert "\n  stuck_signals      no\n" in res.stdout, describe(res)
+
+
+def test_sending_a_signal_does_not_stop_on_the_host(tmp_path: Path) -> None:
+    """Without the quirk no signal-sending call is trapped: 200 kills cost
+    only their 200 delivery stops (in gVisor, four stops each:
+    test_run_gvisor_signals.py). Counted as the tracer's wait4 calls."""
+    prog = tmp_path / "sends.py"
+    prog.write_text("import os, signal, sys\n"
+                    "signal.signal(signal.SIGUSR1, lambda *a: None)\n"
+                    "for _ in range(int(sys.argv[1])):\n"
+                    "    os.kill(os.getpid(), signal.SIGUSR1)\n")
+    waits = []
+    for n in (0, 200):
+        res, log = traced_tracer(tmp_path, ["run", "--redirect", "/sfk-none=/tmp", "--",
+                                            sys.executable, str(prog), str(n)], "wait4")
+        assert res.returncode == 0, describe(res)
+        waits.append(log.count("wait4("))
+    assert 180 < waits[1] - waits[0] < 260, waits
