@@ -206,6 +206,13 @@ def _prologue() -> str:
     return "T=$(mktemp -d /tmp/sfk-scenario.XXXXXX)\n"
 
 
+def measured_script(command: str, cwd: Path, limit: float, before: str = "") -> str:
+    """A whole scenario: the shell lines `before` (unmeasured), then `command`
+    in `cwd`, bounded and reported in marked sections."""
+    return (_prologue() + before + f"cd {shlex.quote(str(cwd))} || exit 99\n"
+            + _measured(command, limit))
+
+
 def runtime_script(runtime: str, bundle: Path, root: str, cid: str, *,
                    sysfake: str | None, limit: float = RUNTIME_LIMIT, before: str = "") -> str:
     """`[sysfake run OPTIONS --] RUNTIME --root ROOT run CID` in the bundle,
@@ -213,8 +220,7 @@ def runtime_script(runtime: str, bundle: Path, root: str, cid: str, *,
     cmd = f"{runtime} --root {shlex.quote(root)} run {shlex.quote(cid)}"
     if sysfake is not None:
         cmd = f"{sysfake} {cmd}"
-    return (_prologue() + before + f"cd {shlex.quote(str(bundle))} || exit 99\n"
-            + _measured(cmd, limit))
+    return measured_script(cmd, bundle, limit, before)
 
 
 def ctr_script(ctd: Containerd, rootfs: Path, args: Sequence[str], *, sysfake: str,

@@ -10,19 +10,23 @@ clock limits are enforced with `timeout -k 5 N` inside the sandbox (status
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from .helpers import (
+    CAP,
     CAP_VALUE,
     CONTAINERD_LIMIT,
     RUNTIME_LIMIT,
     Result,
     containerd_config,
     ctr_script,
+    make_bundle,
     make_rootfs,
+    measured_script,
     run_scenario,
     scenario_script,
     sysfake_run,
@@ -129,3 +133,36 @@ def test_sysfake_exits_when_command_exits_with_daemons_left(
     _check(res, rc=0, stdout=CAP_VALUE, limit=CONTAINERD_LIMIT)
     left = sorted(set(res.sections.get("procs", "").split()) - {"sh", "cat"})
     assert left == [], f"processes left after sysfake exited: {left}" + res.describe()
+
+
+# ---------------------------------------------------------------- 7: runc kill
+
+def test_runc_kill_reaches_a_busy_container(runtime_tools: Callable[[str], str],
+                                            work: Path) -> None:
+    """7. `runc kill ID TERM` ends a container whose process is busy with
+    calls that stop for the tracer (reading the faked cap_last_cap in a
+    loop), three times over. gVisor leaves a signal sent to a tracee in a
+    ptrace stop pending, so before sysfake toggled the receiver's mask
+    (docs/safety.md) such a kill was lost about a third of the time and
+    `runc run` never returned. The container traps TERM (as init in its PID
+    namespace it would otherwise ignore it on Linux) and exits 3."""
+    busy = ("trap 'exit 3' TERM; echo up > /tmp/up; "
+            f"while :; do read x < {CAP}; done")
+    bundle = make_bundle(work / "bundle", runtime_tools("runc"), ["sh", "-c", busy])
+    up = shlex.quote(str(bundle / "rootfs" / "tmp" / "up"))
+    root = shlex.quote(str(work / "state"))
+    inner = f"""for i in 1 2 3; do
+  rm -f {up}
+  runc --root {root} run t$i & r=$!
+  while [ ! -e {up} ]; do sleep 0.1; done
+  sleep 0.5
+  runc --root {root} kill t$i TERM
+  wait $r
+  echo "rc$i=$?"
+  runc --root {root} delete -f t$i 2>/dev/null
+done
+"""
+    script = measured_script(f"{sysfake_run()} sh -c {shlex.quote(inner)}", bundle,
+                             3 * RUNTIME_LIMIT)
+    res = run_scenario(script)
+    _check(res, rc=0, stdout="rc1=3\nrc2=3\nrc3=3\n", limit=3 * RUNTIME_LIMIT)
