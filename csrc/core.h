@@ -540,6 +540,8 @@ long long sf_now_us(void);
 
 /* ---- sig_wake.c: signals gVisor leaves pending in a stopped tracee ---- */
 extern volatile sig_atomic_t sigwake_fwd_pid;
+#define SIGWAKE_NUNFOLLOWED 2
+extern const int sigwake_unfollowed[SIGWAKE_NUNFOLLOWED];
 int sigwake_sigarg(long nr);
 int sigwake_enter(struct sf_tracee *t, long nr, const sf_regs *r);
 void sigwake_exit(struct sf_tracee *t, long ret);

@@ -504,7 +504,6 @@ static void send_sig(struct sf_tracee *t, void *arg)
 		kill(t->tid, sig);
 		if (sig == SIGTERM)
 			kill(t->tid, SIGCONT);
-		sigwake_process(t->tid);
 	} else if (sig == SIGKILL) {
 		kill(t->tid, SIGKILL);
 	}
@@ -924,6 +923,7 @@ int sf_run(const unsigned char *table, size_t table_len, char *const argv[],
 		if (main_done && !opt->orphans_wait && tr_count() > 0 && !term_sent) {
 			term_sent = 1;
 			tr_foreach(send_sig, (void *)(long)SIGTERM);
+			sigwake_process(0); /* every tracee may hold the SIGTERM */
 			grace_deadline = sf_now_us() + (long long)opt->grace_ms * 1000;
 		}
 		if (main_done && !kill_sent &&

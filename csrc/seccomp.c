@@ -10,7 +10,6 @@
 #include <linux/seccomp.h>
 #include <stddef.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -154,14 +153,12 @@ void seccomp_plan(const struct sf_table *t)
 		add_value(SYS_seccomp, 0, 0, SECCOMP_SET_MODE_FILTER);
 		add_value(SYS_prctl, 0, 0, PR_SET_SECCOMP);
 	}
-	/* gVisor: whoever sends a signal, so its receivers are woken (sig_wake.c);
-	 * not signal 0 (a check) nor SIGURG (Go's preemption, hundreds a second) */
+	/* gVisor: whoever sends a signal, so its receivers are woken (sig_wake.c),
+	 * but not the signals it does not follow */
 	for (int nr = 0; nr < MAXNR; nr++) {
 		int arg = sigwake_sigarg(nr);
-		if (arg >= 0) {
-			add_except(nr, (unsigned char)arg, 0);
-			add_except(nr, (unsigned char)arg, SIGURG);
-		}
+		for (int k = 0; arg >= 0 && k < SIGWAKE_NUNFOLLOWED; k++)
+			add_except(nr, (unsigned char)arg, (uint32_t)sigwake_unfollowed[k]);
 	}
 	if (t->nvdirs) { /* listings: both getdents */
 		add(SYS_getdents64, 0);

@@ -23,6 +23,11 @@
 
 volatile sig_atomic_t sigwake_fwd_pid; /* set by sysfake's forwarding handler */
 
+/* Signals whose receivers are not marked, nor their senders trapped (the
+ * filter lets them through, seccomp.c): 0 is a check that the receiver
+ * exists; SIGURG is Go's preemption, hundreds a second, retried if missed. */
+const int sigwake_unfollowed[SIGWAKE_NUNFOLLOWED] = { 0, SIGURG };
+
 /* Which argument of nr is the signal it sends; -1: it sends none, or no
  * call need be trapped for it (Linux). */
 int sigwake_sigarg(long nr)
@@ -68,9 +73,11 @@ int sigwake_enter(struct sf_tracee *t, long nr, const sf_regs *r)
 	if (arg < 0)
 		return 0;
 	int sig = (int)sf_arg(r, arg);
-	if (!sig || sig == SIGURG)
-		return 0; /* a check that the receiver exists; Go's preemption (seccomp.c) */
-	pid_t id = 0, whole = 1; /* id 0: every tracee */
+	for (int k = 0; k < SIGWAKE_NUNFOLLOWED; k++)
+		if (sig == sigwake_unfollowed[k])
+			return 0;
+	pid_t id = 0; /* 0: every tracee */
+	int whole = 1;
 	switch (nr) {
 	case SYS_kill:
 	case SYS_rt_sigqueueinfo:
